@@ -1,0 +1,135 @@
+//! Per-request overhead of each layer of the route stack, and of the whole
+//! stack, against a bare always-ready service: what seawall's resilience
+//! costs per request before any socket is touched. Each layer is timed alone
+//! over the bare service, then all of them stacked as `stack::route_service`
+//! orders them. The runtime and the settings are built outside the timed
+//! loops; settings come from a parsed config, as in production.
+//! Run with `cargo bench --bench stack`.
+
+use std::future::{Ready, ready};
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use seawall::body::{self, Request, Response};
+use seawall::config::ClusterSettings;
+use seawall::middleware::admission::{AdmissionLayer, AdmissionState};
+use seawall::middleware::balance::{BalanceLayer, EndpointSet};
+use seawall::middleware::breaker::{Breaker, BreakerLayer};
+use seawall::middleware::classify::Classifier;
+use seawall::middleware::timeout::{AttemptLayer, DeadlineLayer};
+use seawall::telemetry::Metrics;
+use seawall::telemetry::timed::TimedLayer;
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+
+const CONFIG: &str = "
+listeners: [{ name: l, address: 127.0.0.1:1, routes: [{ name: r, cluster: c }] }]
+clusters: [{ name: c, endpoints: [\"127.0.0.1:2\"], timeouts: { attempt: 2s } }]
+";
+
+/// An always-ready service answering 200 at once: the upstream, minus I/O.
+#[derive(Clone)]
+struct Ready200;
+
+impl Service<Request> for Ready200 {
+    type Response = Response;
+    type Error = seawall::BoxError;
+    type Future = Ready<Result<Response, seawall::BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request) -> Self::Future {
+        ready(Ok(http::Response::new(body::empty())))
+    }
+}
+
+fn settings() -> ClusterSettings {
+    let config = seawall::config::parse(CONFIG, None).expect("bench config is valid");
+    config.clusters.into_iter().next().expect("one cluster")
+}
+
+fn request() -> Request {
+    http::Request::get("http://bench/x")
+        .body(body::empty())
+        .expect("valid request")
+}
+
+/// Times `svc` on one request at a time, as hyper drives it.
+fn run<S>(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, mut svc: S)
+where
+    S: Service<Request, Response = Response, Error = seawall::BoxError>,
+{
+    c.bench_function(name, |b| {
+        b.iter(|| rt.block_on(async { svc.ready().await?.call(request()).await }))
+    });
+}
+
+fn bench_stack(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _guard = rt.enter();
+    let s = settings();
+    let classifier = Classifier::new(&s.failure_statuses);
+    let endpoints = EndpointSet::with_ewma(Duration::from_millis(30), Duration::from_secs(10));
+    endpoints.update(["127.0.0.1:2".parse::<SocketAddr>().expect("addr")]);
+    endpoints.set_outlier(s.outlier.clone(), classifier.clone());
+    let breaker = Breaker::new("c", s.breaker.clone());
+    let metrics = Metrics::new();
+    let admission = || AdmissionState::new("c", s.admission.clone());
+
+    run(c, &rt, "stack/bare", Ready200);
+    run(
+        c,
+        &rt,
+        "stack/deadline",
+        DeadlineLayer::new(&s.timeouts).layer(Ready200),
+    );
+    run(
+        c,
+        &rt,
+        "stack/admission",
+        AdmissionLayer::new(admission()).layer(Ready200),
+    );
+    let breaker_layer = BreakerLayer::new(breaker.clone(), classifier.clone());
+    run(c, &rt, "stack/breaker", breaker_layer.layer(Ready200));
+    run(
+        c,
+        &rt,
+        "stack/attempt",
+        AttemptLayer::new(&s.timeouts).layer(Ready200),
+    );
+    let balance = BalanceLayer::new(endpoints.clone(), &s.balance);
+    run(c, &rt, "stack/balance", balance.layer(Ready200));
+    let timed = TimedLayer::new(metrics.attempt_duration("c"));
+    run(c, &rt, "stack/timed", timed.layer(Ready200));
+
+    // The whole stack, in `stack::route_service`'s order, boxed as there.
+    let cluster = BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .layer(BalanceLayer::new(endpoints.clone(), &s.balance))
+            .layer(TimedLayer::new(metrics.attempt_duration("c")))
+            .service(Ready200),
+    );
+    let full = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(&s.timeouts))
+        .layer(AdmissionLayer::new(admission()))
+        .layer(BreakerLayer::new(breaker, classifier))
+        .layer(AttemptLayer::new(&s.timeouts))
+        .service(cluster);
+    run(c, &rt, "stack/full", BoxCloneSyncService::new(full));
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! { name = benches; config = config(); targets = bench_stack }
+criterion_main!(benches);

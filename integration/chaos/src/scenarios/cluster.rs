@@ -1,0 +1,202 @@
+//! Scenarios 1–5: one cluster of three replicas, healthy, then losing one
+//! replica (killed, paused, partitioned) or all of them (paused). They
+//! prove that a failure stays with the replica that failed: the client keeps
+//! getting fast, successful answers from the others.
+
+use std::time::Duration;
+
+use super::{Check, Measured, Opts, ms, quantile_ms, under_load};
+use crate::Error;
+use crate::env::Env;
+use crate::load::Load;
+use crate::record::Summary;
+
+/// Replica that the faults hit (`upstream-2`).
+const VICTIM: usize = 1;
+/// Time allowed for detection (ejection, DNS, breaker) before the bounds apply.
+const DETECT: Duration = Duration::from_secs(2);
+/// The health-check interval the "back in rotation" bound is counted in.
+/// Health checks have not landed; 1 s is the interval the chaos config will use.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+/// Path every request asks for: the plain echo.
+const PATH: &str = "/work";
+
+/// 1: everything healthy.
+pub async fn baseline(env: &mut Env, opts: Opts) -> Result<Measured, Error> {
+    let length = opts.secs(10.0, 4.0);
+    let run = under_load(Load::steady(opts.rate, length, env.url(PATH)), |_| async {
+        Ok(())
+    })
+    .await?;
+    let all = run.summary(Duration::ZERO, length);
+    Ok(Measured {
+        checks: vec![
+            Check::at_least("2xx", all.success() * 100.0, 100.0, "%"),
+            Check::at_most("lost", all.lost as f64, 0.0, ""),
+        ],
+        notes: vec![format!(
+            "B99 = {:.2} ms, p50 = {:.2} ms over {} requests",
+            all.p99_ms, all.p50_ms, all.sent
+        )],
+        run,
+    })
+}
+
+/// 2: `upstream-2` killed, then restarted.
+pub async fn kill_replica(env: &mut Env, opts: Opts) -> Result<Measured, Error> {
+    let (kill_at, restart_at, length) = (
+        opts.secs(4.0, 3.0),
+        opts.secs(12.0, 7.0),
+        opts.secs(20.0, 11.0),
+    );
+    let url = env.url(PATH);
+    let run = under_load(Load::steady(opts.rate, length, url), |t| async move {
+        t.until(kill_at).await;
+        let w = t.open("kill upstream-2");
+        env.kill(VICTIM).await?;
+        t.until(restart_at).await;
+        env.restart(VICTIM).await?;
+        t.close(w);
+        Ok(())
+    })
+    .await?;
+    let w = run.window("kill").ok_or("no kill window")?.clone();
+    let after = run.summary(w.from + DETECT, w.to);
+    let back = run
+        .between(w.to, run.length)
+        .find(|s| s.replica.as_deref() == Some("upstream-2"))
+        .map_or(f64::INFINITY, |s| ms(s.at - w.to));
+    Ok(Measured {
+        checks: vec![
+            Check::at_most(
+                "lost (whole run)",
+                run.summary(Duration::ZERO, run.length).lost as f64,
+                0.0,
+                "",
+            ),
+            Check::at_least(
+                "2xx from kill + 2 s to restart",
+                after.success() * 100.0,
+                99.9,
+                "%",
+            ),
+            Check::at_most(
+                "restart → first answer from upstream-2",
+                back,
+                ms(2 * HEALTH_INTERVAL),
+                "ms",
+            ),
+        ],
+        notes: vec![],
+        run,
+    })
+}
+
+/// 3 (pause) and 5 (network partition) of `upstream-2`.
+pub async fn stall_replica(env: &mut Env, opts: Opts, partition: bool) -> Result<Measured, Error> {
+    let (at, until, length) = (
+        opts.secs(4.0, 3.0),
+        opts.secs(14.0, 8.0),
+        opts.secs(18.0, 10.0),
+    );
+    let load = Load::steady(opts.rate, length, env.url(PATH));
+    let deadline = load.deadline;
+    let label = if partition {
+        "partition upstream-2"
+    } else {
+        "pause upstream-2"
+    };
+    let run = under_load(load, |t| async move {
+        t.until(at).await;
+        let w = t.open(label);
+        if partition {
+            env.partition(VICTIM).await?
+        } else {
+            env.pause(VICTIM).await?
+        }
+        t.until(until).await;
+        if partition {
+            env.heal(VICTIM).await?
+        } else {
+            env.unpause(VICTIM).await?
+        }
+        t.close(w);
+        Ok(())
+    })
+    .await?;
+    let w = run.window(label).ok_or("no fault window")?.clone();
+    let b99 = run.summary(Duration::ZERO, w.from).p99_ms;
+    let ejected = run.summary(w.from + DETECT, w.to);
+    let whole = run.summary(Duration::ZERO, run.length);
+    Ok(Measured {
+        checks: vec![
+            Check::at_least("2xx after ejection", ejected.success() * 100.0, 99.9, "%"),
+            Check::at_most(
+                "p99 after ejection",
+                ejected.p99_ms,
+                1.5 * b99 + super::LATENCY_SLACK_MS,
+                "ms",
+            ),
+            Check::at_most("slowest answer", whole.max_ms, ms(deadline) + 50.0, "ms"),
+            Check::at_most("lost", whole.lost as f64, 0.0, ""),
+        ],
+        notes: vec![format!("B99 = {b99:.2} ms (before the fault)")],
+        run,
+    })
+}
+
+/// 4: every replica paused for 10 s.
+pub async fn pause_all(env: &mut Env, opts: Opts) -> Result<Measured, Error> {
+    let at = opts.secs(3.0, 2.0);
+    let (until, length) = (at + Duration::from_secs(10), at + Duration::from_secs(16));
+    let run = under_load(
+        Load::steady(opts.rate, length, env.url(PATH)),
+        |t| async move {
+            t.until(at).await;
+            let w = t.open("pause all");
+            env.pause_all(true).await?;
+            t.until(until).await;
+            env.pause_all(false).await?;
+            t.close(w);
+            Ok(())
+        },
+    )
+    .await?;
+    let w = run.window("pause all").ok_or("no fault window")?.clone();
+    // When the breaker was first seen open: the earliest breaker-open answer
+    // (its arrival, not its schedule: it may have waited for an attempt).
+    let opened = run
+        .between(w.from, w.to)
+        .filter(|s| s.breaker_open())
+        .map(|s| s.at + s.latency)
+        .min();
+    let fast: Vec<_> = opened.map_or_else(Vec::new, |o| run.between(o, w.to).collect());
+    let fast_503 =
+        fast.iter().filter(|s| s.status == Some(503)).count() as f64 / fast.len().max(1) as f64;
+    let recovered: Summary = run.summary(w.to + DETECT, run.length);
+    Ok(Measured {
+        checks: vec![
+            Check::at_most(
+                "pause → breaker open",
+                opened.map_or(f64::INFINITY, |o| ms(o - w.from)),
+                5000.0,
+                "ms",
+            ),
+            Check::at_least("503 while open", fast_503 * 100.0, 99.0, "%"),
+            Check::at_most(
+                "p99 while open",
+                quantile_ms(fast.iter().copied(), 0.99),
+                50.0,
+                "ms",
+            ),
+            Check::at_least(
+                "2xx from unpause + 2 s",
+                recovered.success() * 100.0,
+                99.9,
+                "%",
+            ),
+        ],
+        notes: vec![],
+        run,
+    })
+}

@@ -1,0 +1,289 @@
+//! HTTP/2 abuse against a listener: rapid reset (CVE-2023-44487), a
+//! CONTINUATION flood, more streams than the listener allows, and a reader
+//! with a zero window. Each abuser gets GOAWAY, refused streams or bounded
+//! buffers; a neighbour connection opened alongside keeps getting answers.
+//! Raw frames rather than an h2 client, which would obey the very limits
+//! under test.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Seawall, Upstream, basic_config, get, send_h2c};
+use h2::Reason;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// A neighbour's request on its own connection is answered.
+async fn neighbour_is_served(sw: &Seawall) {
+    let reply = timeout(Duration::from_secs(5), send_h2c(get(&sw.url("/"))))
+        .await
+        .expect("neighbour request timed out")
+        .unwrap();
+    assert_eq!(reply.status, 200);
+}
+
+/// Frame header: 24-bit length, type, flags, stream id.
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap();
+    let mut out = len.to_be_bytes()[1..].to_vec();
+    out.extend([kind, flags]);
+    out.extend(stream.to_be_bytes());
+    out.extend(payload);
+    out
+}
+
+/// Reads frames until a GOAWAY; returns its error code (None on EOF).
+async fn read_goaway(s: &mut TcpStream) -> Option<u32> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        while data.len() >= 9 {
+            let len = usize::from(data[0]) << 16 | usize::from(data[1]) << 8 | usize::from(data[2]);
+            if data.len() < 9 + len {
+                break;
+            }
+            if data[3] == 7 {
+                return Some(u32::from_be_bytes(data[13..17].try_into().unwrap()));
+            }
+            data.drain(..9 + len);
+        }
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// The rapid-reset pattern, in one burst: 1000 streams each opened and
+/// cancelled at once (HEADERS then RST_STREAM CANCEL). The server sees the
+/// resets before it has accepted the streams, counts them, and ends the
+/// connection with GOAWAY `ENHANCE_YOUR_CALM` after
+/// `max_pending_accept_reset_streams` (20).
+#[tokio::test]
+async fn rapid_reset_gets_goaway_and_spares_neighbours() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let mut s = TcpStream::connect(sw.addr).await.unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend(frame(4, 0, 0, &[]));
+    for i in 0..1000u32 {
+        let stream = 2 * i + 1;
+        // END_STREAM | END_HEADERS; :method GET, :scheme http, :path /, :authority a
+        out.extend(frame(1, 0x5, stream, &[0x82, 0x86, 0x84, 0x41, 0x01, b'a']));
+        out.extend(frame(
+            3,
+            0,
+            stream,
+            &u32::from(Reason::CANCEL).to_be_bytes(),
+        ));
+    }
+    let _ = s.write_all(&out).await;
+    let code = timeout(Duration::from_secs(5), read_goaway(&mut s))
+        .await
+        .expect("no GOAWAY within 5s");
+    assert_eq!(code, Some(u32::from(Reason::ENHANCE_YOUR_CALM)));
+    neighbour_is_served(&sw).await;
+    let seen = up.stats().await.requests;
+    assert!(
+        seen < 100,
+        "{seen} of 1000 reset streams reached the upstream"
+    );
+}
+
+/// An endless header block: HEADERS without END_HEADERS, then tiny
+/// CONTINUATION frames. h2 caps the number of CONTINUATION frames from the
+/// listener's header limit and answers GOAWAY instead of buffering on.
+#[tokio::test]
+async fn continuation_flood_gets_goaway_and_spares_neighbours() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let mut s = TcpStream::connect(sw.addr).await.unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend(frame(4, 0, 0, &[]));
+    // :method GET, :scheme http, :path /, :authority a
+    out.extend(frame(1, 0, 1, &[0x82, 0x86, 0x84, 0x41, 0x01, b'a']));
+    // x-a: hello (literal, new name), 10 000 times in tiny frames
+    let field = [
+        0x00, 0x03, b'x', b'-', b'a', 0x05, b'h', b'e', b'l', b'l', b'o',
+    ];
+    for _ in 0..10_000 {
+        out.extend(frame(9, 0, 1, &field));
+    }
+    // The server may close before it has read everything.
+    let _ = s.write_all(&out).await;
+    let code = timeout(Duration::from_secs(5), read_goaway(&mut s))
+        .await
+        .expect("no GOAWAY within 5s");
+    assert_eq!(code, Some(u32::from(Reason::ENHANCE_YOUR_CALM)));
+    neighbour_is_served(&sw).await;
+    assert_eq!(up.stats().await.requests, 1, "only the neighbour's request");
+}
+
+/// Reads frames for `for_how_long` and returns the error codes of the
+/// RST_STREAM frames seen, by stream.
+async fn read_resets(s: &mut TcpStream, for_how_long: Duration) -> Vec<(u32, u32)> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let end = tokio::time::Instant::now() + for_how_long;
+    while let Ok(Ok(n)) = tokio::time::timeout_at(end, s.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+    }
+    let mut resets = Vec::new();
+    while data.len() >= 9 {
+        let len = usize::from(data[0]) << 16 | usize::from(data[1]) << 8 | usize::from(data[2]);
+        if data.len() < 9 + len {
+            break;
+        }
+        if data[3] == 3 {
+            let stream = u32::from_be_bytes(data[5..9].try_into().unwrap()) & 0x7fff_ffff;
+            resets.push((stream, u32::from_be_bytes(data[9..13].try_into().unwrap())));
+        }
+        data.drain(..9 + len);
+    }
+    resets
+}
+
+/// A client that ignores the advertised `max_concurrent_streams` (4) and
+/// opens 10 slow streams gets the excess refused (RST_STREAM
+/// REFUSED_STREAM); only 4 reach the upstream, and a neighbour is served.
+#[tokio::test]
+async fn streams_past_the_limit_are_refused_and_spare_neighbours() {
+    let up = Upstream::spawn("a").await;
+    let cfg = basic_config(&[up.addr]).replace(
+        "    max_body_bytes: 64MiB\n",
+        "    max_body_bytes: 64MiB\n    max_concurrent_streams: 4\n",
+    );
+    let sw = Seawall::start(&cfg).await;
+    let mut s = TcpStream::connect(sw.addr).await.unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend(frame(4, 0, 0, &[]));
+    // Acknowledge the server's SETTINGS (sent first on every connection),
+    // so its stream limit is in force.
+    out.extend(frame(4, 0x1, 0, &[]));
+    s.write_all(&out).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut out = Vec::new();
+    let mut path = vec![0x82, 0x86, 0x41, 0x01, b'a', 0x04, 10];
+    path.extend(b"/?delay=1s");
+    for i in 0..10u32 {
+        out.extend(frame(1, 0x5, 2 * i + 1, &path));
+    }
+    s.write_all(&out).await.unwrap();
+    let resets = read_resets(&mut s, Duration::from_millis(600)).await;
+    let refused = resets
+        .iter()
+        .filter(|(_, code)| *code == u32::from(Reason::REFUSED_STREAM))
+        .count();
+    assert_eq!(refused, 6, "{resets:?}");
+    neighbour_is_served(&sw).await;
+    common::eventually("the four admitted streams reach the upstream", || async {
+        up.stats().await.requests == 5
+    })
+    .await;
+}
+
+/// Sends a POST with the given `content-length` values and a 5-byte body
+/// over h2c; returns the status or the stream error.
+async fn h2_post_with_lengths(
+    addr: std::net::SocketAddr,
+    lengths: &[&str],
+) -> Result<http::Response<h2::RecvStream>, h2::Error> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut client = client.ready().await?;
+    let mut req = http::Request::post(format!("http://{addr}/"))
+        .body(())
+        .unwrap();
+    for len in lengths {
+        req.headers_mut()
+            .append("content-length", len.parse().unwrap());
+    }
+    let (rsp, mut body) = client.send_request(req, false)?;
+    body.send_data(bytes::Bytes::from_static(b"hello"), true)?;
+    rsp.await
+}
+
+/// A `content-length` list over HTTP/2: h2 resets the stream when the
+/// values differ (nothing forwarded), and equal ones reach the upstream as
+/// a single header. This is why seawall has no framing check of its own.
+#[tokio::test]
+async fn h2_content_length_lists_are_refused_or_collapsed() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let err = h2_post_with_lengths(sw.addr, &["5", "6"])
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), Some(Reason::PROTOCOL_ERROR), "{err:?}");
+    assert_eq!(up.stats().await.requests, 0);
+    let rsp = h2_post_with_lengths(sw.addr, &["5", "5"]).await.unwrap();
+    assert_eq!(rsp.status(), 200);
+    let body = rsp.into_body();
+    let echo = collect(body).await;
+    assert_eq!(
+        echo["headers"]["content-length"],
+        serde_json::json!(["5"]),
+        "{echo}"
+    );
+    assert_eq!(echo["body_bytes"], 5);
+}
+
+async fn collect(mut body: h2::RecvStream) -> serde_json::Value {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+        bytes.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// A client that advertises a zero window and asks for large bodies: each
+/// stream's send buffer is bounded (`http2.max_send_buf_size`), the
+/// upstream is backpressured instead of read into memory, and seawall's
+/// RSS stays far below what the client asked for (20 × 5 MB).
+#[tokio::test]
+async fn zero_window_reader_cannot_make_seawall_buffer_bodies() {
+    let up = Upstream::spawn("a").await;
+    let cfg = basic_config(&[up.addr]).replace(
+        "    max_body_bytes: 64MiB\n",
+        "    max_body_bytes: 64MiB\n    max_concurrent_streams: 20\n    http2:\n      max_send_buf_size: 64KiB\n",
+    );
+    let sw = common::SeawallProcess::spawn(&cfg);
+    let before = sw.status_kib("VmRSS");
+    let mut s = TcpStream::connect(sw.addr).await.unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // SETTINGS_INITIAL_WINDOW_SIZE (0x4) = 0, then ack the server's.
+    out.extend(frame(4, 0, 0, &[0x00, 0x04, 0, 0, 0, 0]));
+    out.extend(frame(4, 0x1, 0, &[]));
+    let path = b"/?body_bytes=5000000";
+    let mut headers = vec![0x82, 0x86, 0x41, 0x01, b'a', 0x04, path.len() as u8];
+    headers.extend(path);
+    for i in 0..20u32 {
+        out.extend(frame(1, 0x5, 2 * i + 1, &headers));
+    }
+    s.write_all(&out).await.unwrap();
+    common::eventually("all 20 streams reach the upstream", || async {
+        up.stats().await.requests == 20
+    })
+    .await;
+    // Give a non-backpressured proxy time to read the bodies in.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let grown = sw.status_kib("VmRSS").saturating_sub(before);
+    assert!(grown < 30 * 1024, "RSS grew by {grown} KiB");
+    let reply = timeout(
+        Duration::from_secs(5),
+        send_h2c(get(&format!("http://{}/", sw.addr))),
+    )
+    .await
+    .expect("neighbour request timed out")
+    .unwrap();
+    assert_eq!(reply.status, 200);
+    drop(s);
+}

@@ -1,0 +1,269 @@
+//! `/metrics` after scripted traffic: exact counter movements, and the
+//! shipped Grafana dashboard and alert rules reference only metrics that
+//! seawall exports.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Seawall, Upstream, basic_config, fetch};
+use seawall::reload::Outcome;
+
+async fn scrape(sw: &Seawall) -> String {
+    let reply = fetch(&format!("http://{}/metrics", sw.admin)).await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    reply.text()
+}
+
+/// The value of the sample `name{labels}` written exactly as exposed
+/// (labels in exposition order), or 0 when absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn counters_move_exactly_with_traffic() {
+    let up = Upstream::spawn("a").await;
+    let yaml = basic_config(&[up.addr]) + "    admission: { max_concurrent: 1, max_queue: 0 }\n";
+    let sw = Seawall::start_from_file(&yaml).await;
+    let before = scrape(&sw).await;
+    let ok =
+        r#"seawall_requests_total{route="default",cluster="app",status_class="2xx",reason=""}"#;
+    let shed_req = r#"seawall_requests_total{route="default",cluster="app",status_class="5xx",reason="shed-queue-full"}"#;
+    let shed = r#"seawall_shed_total{cluster="app",compartment="app",reason="queue-full"}"#;
+    assert_eq!(sample(&before, ok), 0.0);
+
+    // One slow request holds the only slot; a second one is shed.
+    let slow_url = sw.url("/?delay=500ms");
+    let slow = tokio::spawn(async move { fetch(&slow_url).await.status });
+    up.wait_for_stats("slow request in flight", |s| s.in_flight == 1)
+        .await;
+    assert_eq!(fetch(&sw.url("/")).await.status, 503);
+    assert_eq!(slow.await.unwrap(), 200);
+    let rsp = fetch(&sw.url("/")).await;
+    assert_eq!(rsp.status, 200);
+
+    let after = scrape(&sw).await;
+    assert_eq!(
+        sample(&after, shed),
+        sample(&before, shed) + 1.0,
+        "one shed"
+    );
+    assert_eq!(
+        sample(&after, shed_req),
+        1.0,
+        "the shed response is counted with its reason"
+    );
+    assert_eq!(sample(&after, ok), 2.0, "two answered");
+    let count = r#"seawall_request_duration_seconds_count{route="default",cluster="app"}"#;
+    assert_eq!(sample(&after, count), 3.0, "every response timed");
+    let attempts = r#"seawall_upstream_attempt_duration_seconds_count{cluster="app"}"#;
+    assert_eq!(
+        sample(&after, attempts),
+        2.0,
+        "the shed request never reached the upstream"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"seawall_downstream_connections_open{listener="ingress"}"#
+        ),
+        0.0
+    );
+
+    // After a reload that narrows the route, a 404 has no route: it is
+    // counted with empty route and cluster labels.
+    let path = sw.config_path.clone().unwrap();
+    std::fs::write(&path, yaml.replace("path_prefix: /", "path_prefix: /only")).unwrap();
+    assert!(matches!(
+        sw.running.reload.reload().await,
+        Outcome::Applied { generation: 2 }
+    ));
+    assert_eq!(fetch(&sw.url("/else")).await.status, 404);
+    let reloaded = scrape(&sw).await;
+    let no_route =
+        r#"seawall_requests_total{route="",cluster="",status_class="4xx",reason="no-route"}"#;
+    assert_eq!(sample(&reloaded, no_route), 1.0);
+    assert_eq!(
+        sample(
+            &reloaded,
+            r#"seawall_config_reloads_total{outcome="applied"}"#
+        ),
+        1.0
+    );
+    assert_eq!(sample(&reloaded, "seawall_config_generation"), 2.0);
+    assert_eq!(
+        sample(&reloaded, shed),
+        sample(&after, shed),
+        "counters survive the reload"
+    );
+}
+
+#[tokio::test]
+async fn breaker_state_is_exported() {
+    let up = Upstream::spawn("a").await;
+    up.set_config(serde_json::json!({"status": 503, "error_rate": 1.0}))
+        .await;
+    let yaml = basic_config(&[up.addr])
+        + "    outlier: { consecutive_failures: 0 }\n    breaker: { consecutive_failures: 2, open_duration: 60s }\n"
+        + "    retry: { enabled: false }\n";
+    let sw = Seawall::start(&yaml).await;
+    let open = r#"seawall_breaker_state{cluster="app",state="open"}"#;
+    assert_eq!(sample(&scrape(&sw).await, open), 0.0);
+    for _ in 0..2 {
+        fetch(&sw.url("/")).await;
+    }
+    assert_eq!(
+        fetch(&sw.url("/")).await.header("x-seawall-error"),
+        Some("breaker-open")
+    );
+    let text = scrape(&sw).await;
+    assert_eq!(sample(&text, open), 1.0);
+    assert_eq!(
+        sample(
+            &text,
+            r#"seawall_breaker_transitions_total{cluster="app",cause="consecutive_failures"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, r#"seawall_breaker_rejected_total{cluster="app"}"#),
+        1.0
+    );
+}
+
+/// Every metric name a scrape can contain: sample names, plus the names
+/// each `# TYPE` line implies (a family with no samples yet still counts).
+fn exported(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split_whitespace();
+            let (name, kind) = (parts.next().unwrap(), parts.next().unwrap());
+            names.insert(name.to_string());
+            let suffixes: &[&str] = match kind {
+                "counter" => &["_total"],
+                "histogram" => &["_bucket", "_sum", "_count"],
+                _ => &[],
+            };
+            names.extend(suffixes.iter().map(|s| format!("{name}{s}")));
+        } else if !line.starts_with('#') && !line.is_empty() {
+            names.insert(line.split(['{', ' ']).next().unwrap().to_string());
+        }
+    }
+    names
+}
+
+/// Every `seawall_*` identifier in a text.
+fn referenced(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("seawall_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        out.insert(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    out
+}
+
+#[tokio::test]
+async fn shipped_dashboard_and_alerts_use_only_exported_metrics() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    fetch(&sw.url("/")).await;
+    let names = exported(&scrape(&sw).await);
+
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dashboard =
+        std::fs::read_to_string(format!("{root}/config/grafana/seawall-dashboard.json")).unwrap();
+    let parsed: serde_json::Value =
+        serde_json::from_str(&dashboard).expect("dashboard is valid JSON");
+    let exprs: Vec<String> = parsed["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            p["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["expr"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert!(exprs.len() >= 10, "every panel has queries");
+
+    let alerts = std::fs::read_to_string(format!("{root}/config/prometheus/alerts.yaml")).unwrap();
+    let rules: serde_json::Value =
+        serde_saphyr::from_str(&alerts).expect("alert rules are valid YAML");
+    let rule_exprs: Vec<String> = rules["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert!(
+                r["alert"].is_string() && r["annotations"]["summary"].is_string(),
+                "{r}"
+            );
+            r["expr"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for wanted in [
+        "SeawallBreakerOpen",
+        "SeawallShedding",
+        "SeawallRetryBudgetExhausted",
+    ] {
+        assert!(alerts.contains(wanted), "alert {wanted} shipped");
+    }
+
+    for expr in exprs.iter().chain(&rule_exprs) {
+        let used = referenced(expr);
+        assert!(!used.is_empty(), "expression uses a seawall metric: {expr}");
+        for name in used {
+            assert!(
+                names.contains(&name),
+                "{name} (in `{expr}`) is not exported; exported: {names:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn retries_and_attempts_are_counted() {
+    let up = Upstream::spawn("a").await;
+    up.set_config(serde_json::json!({"status": 503, "error_rate": 1.0}))
+        .await;
+    let yaml = basic_config(&[up.addr])
+        + "    retry: { max_attempts: 3, backoff: { base: 1ms, max: 2ms } }\n";
+    let sw = Seawall::start(&yaml).await;
+    assert_eq!(fetch(&sw.url("/")).await.status, 503);
+    let text = scrape(&sw).await;
+    assert_eq!(up.stats().await.requests, 3, "one request, three attempts");
+    assert_eq!(
+        sample(&text, r#"seawall_retries_total{cluster="app"}"#),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"seawall_upstream_attempts_total{cluster="app",outcome="failure"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(&text, r#"seawall_retry_amplification{cluster="app"}"#),
+        3.0
+    );
+}

@@ -1,0 +1,139 @@
+//! Validation of `admission:` blocks, for a cluster or a route.
+//!
+//! A route's block overrides its cluster's key by key: each setting comes
+//! from the most specific block that sets it, then the default. Errors name
+//! the block the value came from, so a bad cluster value used by a route
+//! still points at the cluster's line.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use serde_saphyr::Spanned;
+
+use super::super::ConfigError;
+use super::super::duration;
+use super::super::file::AdmissionFile;
+use super::super::settings::AdmissionSettings;
+use super::{defaults, error, positive_duration};
+
+/// Resolves `blocks` (most specific first, each with its key path).
+pub(super) fn admission(
+    blocks: &[(&AdmissionFile, &str)],
+) -> Result<AdmissionSettings, ConfigError> {
+    let max_concurrent = match first(blocks, |b| b.max_concurrent.as_ref()) {
+        Some((raw, key)) => {
+            let key = format!("{key}.max_concurrent");
+            usize::try_from(raw.value)
+                .ok()
+                .and_then(NonZeroUsize::new)
+                .ok_or_else(|| {
+                    error(raw, &key, format!(
+                        "max_concurrent must be at least 1 (default {}); it is the number of requests the upstream may hold at once",
+                        defaults::MAX_CONCURRENT
+                    ))
+                })?
+        }
+        None => defaults::MAX_CONCURRENT,
+    };
+    let max_queue = match first(blocks, |b| b.max_queue.as_ref()) {
+        Some((raw, key)) => usize::try_from(raw.value)
+            .map_err(|_| error(raw, &format!("{key}.max_queue"), "max_queue is too large"))?,
+        None => defaults::MAX_QUEUE,
+    };
+    let max_queue_wait = duration_key(
+        blocks,
+        "max_queue_wait",
+        |b| b.max_queue_wait.as_ref(),
+        defaults::MAX_QUEUE_WAIT,
+    )?;
+    let target = duration_key(blocks, "target", |b| b.target.as_ref(), defaults::TARGET)?;
+    let interval = duration_key(
+        blocks,
+        "interval",
+        |b| b.interval.as_ref(),
+        defaults::INTERVAL,
+    )?;
+    let adaptive_lifo = blocks
+        .iter()
+        .find_map(|(b, _)| b.adaptive_lifo)
+        .unwrap_or(defaults::ADAPTIVE_LIFO);
+
+    // CoDel needs a target well inside its interval: the minimum over an
+    // interval can only exceed a target shorter than the interval itself.
+    if target >= interval {
+        return Err(conflict(
+            blocks,
+            ("target", |b| b.target.as_ref()),
+            ("interval", |b| b.interval.as_ref()),
+            format!(
+                "target ({}) must be shorter than interval ({}); CoDel's defaults are 5ms and 100ms",
+                duration::format(target),
+                duration::format(interval)
+            ),
+        ));
+    }
+    // A waiter is refused at max_queue_wait; if that is within the target,
+    // no sojourn ever exceeds it and CoDel never engages.
+    if max_queue_wait <= target {
+        return Err(conflict(
+            blocks,
+            ("max_queue_wait", |b| b.max_queue_wait.as_ref()),
+            ("target", |b| b.target.as_ref()),
+            format!(
+                "max_queue_wait ({}) must be longer than target ({}), or queue-delay shedding never starts",
+                duration::format(max_queue_wait),
+                duration::format(target)
+            ),
+        ));
+    }
+    Ok(AdmissionSettings {
+        max_concurrent,
+        max_queue,
+        max_queue_wait,
+        target,
+        interval,
+        adaptive_lifo,
+    })
+}
+
+type Field<T> = fn(&AdmissionFile) -> Option<&Spanned<T>>;
+
+/// The most specific block's value of a key, with that block's key path.
+fn first<'a, T>(
+    blocks: &[(&'a AdmissionFile, &'a str)],
+    field: Field<T>,
+) -> Option<(&'a Spanned<T>, &'a str)> {
+    blocks
+        .iter()
+        .find_map(|(b, key)| field(b).map(|v| (v, *key)))
+}
+
+fn duration_key(
+    blocks: &[(&AdmissionFile, &str)],
+    name: &str,
+    field: Field<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match first(blocks, field) {
+        Some((raw, key)) => positive_duration(Some(raw), &format!("{key}.{name}"), default),
+        None => Ok(default),
+    }
+}
+
+/// An error about two conflicting keys, at the first one set explicitly
+/// (a conflict always involves one, since the defaults agree).
+fn conflict(
+    blocks: &[(&AdmissionFile, &str)],
+    (a, field_a): (&str, Field<String>),
+    (b, field_b): (&str, Field<String>),
+    message: String,
+) -> ConfigError {
+    match (first(blocks, field_a), first(blocks, field_b)) {
+        (Some((at, key)), _) => error(at, &format!("{key}.{a}"), message),
+        (None, Some((at, key))) => error(at, &format!("{key}.{b}"), message),
+        (None, None) => {
+            let key = blocks.first().map(|(_, key)| (*key).to_owned());
+            ConfigError::at(0, 0, key, message)
+        }
+    }
+}

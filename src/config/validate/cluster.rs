@@ -1,0 +1,140 @@
+//! Validation of one upstream cluster.
+
+use std::collections::HashMap;
+
+use super::super::file::{BalanceFile, ClusterFile, PolicyFile, ProtocolFile};
+use super::super::settings::{
+    AdmissionSettings, BalanceSettings, ClusterSettings, UpstreamProtocol,
+};
+use super::super::{ConfigError, values};
+use super::admission::admission;
+use super::{defaults, error, name, positive_duration, resilience, timeouts};
+
+/// Validates `raw`, at key path `key`.
+pub(super) fn cluster(raw: &ClusterFile, key: &str) -> Result<ClusterSettings, ConfigError> {
+    let name = name(&raw.name, &format!("{key}.name"))?;
+    if raw.endpoints.value.is_empty() {
+        return Err(error(
+            &raw.endpoints,
+            &format!("{key}.endpoints"),
+            format!("cluster \"{name}\" has no endpoints; list at least one `host:port`"),
+        ));
+    }
+    let mut endpoints = Vec::with_capacity(raw.endpoints.value.len());
+    let mut seen = HashMap::new();
+    for (i, e) in raw.endpoints.value.iter().enumerate() {
+        let k = format!("{key}.endpoints[{i}]");
+        let spec = values::endpoint(&e.value).map_err(|m| error(e, &k, m))?;
+        if let Some(first) = seen.insert(spec.clone(), e.referenced.line()) {
+            return Err(error(
+                e,
+                &k,
+                format!(
+                    "duplicate endpoint `{}` (first listed at line {first})",
+                    e.value
+                ),
+            ));
+        }
+        endpoints.push(spec);
+    }
+    let protocol = match raw.protocol {
+        Some(ProtocolFile::Http2) => UpstreamProtocol::Http2,
+        Some(ProtocolFile::Http1) | None => UpstreamProtocol::Http1,
+    };
+    let connect_timeout = positive_duration(
+        raw.connect_timeout.as_ref(),
+        &format!("{key}.connect_timeout"),
+        defaults::CONNECT_TIMEOUT,
+    )?;
+    let pool_idle_timeout = positive_duration(
+        raw.pool_idle_timeout.as_ref(),
+        &format!("{key}.pool_idle_timeout"),
+        defaults::POOL_IDLE_TIMEOUT,
+    )?;
+    let resolve_interval = positive_duration(
+        raw.resolve_interval.as_ref(),
+        &format!("{key}.resolve_interval"),
+        defaults::RESOLVE_INTERVAL,
+    )?;
+    let balance = balance(raw.balance.as_ref(), &format!("{key}.balance"))?;
+    let timeouts = timeouts::cluster(raw.timeouts.as_ref(), &format!("{key}.timeouts"))?;
+    let ping_key = format!("{key}.http2_keepalive_interval");
+    if let (UpstreamProtocol::Http1, Some(at)) = (protocol, &raw.http2_keepalive_interval) {
+        return Err(error(
+            at,
+            &ping_key,
+            "`http2_keepalive_interval` applies only to protocol http2; remove it or change the protocol",
+        ));
+    }
+    let http2_keepalive_interval = positive_duration(
+        raw.http2_keepalive_interval.as_ref(),
+        &ping_key,
+        defaults::HTTP2_KEEPALIVE_INTERVAL,
+    )?;
+    let admission_key = format!("{key}.admission");
+    let admission = match &raw.admission {
+        Some(block) => admission(&[(block, admission_key.as_str())])?,
+        None => AdmissionSettings::default(),
+    };
+    let tls = super::tls::cluster(raw, &endpoints, protocol, &format!("{key}.tls"))?;
+    Ok(ClusterSettings {
+        name,
+        endpoints,
+        protocol,
+        connect_timeout,
+        pool_idle_timeout,
+        pool_max_idle_per_endpoint: raw
+            .pool_max_idle_per_endpoint
+            .unwrap_or(defaults::POOL_MAX_IDLE_PER_ENDPOINT),
+        resolve_interval,
+        balance,
+        timeouts,
+        http2_keepalive_interval,
+        admission,
+        failure_statuses: resilience::failure_statuses(
+            raw.failure_statuses.as_ref(),
+            &format!("{key}.failure_statuses"),
+        )?,
+        breaker: resilience::breaker(raw.breaker.as_ref(), &format!("{key}.breaker"))?,
+        outlier: resilience::outlier(raw.outlier.as_ref(), &format!("{key}.outlier"))?,
+        retry: super::retry::cluster(raw.retry.as_ref(), &format!("{key}.retry"))?,
+        health_check: resilience::health_check(
+            raw.health_check.as_ref(),
+            &format!("{key}.health_check"),
+        )?,
+        tls,
+    })
+}
+
+fn balance(raw: Option<&BalanceFile>, key: &str) -> Result<BalanceSettings, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(BalanceSettings::P2cPeakEwma {
+            default_rtt: defaults::DEFAULT_RTT,
+            decay: defaults::DECAY,
+        });
+    };
+    match raw.policy.unwrap_or(PolicyFile::P2cPeakEwma) {
+        PolicyFile::P2cPeakEwma => Ok(BalanceSettings::P2cPeakEwma {
+            default_rtt: positive_duration(
+                raw.default_rtt.as_ref(),
+                &format!("{key}.default_rtt"),
+                defaults::DEFAULT_RTT,
+            )?,
+            decay: positive_duration(raw.decay.as_ref(), &format!("{key}.decay"), defaults::DECAY)?,
+        }),
+        PolicyFile::RoundRobin => {
+            for (field, value) in [("default_rtt", &raw.default_rtt), ("decay", &raw.decay)] {
+                if let Some(value) = value {
+                    return Err(error(
+                        value,
+                        &format!("{key}.{field}"),
+                        format!(
+                            "`{field}` applies only to policy p2c_peak_ewma; remove it or change the policy"
+                        ),
+                    ));
+                }
+            }
+            Ok(BalanceSettings::RoundRobin)
+        }
+    }
+}

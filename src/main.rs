@@ -1,0 +1,127 @@
+//! The `seawall` binary: CLI, logging, config, run. Everything else lives in
+//! the library so tests and benchmarks reach it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use seawall::discovery::SystemResolver;
+use seawall::server::{self, Drained};
+
+/// Exit code for a bad config file (sysexits EX_USAGE).
+const EXIT_CONFIG: u8 = 64;
+
+/// seawall: a resilience sidecar proxy.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Config file to run with.
+    #[arg(long, env = "SEAWALL_CONFIG", default_value = "config/seawall.yaml")]
+    config: PathBuf,
+    /// Tokio worker threads (default: one per CPU). Set it to 1 to run as a
+    /// sidecar pinned to one core next to its service.
+    #[arg(long, env = "SEAWALL_WORKER_THREADS")]
+    worker_threads: Option<std::num::NonZeroUsize>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a config file, print a summary, and exit (64 when invalid).
+    Check {
+        /// The file to check.
+        path: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Check { path }) = cli.command {
+        return match seawall::config::load(&path) {
+            Ok(config) => {
+                println!("{}: ok\n{}", path.display(), config.summary());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        };
+    }
+    let path = cli.config;
+    let config = match seawall::config::load(&path) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Err(e) = seawall::telemetry::init(&config.log) {
+        eprintln!("error: log.level: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = cli.worker_threads {
+        builder.worker_threads(threads.get());
+    }
+    let runtime = match builder.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let running = match server::start(config, Arc::new(SystemResolver), Some(path)).await {
+            Ok(running) => running,
+            Err(e) => {
+                tracing::error!(error = %e, "startup failed");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Err(e) = reload_on_sighup(running.reload.clone()) {
+            tracing::error!(error = %e, "cannot listen for SIGHUP");
+            return ExitCode::FAILURE;
+        }
+        if let Err(e) = shutdown_signal().await {
+            tracing::error!(error = %e, "cannot listen for signals");
+            return ExitCode::FAILURE;
+        }
+        tracing::info!("shutdown requested; draining");
+        match running.drain().await {
+            Drained::Clean => tracing::info!("drained; exiting"),
+            Drained::TimedOut => {
+                tracing::warn!("drain timeout expired; exiting with requests in flight")
+            }
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reloads the config file on every SIGHUP.
+fn reload_on_sighup(reload: seawall::reload::ReloadHandle) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the config file");
+            reload.request();
+        }
+    });
+    Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT. seawall may run as PID 1 in a container,
+/// where the kernel gives no default SIGTERM handling.
+async fn shutdown_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

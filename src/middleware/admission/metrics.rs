@@ -1,0 +1,122 @@
+//! Counters and gauges of one compartment, as plain atomics.
+//!
+//! `telemetry::collect` reads these at scrape time and exports them as
+//! `seawall_admission_*{cluster, compartment}` and `seawall_shed_total`. They are updated under the compartment's lock or with
+//! relaxed atomics: a scrape may see one gauge a request ahead of another,
+//! never a torn value.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+use super::error::ShedReason;
+
+/// A compartment's counters (`_total`) and gauges.
+#[derive(Debug, Default)]
+pub struct AdmissionMetrics {
+    /// Gauge: requests holding a slot.
+    pub in_flight: AtomicUsize,
+    /// Gauge: requests waiting for a slot.
+    pub queued: AtomicUsize,
+    /// Gauge: CoDel judges the queue standing (shedding by delay).
+    pub standing: AtomicBool,
+    /// Gauge: the service-time estimate, in microseconds (0 = none yet).
+    pub service_time_micros: AtomicU64,
+    /// Counter: requests given a slot (at once or after waiting).
+    pub admitted_total: AtomicU64,
+    /// Counter: refused with `shed-queue-full`.
+    pub shed_queue_full_total: AtomicU64,
+    /// Counter: refused with `shed-queue-delay`.
+    pub shed_queue_delay_total: AtomicU64,
+    /// Counter: refused with `shed-deadline`.
+    pub shed_deadline_total: AtomicU64,
+    /// Summary count: requests that waited in the queue and got a slot.
+    pub queue_wait_count: AtomicU64,
+    /// Summary sum: their total wait, in microseconds.
+    pub queue_wait_sum_micros: AtomicU64,
+    /// Histogram: waits per bucket of [`QUEUE_WAIT_BOUNDS`] (not cumulative);
+    /// the last bucket counts waits above every bound.
+    pub queue_wait_buckets: [AtomicU64; QUEUE_WAIT_BOUNDS.len() + 1],
+}
+
+/// Upper bounds, in seconds, of the queue-wait histogram buckets: from the
+/// CoDel target's scale up to `max_queue_wait`'s.
+pub const QUEUE_WAIT_BOUNDS: [f64; 10] =
+    [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+impl AdmissionMetrics {
+    /// The shed counter for `reason`.
+    pub fn shed_total(&self, reason: ShedReason) -> u64 {
+        self.shed_counter(reason).load(Relaxed)
+    }
+
+    pub(super) fn shed(&self, reason: ShedReason) {
+        self.shed_counter(reason).fetch_add(1, Relaxed);
+    }
+
+    pub(super) fn admitted(&self, waited: Option<Duration>) {
+        self.admitted_total.fetch_add(1, Relaxed);
+        if let Some(waited) = waited {
+            let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+            self.queue_wait_count.fetch_add(1, Relaxed);
+            self.queue_wait_sum_micros.fetch_add(micros, Relaxed);
+            let secs = waited.as_secs_f64();
+            let bucket = QUEUE_WAIT_BOUNDS
+                .iter()
+                .position(|bound| secs <= *bound)
+                .unwrap_or(QUEUE_WAIT_BOUNDS.len());
+            self.queue_wait_buckets[bucket].fetch_add(1, Relaxed);
+        }
+    }
+
+    pub(super) fn gauges(
+        &self,
+        in_flight: usize,
+        queued: usize,
+        standing: bool,
+        service: Option<Duration>,
+    ) {
+        self.in_flight.store(in_flight, Relaxed);
+        self.queued.store(queued, Relaxed);
+        self.standing.store(standing, Relaxed);
+        let micros = service.map_or(0, |s| u64::try_from(s.as_micros()).unwrap_or(u64::MAX));
+        self.service_time_micros.store(micros, Relaxed);
+    }
+
+    fn shed_counter(&self, reason: ShedReason) -> &AtomicU64 {
+        match reason {
+            ShedReason::QueueFull => &self.shed_queue_full_total,
+            ShedReason::QueueDelay => &self.shed_queue_delay_total,
+            ShedReason::Deadline => &self.shed_deadline_total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_wait_lands_in_its_bucket_and_long_waits_in_the_last() {
+        let m = AdmissionMetrics::default();
+        m.admitted(Some(Duration::from_millis(3)));
+        m.admitted(Some(Duration::from_secs(5)));
+        m.admitted(None);
+        let counts: Vec<u64> = m
+            .queue_wait_buckets
+            .iter()
+            .map(|b| b.load(Relaxed))
+            .collect();
+        assert_eq!(counts[2], 1, "3 ms is in the 5 ms bucket: {counts:?}");
+        assert_eq!(
+            counts[QUEUE_WAIT_BOUNDS.len()],
+            1,
+            "5 s is above every bound"
+        );
+        assert_eq!(
+            counts.iter().sum::<u64>(),
+            2,
+            "a request that did not wait is not a wait"
+        );
+        assert_eq!(m.queue_wait_count.load(Relaxed), 2);
+    }
+}

@@ -1,0 +1,254 @@
+//! One compartment's shared state: the pure [`Queue`] behind a lock, the
+//! permits that hold its slots and the waiters that queue for one.
+//!
+//! Every decision is made under a short `std::sync::Mutex` (no await while
+//! holding it); waking a waiter happens after the lock is released. A slot
+//! is a [`Permit`] value that gives itself back when dropped, wherever that
+//! happens: in the response future, in a waiter dropped by its client, or
+//! inside a channel whose receiver is gone. That one rule is what makes
+//! cancellation leak-free without bookkeeping at each exit.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
+
+use super::error::{Shed, ShedReason};
+use super::metrics::AdmissionMetrics;
+use super::state::{Arrival, Handoff, Queue};
+use crate::config::AdmissionSettings;
+
+type Grant = Result<Permit, Shed>;
+
+/// A compartment: its slots, queue and counters, shared by every clone of
+/// every service built on it (all connections, and every route that shares
+/// a cluster's compartment).
+#[derive(Debug)]
+pub struct AdmissionState {
+    name: String,
+    queue: Mutex<Queue<oneshot::Sender<Grant>>>,
+    metrics: AdmissionMetrics,
+}
+
+/// The outcome of [`AdmissionState::acquire`].
+#[derive(Debug)]
+pub(crate) enum Acquire {
+    Admitted(Permit),
+    Waiting(Waiter),
+    Shed(Shed),
+}
+
+impl AdmissionState {
+    /// A compartment named `name` (for logs) with `settings`.
+    pub fn new(name: impl Into<String>, settings: AdmissionSettings) -> Arc<Self> {
+        Self::with_rng(name, settings, fastrand::Rng::new())
+    }
+
+    /// Like [`new`](Self::new), with a seeded `Retry-After` jitter (tests).
+    pub fn with_seed(name: impl Into<String>, settings: AdmissionSettings, seed: u64) -> Arc<Self> {
+        Self::with_rng(name, settings, fastrand::Rng::with_seed(seed))
+    }
+
+    fn with_rng(
+        name: impl Into<String>,
+        settings: AdmissionSettings,
+        rng: fastrand::Rng,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            name: name.into(),
+            queue: Mutex::new(Queue::new(settings, Instant::now(), rng)),
+            metrics: AdmissionMetrics::default(),
+        })
+    }
+
+    /// The compartment's name (`cluster` or `cluster/route`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The compartment's counters and gauges.
+    pub fn metrics(&self) -> &AdmissionMetrics {
+        &self.metrics
+    }
+
+    /// Applies new limits in place. Permits already held stay valid and
+    /// count against the new `max_concurrent` (a shrink takes effect as
+    /// they return), waiters beyond a smaller `max_queue` are refused, and a
+    /// larger `max_concurrent` serves waiters at once.
+    pub fn resize(self: &Arc<Self>, settings: AdmissionSettings) {
+        let mut queue = self.lock();
+        let (handoffs, change) = queue.resize(settings, Instant::now());
+        self.after(queue, handoffs, change);
+    }
+
+    /// Takes a slot, a place in the queue, or a refusal.
+    pub(crate) fn acquire(self: &Arc<Self>, deadline: Option<Instant>) -> Acquire {
+        let now = Instant::now();
+        let mut queue = self.lock();
+        let (arrival, change) = queue.arrive(now, deadline);
+        let result = match arrival {
+            Arrival::Admit => {
+                self.metrics.admitted(None);
+                Acquire::Admitted(Permit::new(self.clone()))
+            }
+            Arrival::Shed(shed) => {
+                self.metrics.shed(shed.reason);
+                Acquire::Shed(shed)
+            }
+            Arrival::Wait { expires, reason } => {
+                let (tx, rx) = oneshot::channel();
+                let id = queue.enqueue(now, deadline, (expires, reason), tx);
+                Acquire::Waiting(Waiter {
+                    id,
+                    state: self.clone(),
+                    rx,
+                    sleep: Box::pin(tokio::time::sleep_until(expires)),
+                    done: false,
+                })
+            }
+        };
+        self.after(queue, Vec::new(), change);
+        result
+    }
+
+    fn release(self: &Arc<Self>, sample: Option<Duration>) {
+        let mut queue = self.lock();
+        let (handoffs, change) = queue.release(Instant::now(), sample);
+        self.after(queue, handoffs, change);
+    }
+
+    /// Takes waiter `id` out; `Some` if it was still queued.
+    fn remove(&self, id: u64, expired: bool) -> Option<Shed> {
+        let mut queue = self.lock();
+        let (_tx, shed) = queue.remove(id, Instant::now(), expired)?;
+        self.sync(&queue);
+        if expired {
+            self.metrics.shed(shed.reason);
+        }
+        Some(shed)
+    }
+
+    /// Updates gauges, unlocks, then logs a CoDel transition and wakes the
+    /// waiters that left the queue (never while locked: a grant whose
+    /// waiter is gone drops its permit, which locks again).
+    fn after(
+        self: &Arc<Self>,
+        queue: MutexGuard<'_, Queue<oneshot::Sender<Grant>>>,
+        handoffs: Vec<Handoff<oneshot::Sender<Grant>>>,
+        change: Option<bool>,
+    ) {
+        self.sync(&queue);
+        drop(queue);
+        match change {
+            Some(true) => {
+                tracing::warn!(compartment = %self.name, "queue standing: shedding by delay")
+            }
+            Some(false) => {
+                tracing::info!(compartment = %self.name, "queue drained: delay shedding stopped")
+            }
+            None => {}
+        }
+        for Handoff { payload, outcome } in handoffs {
+            let grant = match outcome {
+                Ok(waited) => {
+                    self.metrics.admitted(Some(waited));
+                    Ok(Permit::new(self.clone()))
+                }
+                Err(shed) => {
+                    self.metrics.shed(shed.reason);
+                    Err(shed)
+                }
+            };
+            // A closed channel hands the grant back; dropping it releases.
+            drop(payload.send(grant));
+        }
+    }
+
+    fn sync(&self, queue: &Queue<oneshot::Sender<Grant>>) {
+        let (in_flight, queued) = (queue.in_flight(), queue.queued());
+        self.metrics
+            .gauges(in_flight, queued, queue.overloaded(), queue.service_time());
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue<oneshot::Sender<Grant>>> {
+        // The queue is consistent between statements; a panic elsewhere
+        // while locked leaves nothing half-done worth refusing service for.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One slot of a compartment, given back on drop.
+#[derive(Debug)]
+pub(crate) struct Permit {
+    state: Arc<AdmissionState>,
+    sample: Option<Duration>,
+}
+
+impl Permit {
+    fn new(state: Arc<AdmissionState>) -> Self {
+        Self {
+            state,
+            sample: None,
+        }
+    }
+
+    /// Gives the slot back with the request's service time.
+    pub(crate) fn complete(mut self, service_time: Duration) {
+        self.sample = Some(service_time);
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.state.release(self.sample.take());
+    }
+}
+
+/// A queued request: resolves to a permit or a refusal; dropping it leaves
+/// the queue (or gives back a permit granted meanwhile).
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    id: u64,
+    state: Arc<AdmissionState>,
+    rx: oneshot::Receiver<Grant>,
+    sleep: Pin<Box<Sleep>>,
+    done: bool,
+}
+
+impl Future for Waiter {
+    type Output = Grant;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Grant> {
+        if let Poll::Ready(grant) = Pin::new(&mut self.rx).poll(cx) {
+            self.done = true;
+            // The sender lives in the queue until it sends: it cannot be
+            // dropped unsent while this waiter holds the compartment.
+            return Poll::Ready(grant.unwrap_or_else(|_| {
+                Err(Shed::new(ShedReason::QueueDelay, Duration::from_secs(1)))
+            }));
+        }
+        ready!(self.sleep.as_mut().poll(cx));
+        match self.state.remove(self.id, true) {
+            Some(shed) => {
+                self.done = true;
+                Poll::Ready(Err(shed))
+            }
+            // Handed off concurrently: the grant is on its way to `rx`,
+            // which is registered to wake this task.
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if !self.done {
+            // If it was granted meanwhile, `rx` drops the permit with it.
+            let _ = self.state.remove(self.id, false);
+        }
+    }
+}

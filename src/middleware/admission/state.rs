@@ -1,0 +1,304 @@
+//! The admission decision as a pure state machine: slots, a bounded queue,
+//! CoDel, adaptive LIFO, deadlines and `Retry-After`.
+//!
+//! No I/O, no tasks, no clock: every method takes `now`, and waiters carry
+//! an opaque payload `T` (the service uses a channel sender to wake a
+//! waiter; tests use plain labels). The shared, locked wrapper in
+//! `shared.rs` turns these decisions into woken futures, so every rule here
+//! is tested step by step with explicit instants.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::codel::{Codel, ServiceTime};
+use super::error::{Shed, ShedReason};
+use crate::config::AdmissionSettings;
+
+/// What happens to a new request.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Arrival {
+    /// It holds a slot now.
+    Admit,
+    /// It must wait; [`Queue::enqueue`] adds it. At `expires` it is refused
+    /// with `reason` if still waiting.
+    Wait {
+        /// When its wait ends, by `max_queue_wait` or by its deadline.
+        expires: Instant,
+        /// The reason it is refused with then.
+        reason: ShedReason,
+    },
+    /// It is refused.
+    Shed(Shed),
+}
+
+/// What happened to a waiter that left the queue.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Handoff<T> {
+    /// The waiter's payload.
+    pub payload: T,
+    /// `Ok(time waited)` with a slot, or why it was refused.
+    pub outcome: Result<Duration, Shed>,
+}
+
+#[derive(Debug)]
+struct Waiter<T> {
+    id: u64,
+    enqueued: Instant,
+    deadline: Option<Instant>,
+    expires: Instant,
+    reason: ShedReason,
+    payload: T,
+}
+
+/// Slots in use, the waiting line, and the estimators that decide.
+#[derive(Debug)]
+pub(crate) struct Queue<T> {
+    limits: AdmissionSettings,
+    in_flight: usize,
+    waiters: VecDeque<Waiter<T>>,
+    next_id: u64,
+    codel: Codel,
+    service: ServiceTime,
+    rng: fastrand::Rng,
+}
+
+impl<T> Queue<T> {
+    /// An empty queue; `rng` jitters `Retry-After` (seed it in tests).
+    pub(crate) fn new(limits: AdmissionSettings, now: Instant, rng: fastrand::Rng) -> Self {
+        let codel = Codel::new(limits.target, limits.interval, now);
+        Self {
+            limits,
+            in_flight: 0,
+            waiters: VecDeque::new(),
+            next_id: 0,
+            codel,
+            service: ServiceTime::default(),
+            rng,
+        }
+    }
+
+    /// Slots in use (may exceed `max_concurrent` just after a shrink).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Requests waiting.
+    pub(crate) fn queued(&self) -> usize {
+        self.waiters.len()
+    }
+
+    /// Whether CoDel currently judges the queue standing.
+    pub(crate) fn overloaded(&self) -> bool {
+        self.codel.overloaded()
+    }
+
+    /// The service-time estimate, once a request has completed.
+    pub(crate) fn service_time(&self) -> Option<Duration> {
+        self.service.get()
+    }
+
+    /// Decides a new request's fate. Checks, in order: a deadline it cannot
+    /// meet even if served at once; a free slot with nobody waiting; the
+    /// queue standing (CoDel) and the wait it would face above `target`; the
+    /// queue full. Returns `Some(verdict)` as the second value when CoDel's
+    /// verdict changed.
+    pub(crate) fn arrive(
+        &mut self,
+        now: Instant,
+        deadline: Option<Instant>,
+    ) -> (Arrival, Option<bool>) {
+        let change = self.roll(now);
+        if self.unmeetable(now, deadline) {
+            return (Arrival::Shed(self.shed(ShedReason::Deadline)), change);
+        }
+        if self.in_flight < self.limits.max_concurrent.get() && self.waiters.is_empty() {
+            self.in_flight += 1;
+            self.codel.observe(Duration::ZERO);
+            return (Arrival::Admit, change);
+        }
+        let standing = self.codel.overloaded()
+            && self
+                .expected_wait(self.waiters.len() + 1)
+                .is_none_or(|wait| wait > self.codel.target());
+        if standing {
+            return (Arrival::Shed(self.shed(ShedReason::QueueDelay)), change);
+        }
+        if self.waiters.len() >= self.limits.max_queue {
+            return (Arrival::Shed(self.shed(ShedReason::QueueFull)), change);
+        }
+        let mut expires = now + self.limits.max_queue_wait;
+        let mut reason = ShedReason::QueueDelay;
+        if let Some(deadline) = deadline {
+            let latest_start = deadline
+                .checked_sub(self.service.get().unwrap_or_default())
+                .unwrap_or(now);
+            if latest_start < expires {
+                (expires, reason) = (latest_start, ShedReason::Deadline);
+            }
+        }
+        (Arrival::Wait { expires, reason }, change)
+    }
+
+    /// Adds a waiter after [`Arrival::Wait`] (with its `expires` and
+    /// `reason`); returns its id.
+    pub(crate) fn enqueue(
+        &mut self,
+        now: Instant,
+        deadline: Option<Instant>,
+        (expires, reason): (Instant, ShedReason),
+        payload: T,
+    ) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.waiters.push_back(Waiter {
+            id,
+            enqueued: now,
+            deadline,
+            expires,
+            reason,
+            payload,
+        });
+        id
+    }
+
+    /// Takes waiter `id` out of the queue: its client went away
+    /// (`expired == false`) or its wait ended (`true`; the sojourn then
+    /// counts for CoDel). `None` if it already left.
+    pub(crate) fn remove(&mut self, id: u64, now: Instant, expired: bool) -> Option<(T, Shed)> {
+        let at = self.waiters.iter().position(|w| w.id == id)?;
+        let w = self.waiters.remove(at)?;
+        if expired {
+            self.codel
+                .observe(now.saturating_duration_since(w.enqueued));
+        }
+        let shed = self.shed(w.reason);
+        Some((w.payload, shed))
+    }
+
+    /// A slot is given back; `sample` is the request's service time when it
+    /// completed (a cancelled request has none). Hands freed slots on.
+    pub(crate) fn release(
+        &mut self,
+        now: Instant,
+        sample: Option<Duration>,
+    ) -> (Vec<Handoff<T>>, Option<bool>) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(sample) = sample {
+            self.service.observe(sample);
+        }
+        self.dispatch(now)
+    }
+
+    /// New limits, keeping every slot already held. Waiters beyond a smaller
+    /// `max_queue` (the newest) are refused; a larger `max_concurrent`
+    /// serves waiters at once; a smaller one takes effect as slots return.
+    pub(crate) fn resize(
+        &mut self,
+        limits: AdmissionSettings,
+        now: Instant,
+    ) -> (Vec<Handoff<T>>, Option<bool>) {
+        self.codel.set(limits.target, limits.interval);
+        self.limits = limits;
+        let mut out = Vec::new();
+        while self.waiters.len() > self.limits.max_queue {
+            if let Some(w) = self.waiters.pop_back() {
+                let outcome = Err(self.shed(ShedReason::QueueFull));
+                out.push(Handoff {
+                    payload: w.payload,
+                    outcome,
+                });
+            }
+        }
+        let (more, change) = self.dispatch(now);
+        out.extend(more);
+        (out, change)
+    }
+
+    /// Gives free slots to waiters: first refuses, from the oldest, those
+    /// past their own expiry or, while the queue is standing, past `target`;
+    /// then serves the oldest (or, standing with `adaptive_lifo`, the newest)
+    /// unless its deadline can no longer be met.
+    fn dispatch(&mut self, now: Instant) -> (Vec<Handoff<T>>, Option<bool>) {
+        let change = self.roll(now);
+        let mut out = Vec::new();
+        while let Some(front) = self.waiters.front() {
+            let age = now.saturating_duration_since(front.enqueued);
+            let reason = if now >= front.expires {
+                front.reason
+            } else if self.codel.overloaded() && age > self.codel.target() {
+                ShedReason::QueueDelay
+            } else {
+                break;
+            };
+            self.codel.observe(age);
+            if let Some(w) = self.waiters.pop_front() {
+                out.push(Handoff {
+                    payload: w.payload,
+                    outcome: Err(self.shed(reason)),
+                });
+            }
+        }
+        while self.in_flight < self.limits.max_concurrent.get() {
+            let lifo = self.limits.adaptive_lifo && self.codel.overloaded();
+            let next = if lifo {
+                self.waiters.pop_back()
+            } else {
+                self.waiters.pop_front()
+            };
+            let Some(w) = next else { break };
+            let waited = now.saturating_duration_since(w.enqueued);
+            self.codel.observe(waited);
+            let outcome = if self.unmeetable(now, w.deadline) {
+                Err(self.shed(ShedReason::Deadline))
+            } else {
+                self.in_flight += 1;
+                Ok(waited)
+            };
+            out.push(Handoff {
+                payload: w.payload,
+                outcome,
+            });
+        }
+        (out, change)
+    }
+
+    /// Closes CoDel's interval if due (the oldest waiter's age stands in
+    /// when nobody left the queue).
+    fn roll(&mut self, now: Instant) -> Option<bool> {
+        let head_age = self
+            .waiters
+            .front()
+            .map(|w| now.saturating_duration_since(w.enqueued));
+        self.codel.roll(now, head_age)
+    }
+
+    /// True when the deadline has passed or is closer than the expected
+    /// service time (no estimate yet: only a passed deadline counts).
+    fn unmeetable(&self, now: Instant, deadline: Option<Instant>) -> bool {
+        let Some(deadline) = deadline else {
+            return false;
+        };
+        let left = deadline.saturating_duration_since(now);
+        left.is_zero() || self.service.get().is_some_and(|s| left < s)
+    }
+
+    /// Expected wait of the `position`-th waiter: the slots ahead of it
+    /// drain at `max_concurrent / service_time` requests per second.
+    fn expected_wait(&self, position: usize) -> Option<Duration> {
+        let per_slot = self.service.get()?;
+        let n = u32::try_from(position).unwrap_or(u32::MAX);
+        let slots = u32::try_from(self.limits.max_concurrent.get()).unwrap_or(u32::MAX);
+        Some(per_slot.saturating_mul(n) / slots)
+    }
+
+    /// A refusal with `Retry-After` = time to drain the current queue,
+    /// jittered up by 0–50% so refused clients do not return together, and
+    /// at least one second.
+    fn shed(&mut self, reason: ShedReason) -> Shed {
+        let drain = self.expected_wait(self.waiters.len()).unwrap_or_default();
+        let jittered = drain.mul_f64(1.0 + self.rng.f64() * 0.5);
+        Shed::new(reason, jittered.max(Duration::from_secs(1)))
+    }
+}

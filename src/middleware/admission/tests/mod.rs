@@ -1,0 +1,21 @@
+//! Tests of admission control: the pure queue step by step (`state`), and
+//! the tower service with mocks on tokio's paused clock (`service`).
+
+mod service;
+mod state;
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use crate::config::AdmissionSettings;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// The defaults with `max_concurrent` slots and a queue of `max_queue`.
+fn limits(max_concurrent: usize, max_queue: usize) -> AdmissionSettings {
+    AdmissionSettings {
+        max_concurrent: NonZeroUsize::new(max_concurrent).expect("non-zero"),
+        max_queue,
+        ..AdmissionSettings::default()
+    }
+}

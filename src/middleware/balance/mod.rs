@@ -1,0 +1,245 @@
+//! Load balancing across a cluster's endpoints: power of two choices over
+//! PeakEWMA cost, or plain round robin.
+//!
+//! # Why power of two choices
+//!
+//! Sending every request to the least-loaded endpoint of all looks optimal
+//! but is not: every balancer (and every clone of this one, one per
+//! connection) sees the same stale picture and sends the next burst to the
+//! same "best" host, which then becomes the worst; a herd moving together.
+//! Round robin has no herd but is blind: a replica that slowed down (GC, a
+//! noisy neighbour, a cold cache) gets its full share and its queue grows.
+//! Picking two endpoints at random and sending to the cheaper one avoids
+//! both: the randomness breaks the herd, the comparison steers away from a
+//! slow or busy endpoint, and the cost is two lookups instead of a scan
+//! (Mitzenmacher's "power of two choices": the maximum load drops
+//! exponentially compared with one random choice).
+//!
+//! # Cost: PeakEWMA × outstanding requests
+//!
+//! `cost = ewma_rtt × (in_flight + 1)`: the time a new request expects to
+//! wait if the requests ahead of it drain one by one. The RTT estimate
+//! ([`PeakEwma`]) is *peak sensitive*: one slow answer raises it at once, and
+//! only time lowers it again, with time constant `decay` (an observation
+//! `decay` old keeps weight 1/e). An endpoint never measured costs
+//! `default_rtt`. linkerd's defaults are 30 ms and 10 s; so are ours
+//! ([`DEFAULT_RTT`], [`DEFAULT_DECAY`]). The RTT is measured to the response
+//! headers, errors included (their elapsed time counts, so a failing endpoint
+//! looks expensive), and a cancelled request counts its elapsed time as a
+//! lower bound, so a hung endpoint stops attracting traffic after its first
+//! timeout.
+//!
+//! # Why not `tower::balance`
+//!
+//! tower's `p2c::Balance` owns its endpoint services, caches their readiness
+//! and rebuilds its state from a `Discover` stream. Here the per-endpoint
+//! state ([`Endpoint`]: latency estimate, in-flight count, later outlier
+//! ejection and health) must outlive a config reload and be shared by every
+//! clone of the route stack, so it lives behind `Arc`s in an [`EndpointSet`]
+//! that discovery updates in place. The balancer itself is a thin service in
+//! front of one pooled client: it picks an address and rewrites the URI.
+//!
+//! # Retries go elsewhere
+//!
+//! A retry carries an [`EndpointHint`] naming the endpoint its previous
+//! attempt went to; the balancer leaves that endpoint out when it has any
+//! other choice (a replica that just failed is the likeliest to fail
+//! again), and records its own pick in the hint, so the retry layer learns
+//! where an attempt went even when it ended in an error.
+//!
+//! `poll_ready` delegates to the inner client and reserves nothing: hyper
+//! polls readiness on idle keep-alive connections, and an endpoint reserved
+//! there would count as in flight for a request that never comes.
+
+mod endpoint;
+mod error;
+mod future;
+mod layer;
+pub mod outlier;
+#[cfg(test)]
+mod outlier_tests;
+mod pick;
+mod set;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+use tokio::time::Instant;
+use tower::Service;
+
+pub use endpoint::{Endpoint, InFlight};
+pub use error::NoEndpoint;
+pub use future::ResponseFuture;
+pub use layer::BalanceLayer;
+pub use pick::{pick, pick_round_robin};
+pub use set::{DEFAULT_DECAY, DEFAULT_RTT, EndpointSet, SetChange};
+pub use state::PeakEwma;
+
+use crate::BoxError;
+use crate::config::BalanceSettings;
+
+/// The endpoint a request was sent to; in the request's extensions (for the
+/// client) and the response's (for logs, metrics and outlier detection).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SelectedEndpoint(pub SocketAddr);
+
+/// A request extension set by the retry layer on every attempt: the
+/// endpoint to avoid (the previous attempt's), and a slot where the
+/// balancer records the endpoint it picked. Clones share the slot.
+#[derive(Clone, Debug, Default)]
+pub struct EndpointHint {
+    avoid: Option<SocketAddr>,
+    picked: Arc<Mutex<Option<SocketAddr>>>,
+}
+
+impl EndpointHint {
+    /// A hint asking the balancer to avoid `avoid` when it has another choice.
+    pub fn avoiding(avoid: Option<SocketAddr>) -> Self {
+        Self {
+            avoid,
+            picked: Arc::default(),
+        }
+    }
+
+    /// The endpoint to avoid.
+    pub fn avoid(&self) -> Option<SocketAddr> {
+        self.avoid
+    }
+
+    /// The endpoint the balancer picked for the request carrying this hint.
+    pub fn picked(&self) -> Option<SocketAddr> {
+        *self.picked.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record(&self, addr: SocketAddr) {
+        *self.picked.lock().unwrap_or_else(PoisonError::into_inner) = Some(addr);
+    }
+}
+
+/// Sends each request to one endpoint of an [`EndpointSet`].
+#[derive(Debug)]
+pub struct Balance<S> {
+    inner: S,
+    endpoints: Arc<EndpointSet>,
+    policy: Policy,
+    rng: fastrand::Rng,
+}
+
+#[derive(Clone, Debug)]
+enum Policy {
+    P2cPeakEwma,
+    /// The counter is shared by every clone, so the turn goes round the set
+    /// however many connections share the route.
+    RoundRobin(Arc<AtomicUsize>),
+}
+
+impl<S> Balance<S> {
+    /// Balances requests to `inner` over `endpoints` with the policy in
+    /// `settings`. For PeakEWMA this also applies `default_rtt` and `decay`
+    /// to the set (existing estimates are kept), as a reload would.
+    pub fn new(inner: S, endpoints: Arc<EndpointSet>, settings: &BalanceSettings) -> Self {
+        let policy = match settings {
+            BalanceSettings::P2cPeakEwma { default_rtt, decay } => {
+                endpoints.set_ewma(*default_rtt, *decay);
+                Policy::P2cPeakEwma
+            }
+            BalanceSettings::RoundRobin => Policy::RoundRobin(Arc::new(AtomicUsize::new(0))),
+        };
+        Self {
+            inner,
+            endpoints,
+            policy,
+            rng: fastrand::Rng::new(),
+        }
+    }
+}
+
+impl<S: Clone> Clone for Balance<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            endpoints: self.endpoints.clone(),
+            policy: self.policy.clone(),
+            // A fresh seed: clones copying one random sequence would all
+            // pick the same pairs, the herd P2C exists to avoid.
+            rng: fastrand::Rng::new(),
+        }
+    }
+}
+
+impl<S, B, RB> Service<http::Request<B>> for Balance<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = http::Response<RB>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let mut endpoints = self.endpoints.available(Instant::now());
+        let hint = request.extensions().get::<EndpointHint>().cloned();
+        if let Some(avoid) = hint.as_ref().and_then(EndpointHint::avoid)
+            && endpoints.len() > 1
+            && endpoints.iter().any(|e| e.addr() == avoid)
+        {
+            // Only on retries: an allocation the first attempt never pays.
+            let others: Vec<_> = endpoints
+                .iter()
+                .filter(|e| e.addr() != avoid)
+                .cloned()
+                .collect();
+            endpoints = Arc::new(others);
+        }
+        let chosen = match &self.policy {
+            Policy::P2cPeakEwma => pick(&endpoints, Instant::now(), &mut self.rng),
+            Policy::RoundRobin(next) => pick_round_robin(&endpoints, next),
+        };
+        let Some(endpoint) = chosen else {
+            return ResponseFuture::failed(NoEndpoint::new().into());
+        };
+        let addr = endpoint.addr();
+        if let Some(hint) = &hint {
+            hint.record(addr);
+        }
+        let uri = match endpoint.authority() {
+            Some(authority) => endpoint_uri(request.uri(), authority.clone()),
+            None => http::uri::Authority::try_from(addr.to_string())
+                .map_err(http::Error::from)
+                .and_then(|authority| endpoint_uri(request.uri(), authority)),
+        };
+        match uri {
+            Ok(uri) => *request.uri_mut() = uri,
+            Err(error) => return ResponseFuture::failed(error.into()),
+        }
+        request.extensions_mut().insert(SelectedEndpoint(addr));
+        let guard = InFlight::reporting(endpoint.clone(), self.endpoints.clone());
+        tracing::debug!(endpoint = %addr, in_flight = endpoint.in_flight(), "balanced");
+        ResponseFuture::called(self.inner.call(request), guard)
+    }
+}
+
+/// `http://{authority}{path_and_query}`: the client connects to the
+/// endpoint's address; the Host header is left as the client sent it.
+fn endpoint_uri(original: &Uri, authority: Authority) -> Result<Uri, http::Error> {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = Some(authority);
+    parts.path_and_query = Some(
+        original
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+    );
+    Ok(Uri::from_parts(parts)?)
+}

@@ -1,0 +1,171 @@
+//! Per-endpoint health: outlier ejection and active health-check state, as
+//! pure arithmetic on explicit instants (no I/O, no tasks).
+//!
+//! # Ejection
+//!
+//! `consecutive_failures` upstream failures in a row (as the one classifier
+//! judges them: connect errors, resets, configured 5xx, and attempts
+//! cancelled after `cancelled_after`) eject the endpoint for
+//! `base_ejection_time × ejections` (capped at `max_ejection_time`): a
+//! replica that keeps failing stays out longer each time. The multiplier
+//! starts over once the endpoint has stayed in for `max_ejection_time`. An
+//! ejected endpoint rejoins by itself when its time is up, or earlier when an
+//! active health check passes.
+//!
+//! # The cap, and small clusters
+//!
+//! At most [`max_ejected`] endpoints are out at once: `max_ejection_percent`
+//! of them, rounded, but at least one and never all. Envoy rounds down, so a
+//! 3-endpoint cluster at 10% can never eject its one bad endpoint; rounding
+//! that way would make ejection useless exactly where a bad replica hurts
+//! most (one third of the traffic).
+//!
+//! # Health checks
+//!
+//! `unhealthy_threshold` failed probes in a row mark an endpoint unhealthy,
+//! `healthy_threshold` passes in a row healthy again. An endpoint starts
+//! healthy: a fresh start should serve at once, ejection covers the gap.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::{HealthCheckSettings, OutlierSettings};
+
+/// How many of `n` endpoints may be ejected at once.
+pub fn max_ejected(n: usize, percent: f64) -> usize {
+    if n <= 1 || percent <= 0.0 {
+        return 0;
+    }
+    // n is a count of endpoints: far below 2^53, and the product is in [0, n].
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let share = (n as f64 * percent).round() as usize;
+    share.clamp(1, n - 1)
+}
+
+/// What changed for an endpoint, to be logged and counted once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Ejected for this long.
+    Ejected(Duration),
+    /// Back in rotation.
+    Readmitted,
+    /// Failed enough health checks.
+    Unhealthy,
+    /// Passed enough health checks.
+    Healthy,
+}
+
+/// One endpoint's ejection and health-check state.
+#[derive(Clone, Debug)]
+pub struct EndpointHealth {
+    consecutive: u32,
+    ejections: u32,
+    ejected_until: Option<Instant>,
+    in_since: Option<Instant>,
+    healthy: bool,
+    passes: u32,
+    fails: u32,
+}
+
+impl Default for EndpointHealth {
+    fn default() -> Self {
+        Self {
+            consecutive: 0,
+            ejections: 0,
+            ejected_until: None,
+            in_since: None,
+            healthy: true,
+            passes: 0,
+            fails: 0,
+        }
+    }
+}
+
+impl EndpointHealth {
+    /// Whether the endpoint is out at `now`; readmits (once) when its time is up.
+    pub fn ejected(&mut self, now: Instant) -> (bool, Option<Change>) {
+        match self.ejected_until {
+            Some(until) if now >= until => {
+                self.readmit(now);
+                (false, Some(Change::Readmitted))
+            }
+            Some(_) => (true, None),
+            None => (false, None),
+        }
+    }
+
+    /// Whether the active health check considers it healthy.
+    pub fn healthy(&self) -> bool {
+        self.healthy
+    }
+
+    /// Records a success: the failure streak ends.
+    pub fn success(&mut self) {
+        self.consecutive = 0;
+    }
+
+    /// Records a failure. Returns the ejection time when this failure ejects
+    /// the endpoint; `may_eject` says whether the cap leaves room.
+    pub fn failure(
+        &mut self,
+        s: &OutlierSettings,
+        may_eject: bool,
+        now: Instant,
+    ) -> Option<Change> {
+        self.consecutive = self.consecutive.saturating_add(1);
+        let due = s.consecutive_failures > 0 && self.consecutive >= s.consecutive_failures;
+        if !due || !may_eject || self.ejected_until.is_some() {
+            return None;
+        }
+        if self
+            .in_since
+            .is_some_and(|since| now >= since + s.max_ejection_time)
+        {
+            self.ejections = 0;
+        }
+        self.ejections = self.ejections.saturating_add(1);
+        let time = s
+            .base_ejection_time
+            .saturating_mul(self.ejections)
+            .min(s.max_ejection_time);
+        self.ejected_until = Some(now + time);
+        self.consecutive = 0;
+        Some(Change::Ejected(time))
+    }
+
+    /// Records one active health check; a pass also readmits an ejected endpoint.
+    pub fn check(&mut self, s: &HealthCheckSettings, pass: bool, now: Instant) -> Vec<Change> {
+        let mut changes = Vec::new();
+        if pass {
+            self.fails = 0;
+            self.passes = self.passes.saturating_add(1);
+            if !self.healthy && self.passes >= s.healthy_threshold.get() {
+                self.healthy = true;
+                changes.push(Change::Healthy);
+            }
+            if self.ejected_until.is_some() {
+                self.readmit(now);
+                changes.push(Change::Readmitted);
+            }
+        } else {
+            self.passes = 0;
+            self.fails = self.fails.saturating_add(1);
+            if self.healthy && self.fails >= s.unhealthy_threshold.get() {
+                self.healthy = false;
+                changes.push(Change::Unhealthy);
+            }
+        }
+        changes
+    }
+
+    fn readmit(&mut self, now: Instant) {
+        self.ejected_until = None;
+        self.consecutive = 0;
+        self.in_since = Some(now);
+    }
+}

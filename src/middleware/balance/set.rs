@@ -1,0 +1,277 @@
+//! The endpoints of one cluster, shared by every request and every reload.
+//!
+//! Readers (each request) load the current list with one atomic pointer read
+//! (`arc-swap`); the writer (discovery) builds a new list and swaps it in. An
+//! address that stays keeps its `Arc<Endpoint>`, and with it its latency
+//! estimate and in-flight count; a removed endpoint lives on for as long as
+//! requests still hold it.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::time::Instant;
+
+use super::endpoint::Endpoint;
+use super::outlier::max_ejected;
+use crate::config::OutlierSettings;
+use crate::middleware::classify::{Classifier, Outcome};
+
+/// linkerd's default: the latency assumed for an endpoint not yet measured.
+pub const DEFAULT_RTT: Duration = Duration::from_millis(30);
+/// linkerd's default: the time constant over which observations fade.
+pub const DEFAULT_DECAY: Duration = Duration::from_secs(10);
+
+/// A cluster's current endpoints.
+#[derive(Debug)]
+pub struct EndpointSet {
+    current: ArcSwap<Vec<Arc<Endpoint>>>,
+    /// Serialises writers and holds the EWMA parameters for new endpoints.
+    writer: Mutex<EwmaParams>,
+    /// How outcomes are judged and when endpoints are ejected.
+    outlier: ArcSwap<OutlierPolicy>,
+}
+
+/// Outlier ejection settings with the classifier that feeds them.
+#[derive(Debug)]
+struct OutlierPolicy {
+    settings: OutlierSettings,
+    classifier: Classifier,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct EwmaParams {
+    default_rtt: Duration,
+    decay: Duration,
+}
+
+/// What an [`EndpointSet::update`] changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SetChange {
+    /// Addresses that were not in the set before.
+    pub added: Vec<SocketAddr>,
+    /// Addresses that are no longer in the set.
+    pub removed: Vec<SocketAddr>,
+}
+
+impl SetChange {
+    /// True when no address was added or removed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+impl EndpointSet {
+    /// An empty set whose endpoints use linkerd's defaults (30 ms, 10 s)
+    /// until [`EndpointSet::set_ewma`] says otherwise.
+    pub fn new() -> Arc<Self> {
+        Self::with_ewma(DEFAULT_RTT, DEFAULT_DECAY)
+    }
+
+    /// An empty set whose endpoints start at `default_rtt` and forget with
+    /// time constant `decay`.
+    pub fn with_ewma(default_rtt: Duration, decay: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            current: ArcSwap::from_pointee(Vec::new()),
+            writer: Mutex::new(EwmaParams { default_rtt, decay }),
+            outlier: ArcSwap::from_pointee(OutlierPolicy {
+                // Off until configured: a bare set (tests, benches) never ejects.
+                settings: OutlierSettings {
+                    consecutive_failures: 0,
+                    base_ejection_time: Duration::from_secs(30),
+                    max_ejection_time: Duration::from_secs(300),
+                    max_ejection_percent: 0.5,
+                    cancelled_after: Duration::MAX,
+                },
+                classifier: Classifier::new(&[502, 503, 504]),
+            }),
+        })
+    }
+
+    /// Sets the outlier ejection policy (at start, and on reload).
+    pub fn set_outlier(&self, settings: OutlierSettings, classifier: Classifier) {
+        self.outlier.store(Arc::new(OutlierPolicy {
+            settings,
+            classifier,
+        }));
+    }
+
+    /// Feeds one finished request's outcome (as `judge` reads it with the
+    /// cluster's classifier) to `endpoint`'s outlier detection.
+    pub fn report(
+        &self,
+        endpoint: &Endpoint,
+        judge: impl FnOnce(&Classifier) -> Outcome,
+        now: Instant,
+    ) {
+        let policy = self.outlier.load();
+        match judge(&policy.classifier) {
+            Outcome::Ignored => {}
+            Outcome::Success => endpoint.update_health(|h| (h.success(), Vec::new())),
+            Outcome::Failure => self.failed(endpoint, &policy.settings, now),
+        }
+    }
+
+    /// A request to `endpoint` was cancelled after `elapsed`; long enough
+    /// and it counts as a failure.
+    pub fn report_cancelled(&self, endpoint: &Endpoint, elapsed: Duration, now: Instant) {
+        let policy = self.outlier.load();
+        if elapsed >= policy.settings.cancelled_after {
+            self.failed(endpoint, &policy.settings, now);
+        }
+    }
+
+    fn failed(&self, endpoint: &Endpoint, settings: &OutlierSettings, now: Instant) {
+        let current = self.current.load();
+        let out = current
+            .iter()
+            .filter(|e| !std::ptr::eq(e.as_ref(), endpoint) && e.ejected(now))
+            .count();
+        let may_eject = out < max_ejected(current.len(), settings.max_ejection_percent);
+        endpoint.update_health(|h| {
+            let change = h.failure(settings, may_eject, now);
+            ((), change.into_iter().collect())
+        });
+    }
+
+    /// The endpoints the balancer may pick at `now`: those not ejected and
+    /// not failing health checks; all of them when none is (panic mode: a
+    /// cluster that looks entirely broken is more likely misjudged than
+    /// down, and refusing everything helps nobody).
+    pub fn available(&self, now: Instant) -> Arc<Vec<Arc<Endpoint>>> {
+        let all = self.current.load_full();
+        let mut available = all.iter().filter(|e| e.available(now)).peekable();
+        if available.peek().is_none() {
+            return all;
+        }
+        let picked: Vec<_> = available.cloned().collect();
+        if picked.len() == all.len() {
+            all
+        } else {
+            Arc::new(picked)
+        }
+    }
+
+    /// Changes the latency parameters of current and future endpoints,
+    /// keeping their estimates (a reload that retunes the balancer).
+    pub fn set_ewma(&self, default_rtt: Duration, decay: Duration) {
+        let mut params = self.lock_writer();
+        *params = EwmaParams { default_rtt, decay };
+        for endpoint in self.current.load().iter() {
+            endpoint.reconfigure(default_rtt, decay);
+        }
+    }
+
+    /// Replaces the set with `addrs` (duplicates dropped, order kept) in one
+    /// atomic swap, reusing the endpoint of every address that stays.
+    pub fn update(&self, addrs: impl IntoIterator<Item = SocketAddr>) -> SetChange {
+        let params = self.lock_writer();
+        let old = self.current.load_full();
+        let mut seen = HashSet::new();
+        let mut next = Vec::new();
+        let mut added = Vec::new();
+        for addr in addrs {
+            if !seen.insert(addr) {
+                continue;
+            }
+            match old.iter().find(|e| e.addr() == addr) {
+                Some(kept) => next.push(kept.clone()),
+                None => {
+                    added.push(addr);
+                    let fresh = Endpoint::new(addr, params.default_rtt, params.decay);
+                    next.push(Arc::new(fresh));
+                }
+            }
+        }
+        let removed = old
+            .iter()
+            .map(|e| e.addr())
+            .filter(|addr| !seen.contains(addr))
+            .collect();
+        let same_order =
+            old.len() == next.len() && old.iter().zip(&next).all(|(a, b)| Arc::ptr_eq(a, b));
+        if !same_order {
+            self.current.store(Arc::new(next));
+        }
+        SetChange { added, removed }
+    }
+
+    /// The current endpoints; a snapshot that later updates do not change.
+    pub fn endpoints(&self) -> Arc<Vec<Arc<Endpoint>>> {
+        self.current.load_full()
+    }
+
+    /// Number of current endpoints.
+    pub fn len(&self) -> usize {
+        self.current.load().len()
+    }
+
+    /// True when there is no endpoint to send to.
+    pub fn is_empty(&self) -> bool {
+        self.current.load().is_empty()
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, EwmaParams> {
+        // The guarded value is two Durations: never left inconsistent.
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn update_keeps_endpoint_of_retained_address() {
+        let set = EndpointSet::new();
+        set.update([addr(1), addr(2)]);
+        let before = set.endpoints();
+        let change = set.update([addr(2), addr(3)]);
+        assert_eq!(change.added, vec![addr(3)]);
+        assert_eq!(change.removed, vec![addr(1)]);
+        let after = set.endpoints();
+        assert!(Arc::ptr_eq(&before[1], &after[0]));
+        assert_eq!(after[1].addr(), addr(3));
+        // The old snapshot is untouched: in-flight requests keep their endpoint.
+        assert_eq!(before[0].addr(), addr(1));
+    }
+
+    #[test]
+    fn update_drops_duplicates_and_keeps_order() {
+        let set = EndpointSet::new();
+        set.update([addr(3), addr(1), addr(3), addr(2)]);
+        let ports: Vec<_> = set.endpoints().iter().map(|e| e.addr().port()).collect();
+        assert_eq!(ports, vec![3, 1, 2]);
+        assert_eq!(set.len(), 3);
+    }
+
+    #[test]
+    fn unchanged_update_reports_nothing_and_keeps_snapshot() {
+        let set = EndpointSet::new();
+        assert!(set.is_empty());
+        set.update([addr(1)]);
+        let before = set.endpoints();
+        assert!(set.update([addr(1)]).is_empty());
+        assert!(Arc::ptr_eq(&before, &set.endpoints()));
+    }
+
+    #[test]
+    fn set_ewma_applies_to_new_and_existing_endpoints() {
+        let set = EndpointSet::new();
+        set.update([addr(1)]);
+        set.set_ewma(Duration::from_millis(7), DEFAULT_DECAY);
+        set.update([addr(1), addr(2)]);
+        let now = tokio::time::Instant::now();
+        for endpoint in set.endpoints().iter() {
+            assert_eq!(endpoint.rtt_estimate(now), Duration::from_millis(7));
+        }
+    }
+}

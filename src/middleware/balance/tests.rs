@@ -1,0 +1,300 @@
+//! Behaviour of the balancer: picking, cost, the service's bookkeeping.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_test::{assert_pending, assert_ready_err, assert_ready_ok};
+use tower::{Layer, Service, ServiceExt};
+use tower_test::mock;
+
+use super::*;
+use crate::config::BalanceSettings;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, 1], port))
+}
+
+fn set_of(ports: &[u16]) -> Arc<EndpointSet> {
+    let set = EndpointSet::new();
+    set.update(ports.iter().map(|p| addr(*p)));
+    set
+}
+
+fn ewma() -> BalanceSettings {
+    BalanceSettings::P2cPeakEwma {
+        default_rtt: 30 * MS,
+        decay: Duration::from_secs(10),
+    }
+}
+
+fn count_picks(set: &EndpointSet, n: usize) -> HashMap<u16, usize> {
+    let endpoints = set.endpoints();
+    let mut rng = fastrand::Rng::with_seed(7);
+    let now = Instant::now();
+    let mut counts = HashMap::new();
+    for _ in 0..n {
+        let chosen = pick(&endpoints, now, &mut rng).expect("non-empty");
+        *counts.entry(chosen.addr().port()).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test(start_paused = true)]
+async fn p2c_prefers_lower_ewma() {
+    let set = set_of(&[1, 2, 3]);
+    let now = Instant::now();
+    for (endpoint, rtt) in set.endpoints().iter().zip([5, 50, 50]) {
+        endpoint.observe(rtt * MS, now);
+    }
+    let counts = count_picks(&set, 3000);
+    // The fast one wins every pair it is in: 2 of the 3 possible pairs.
+    assert!(counts[&1] > 1800, "{counts:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn p2c_spreads_across_equal_endpoints() {
+    let counts = count_picks(&set_of(&[1, 2, 3]), 3000);
+    for port in [1, 2, 3] {
+        let share = counts.get(&port).copied().unwrap_or(0);
+        assert!((700..=1300).contains(&share), "{counts:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn p2c_avoids_endpoint_with_many_in_flight() {
+    let set = set_of(&[1, 2]);
+    let busy = set.endpoints()[0].clone();
+    let _guards: Vec<_> = (0..10).map(|_| InFlight::new(busy.clone())).collect();
+    let counts = count_picks(&set, 1000);
+    assert_eq!(counts.get(&1), None, "{counts:?}");
+    assert_eq!(counts[&2], 1000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pick_handles_empty_and_single() {
+    let mut rng = fastrand::Rng::with_seed(1);
+    assert!(pick(&[], Instant::now(), &mut rng).is_none());
+    let one = set_of(&[9]).endpoints();
+    for _ in 0..10 {
+        let chosen = pick(&one, Instant::now(), &mut rng).expect("one endpoint");
+        assert_eq!(chosen.addr(), addr(9));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn round_robin_cycles_across_clones() {
+    let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
+    let balance = Balance::new(service, set_of(&[1, 2, 3]), &BalanceSettings::RoundRobin);
+    let mut clones = [balance.clone(), balance];
+    let mut seen = Vec::new();
+    for i in 0..6 {
+        handle.allow(1);
+        let svc = clones[i % 2].ready().await.expect("ready");
+        let _response = svc.call(http::Request::new(()));
+        let (request, _send) = handle.next_request().await.expect("request");
+        seen.push(
+            request
+                .extensions()
+                .get::<SelectedEndpoint>()
+                .expect("tag")
+                .0
+                .port(),
+        );
+    }
+    assert_eq!(seen, vec![1, 2, 3, 1, 2, 3]);
+    assert_eq!(
+        pick_round_robin(&[], &AtomicUsize::new(0)).map(|e| e.addr()),
+        None
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rewrites_uri_keeping_path_query_and_host() {
+    let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
+    let set = set_of(&[8080]);
+    let mut balance = BalanceLayer::new(set.clone(), &ewma()).layer(service);
+    let request = http::Request::get("http://front.example/a/b?x=1&y=2")
+        .header(http::header::HOST, "front.example")
+        .body(())
+        .expect("request");
+    handle.allow(1);
+    let mut response = tokio_test::task::spawn(balance.ready().await.expect("ready").call(request));
+    assert_pending!(response.poll());
+    let (sent, send) = handle.next_request().await.expect("request");
+    assert_eq!(sent.uri(), "http://10.0.0.1:8080/a/b?x=1&y=2");
+    assert_eq!(sent.headers()[http::header::HOST], "front.example");
+    assert_eq!(set.endpoints()[0].in_flight(), 1);
+    tokio::time::advance(40 * MS).await;
+    send.send_response(http::Response::new(()));
+    let response = assert_ready_ok!(response.poll());
+    let selected = response.extensions().get::<SelectedEndpoint>();
+    assert_eq!(selected, Some(&SelectedEndpoint(addr(8080))));
+    let endpoint = &set.endpoints()[0];
+    assert_eq!(endpoint.in_flight(), 0);
+    assert_eq!(endpoint.rtt_estimate(Instant::now()), 40 * MS);
+}
+
+#[tokio::test(start_paused = true)]
+async fn origin_form_uri_gets_a_root_path() {
+    let authority = |a: SocketAddr| a.to_string().parse().expect("authority");
+    let uri = endpoint_uri(&"/".parse().expect("uri"), authority(addr(1))).expect("uri");
+    assert_eq!(uri, "http://10.0.0.1:1/");
+    let v6 = SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], 81));
+    let uri = endpoint_uri(&"/p?q".parse().expect("uri"), authority(v6)).expect("uri");
+    assert_eq!(uri, "http://[::1]:81/p?q");
+}
+
+#[tokio::test(start_paused = true)]
+async fn error_releases_in_flight_and_records_elapsed() {
+    let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
+    let set = set_of(&[1]);
+    let mut balance = Balance::new(service, set.clone(), &ewma());
+    handle.allow(1);
+    let mut response = tokio_test::task::spawn(
+        balance
+            .ready()
+            .await
+            .expect("ready")
+            .call(http::Request::new(())),
+    );
+    assert_pending!(response.poll());
+    let (_sent, send) = handle.next_request().await.expect("request");
+    tokio::time::advance(Duration::from_secs(1)).await;
+    send.send_error("connection reset");
+    assert_ready_err!(response.poll());
+    let endpoint = &set.endpoints()[0];
+    assert_eq!(endpoint.in_flight(), 0);
+    assert_eq!(
+        endpoint.rtt_estimate(Instant::now()),
+        Duration::from_secs(1)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancellation_releases_in_flight() {
+    let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
+    let set = set_of(&[1]);
+    let mut balance = Balance::new(service, set.clone(), &ewma());
+    handle.allow(1);
+    let response = balance
+        .ready()
+        .await
+        .expect("ready")
+        .call(http::Request::new(()));
+    assert_eq!(set.endpoints()[0].in_flight(), 1);
+    drop(response);
+    assert_eq!(set.endpoints()[0].in_flight(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn removed_endpoint_survives_for_its_in_flight_request() {
+    let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
+    let set = set_of(&[1]);
+    let mut balance = Balance::new(service, set.clone(), &ewma());
+    handle.allow(1);
+    let mut response = tokio_test::task::spawn(
+        balance
+            .ready()
+            .await
+            .expect("ready")
+            .call(http::Request::new(())),
+    );
+    assert_pending!(response.poll());
+    set.update([]);
+    let (_sent, send) = handle.next_request().await.expect("request");
+    send.send_response(http::Response::new(()));
+    assert_ready_ok!(response.poll());
+}
+
+#[tokio::test(start_paused = true)]
+async fn empty_set_fails_with_no_endpoint() {
+    let (service, _handle) = mock::pair::<http::Request<()>, http::Response<()>>();
+    let mut balance = Balance::new(service, EndpointSet::new(), &ewma());
+    let error = balance
+        .ready()
+        .await
+        .expect("ready")
+        .call(http::Request::new(()))
+        .await
+        .expect_err("empty");
+    assert!(error.is::<NoEndpoint>());
+    assert_eq!(error.to_string(), "no endpoint available");
+}
+
+#[tokio::test(start_paused = true)]
+async fn poll_ready_reserves_no_endpoint() {
+    let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
+    let set = set_of(&[1]);
+    let mut balance = tokio_test::task::spawn(Balance::new(service, set.clone(), &ewma()));
+    handle.allow(0);
+    assert_pending!(balance.enter(|cx, mut svc| svc.poll_ready(cx)));
+    handle.allow(1);
+    assert_ready_ok!(balance.enter(|cx, mut svc| svc.poll_ready(cx)));
+    assert_eq!(set.endpoints()[0].in_flight(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unmeasured_endpoint_competes_at_its_rivals_rtt() {
+    use super::{Endpoint, pick};
+    use std::sync::Arc;
+    let now = tokio::time::Instant::now();
+    let fast = Arc::new(Endpoint::new(
+        "127.0.0.1:1".parse().unwrap(),
+        Duration::from_millis(30),
+        Duration::from_secs(10),
+    ));
+    let fresh = Arc::new(Endpoint::new(
+        "127.0.0.1:2".parse().unwrap(),
+        Duration::from_millis(30),
+        Duration::from_secs(10),
+    ));
+    fast.observe(Duration::from_millis(1), now);
+    let set = [fast.clone(), fresh.clone()];
+    let mut rng = fastrand::Rng::with_seed(7);
+    let fresh_picks = (0..1000)
+        .filter(|_| Arc::ptr_eq(pick(&set, now, &mut rng).unwrap(), &fresh))
+        .count();
+    // Equal cost: the random order decides, so the newcomer gets about half.
+    assert!((300..=700).contains(&fresh_picks), "{fresh_picks}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_avoids_the_previous_endpoint_when_it_can() {
+    let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
+    let mut balance = Balance::new(service, set_of(&[1, 2]), &ewma());
+    for _ in 0..50 {
+        handle.allow(1);
+        let hint = EndpointHint::avoiding(Some(addr(1)));
+        let mut request = http::Request::new(());
+        request.extensions_mut().insert(hint.clone());
+        let _response = balance.ready().await.expect("ready").call(request);
+        let (request, _send) = handle.next_request().await.expect("request");
+        let sent = request
+            .extensions()
+            .get::<SelectedEndpoint>()
+            .expect("tag")
+            .0;
+        assert_eq!(sent, addr(2), "the avoided endpoint was picked");
+        assert_eq!(hint.picked(), Some(addr(2)), "the pick is recorded");
+    }
+    // With no other choice, the avoided endpoint is still used.
+    let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
+    let mut single = Balance::new(service, set_of(&[1]), &ewma());
+    handle.allow(1);
+    let mut request = http::Request::new(());
+    request
+        .extensions_mut()
+        .insert(EndpointHint::avoiding(Some(addr(1))));
+    let _response = single.ready().await.expect("ready").call(request);
+    let (request, _send) = handle.next_request().await.expect("request");
+    assert_eq!(
+        request.extensions().get::<SelectedEndpoint>().unwrap().0,
+        addr(1)
+    );
+}

@@ -1,0 +1,26 @@
+//! The breaker's own error: the cluster is isolated for now.
+//!
+//! A local refusal (DESIGN.md error table: 503, `breaker-open`,
+//! `Retry-After` = time left open, marked no-retry). It never counts against
+//! the upstream, and a retry layer outside the breaker must not retry it.
+
+use std::time::Duration;
+
+/// The breaker refused the request without sending it.
+#[derive(Debug, thiserror::Error)]
+#[error("circuit breaker open; retry after {retry_after:?}")]
+pub struct BreakerOpen {
+    retry_after: Duration,
+}
+
+impl BreakerOpen {
+    /// Only the breaker refuses.
+    pub(crate) fn new(retry_after: Duration) -> Self {
+        Self { retry_after }
+    }
+
+    /// Time until the breaker may admit requests again.
+    pub fn retry_after(&self) -> Duration {
+        self.retry_after
+    }
+}

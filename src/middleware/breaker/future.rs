@@ -1,0 +1,89 @@
+//! The breaker's response future: classifies the outcome once the inner
+//! stack answers (response headers or error) and reports it on the ticket.
+//! Dropped first, the ticket's own drop frees a probe slot.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+
+use super::shared::Ticket;
+use crate::BoxError;
+use crate::middleware::classify::Classifier;
+
+pin_project! {
+    /// Resolves to the inner response, or to `BreakerOpen` at once.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    #[derive(Debug)]
+    enum State<F> {
+        Called {
+            #[pin]
+            future: F,
+            ticket: Option<Ticket>,
+            classifier: Classifier,
+        },
+        Refused {
+            error: Option<BoxError>,
+        },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn called(future: F, ticket: Ticket, classifier: Classifier) -> Self {
+        let ticket = Some(ticket);
+        Self {
+            state: State::Called {
+                future,
+                ticket,
+                classifier,
+            },
+        }
+    }
+
+    pub(crate) fn refused(error: BoxError) -> Self {
+        let error = Some(error);
+        Self {
+            state: State::Refused { error },
+        }
+    }
+}
+
+impl<F, RB, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<http::Response<RB>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<http::Response<RB>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Refused { error } => Poll::Ready(Err(error
+                .take()
+                .unwrap_or_else(|| "breaker future polled after completion".into()))),
+            StateProj::Called {
+                future,
+                ticket,
+                classifier,
+            } => {
+                let result = ready!(future.poll(cx)).map_err(Into::into);
+                let outcome = match &result {
+                    Ok(response) => classifier.response(response),
+                    Err(error) => classifier.error(error),
+                };
+                if let Some(ticket) = ticket.take() {
+                    ticket.finish(outcome);
+                }
+                Poll::Ready(result)
+            }
+        }
+    }
+}

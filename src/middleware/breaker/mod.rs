@@ -1,0 +1,102 @@
+//! The cluster circuit breaker: stop sending to a dependency that is failing,
+//! find out by itself when it has recovered.
+//!
+//! # Closed, Open, HalfOpen
+//!
+//! **Closed**: every request goes through and its outcome (judged by the one
+//! [`Classifier`]) is counted. Three
+//! independent triggers open the breaker, each can be disabled with 0:
+//! `consecutive_failures` in a row (reacts in a handful of calls when a
+//! dependency dies outright), the failure share of a sliding window, and the
+//! share of calls slower than `slow_call_threshold` (a dependency that
+//! answers, but too late to be useful). The rate triggers judge nothing until
+//! the window holds `minimum_calls`: two failures out of three calls at
+//! 3 a.m. are noise, not an outage. The window is either the last N calls or
+//! the last T of time (constant memory, whole-bucket expiry).
+//!
+//! **Open**: every request fails at once with 503 `breaker-open`, a
+//! `Retry-After` of the time left open, and the no-retry mark. Failing fast
+//! is the point: callers stop queueing behind a dead dependency and it gets
+//! room to recover. The open time doubles with each trip that follows a
+//! failed probe (capped at `max_open_duration`), and is shortened by a random
+//! `jitter` share so a fleet of sidecars tripped by one outage does not probe
+//! in lockstep.
+//!
+//! **HalfOpen**: once the open time is over, `half_open_probes` requests go
+//! through as probes; the rest are refused. That many successes close the
+//! breaker (and reset the backoff); one failure, or one slow probe when the
+//! slow trigger is on, reopens it. A probe that never finishes — its future
+//! dropped by a timeout or a client that left — frees its slot when dropped,
+//! so the breaker cannot wedge in HalfOpen.
+//!
+//! # Choices
+//!
+//! - One breaker per cluster, outside the balancer: it isolates the
+//!   *dependency*; a single bad replica is the balancer's outlier ejection's
+//!   business, and ejection reacts first (its threshold is lower), so a
+//!   healthy cluster with one bad replica does not trip the breaker.
+//! - Retry sits outside: each attempt is counted, and an open breaker fails
+//!   an attempt at once (it is marked so nobody retries it).
+//! - Decisions live in a pure [`state`] machine; [`Breaker`] adds the mutex,
+//!   logs each transition once and counts them for metrics.
+//! - Manual override per cluster: `auto`, `force_open`, `force_closed`,
+//!   `metrics_only` (transitions logged and counted, nothing refused), from
+//!   config or `POST /clusters/<name>/breaker?mode=...` on the admin port.
+//! - Admission happens in `call`, never in `poll_ready`: hyper polls
+//!   readiness on idle connections, and a probe slot taken there would be
+//!   held by a connection that sends nothing.
+
+mod error;
+mod future;
+mod layer;
+mod shared;
+pub mod state;
+#[cfg(test)]
+mod tests;
+mod window;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::time::Instant;
+use tower::Service;
+
+pub use error::BreakerOpen;
+pub use future::ResponseFuture;
+pub use layer::BreakerLayer;
+pub use shared::{Breaker, Counters, Ticket};
+pub use state::Phase;
+
+use crate::BoxError;
+use crate::middleware::classify::Classifier;
+
+/// Guards an inner service with a cluster's [`Breaker`].
+#[derive(Clone, Debug)]
+pub struct BreakerService<S> {
+    inner: S,
+    breaker: Arc<Breaker>,
+    classifier: Classifier,
+}
+
+impl<S, B, RB> Service<http::Request<B>> for BreakerService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = http::Response<RB>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        match self.breaker.acquire(Instant::now()) {
+            Ok(ticket) => {
+                ResponseFuture::called(self.inner.call(request), ticket, self.classifier.clone())
+            }
+            Err(open) => ResponseFuture::refused(open.into()),
+        }
+    }
+}

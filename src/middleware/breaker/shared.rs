@@ -1,0 +1,196 @@
+//! The breaker object a cluster owns: the state machine behind a mutex,
+//! plus lock-free counters for metrics and the admin API.
+//!
+//! One `Arc<Breaker>` per cluster is shared by every connection's clone of
+//! the stack (and can be kept across a reload). The mutex is held for a few
+//! arithmetic steps, never across an `.await`. Transitions are logged here,
+//! once each: WARN when the breaker opens, INFO when it half-opens or closes.
+
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::error::BreakerOpen;
+use super::state::{Admission, BreakerState, Cause, Kind, Phase, Transition};
+use crate::config::{BreakerMode, BreakerSettings};
+use crate::middleware::classify::Outcome;
+
+/// A cluster's circuit breaker, shared by all its requests.
+#[derive(Debug)]
+pub struct Breaker {
+    cluster: String,
+    state: Mutex<BreakerState>,
+    phase: AtomicU8,
+    counters: Counters,
+}
+
+/// Transition and refusal counts, for the metrics registry.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Opened by `consecutive_failures`.
+    pub opened_consecutive: AtomicU64,
+    /// Opened by `failure_rate`.
+    pub opened_failure_rate: AtomicU64,
+    /// Opened by `slow_call_rate`.
+    pub opened_slow_call_rate: AtomicU64,
+    /// Reopened by a failed probe.
+    pub reopened: AtomicU64,
+    /// Open → half-open.
+    pub half_opened: AtomicU64,
+    /// Half-open → closed.
+    pub closed: AtomicU64,
+    /// Requests refused while open.
+    pub rejected: AtomicU64,
+}
+
+impl Breaker {
+    /// A closed breaker for `cluster`.
+    pub fn new(cluster: &str, settings: BreakerSettings) -> Arc<Self> {
+        Self::with_rng(cluster, settings, fastrand::Rng::new())
+    }
+
+    /// A closed breaker whose jitter comes from `rng` (seeded in tests).
+    pub fn with_rng(cluster: &str, settings: BreakerSettings, rng: fastrand::Rng) -> Arc<Self> {
+        Arc::new(Self {
+            cluster: cluster.to_owned(),
+            state: Mutex::new(BreakerState::new(settings, rng)),
+            phase: AtomicU8::new(0),
+            counters: Counters::default(),
+        })
+    }
+
+    /// The phase as of the last call (lock-free).
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            1 => Phase::Open,
+            2 => Phase::HalfOpen,
+            _ => Phase::Closed,
+        }
+    }
+
+    /// The manual override in force.
+    pub fn mode(&self) -> BreakerMode {
+        self.lock().mode()
+    }
+
+    /// Sets the manual override (config or admin API) and restarts closed.
+    pub fn set_mode(&self, mode: BreakerMode) {
+        let mut state = self.lock();
+        state.set_mode(mode);
+        self.phase.store(0, Ordering::Release);
+        tracing::warn!(cluster = %self.cluster, ?mode, "breaker mode set");
+    }
+
+    /// Transition and refusal counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Admits a call at `now`, or refuses it with the time left open.
+    pub fn acquire(self: &Arc<Self>, now: Instant) -> Result<Ticket, BreakerOpen> {
+        let admission = {
+            let mut state = self.lock();
+            let (admission, transition) = state.acquire(now);
+            self.publish(&state, transition);
+            admission
+        };
+        match admission {
+            Admission::Admit(kind) => Ok(Ticket {
+                breaker: self.clone(),
+                kind,
+                started: now,
+                done: false,
+            }),
+            Admission::Reject(after) => {
+                self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                Err(BreakerOpen::new(after))
+            }
+        }
+    }
+
+    fn finish(&self, kind: Kind, outcome: Option<Outcome>, elapsed: Duration) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let transition = match outcome {
+            Some(outcome) => state.record(kind, outcome, elapsed, now),
+            None => state.cancel(kind, elapsed, now),
+        };
+        self.publish(&state, transition);
+    }
+
+    /// Stores the phase, and logs and counts a transition once.
+    fn publish(&self, state: &BreakerState, transition: Option<Transition>) {
+        let phase = match state.phase() {
+            Phase::Closed => 0,
+            Phase::Open => 1,
+            Phase::HalfOpen => 2,
+        };
+        self.phase.store(phase, Ordering::Release);
+        let c = &self.counters;
+        let cluster = &self.cluster;
+        match transition {
+            None => {}
+            Some(Transition::Opened(cause, open_for)) => {
+                let counter = match cause {
+                    Cause::ConsecutiveFailures => &c.opened_consecutive,
+                    Cause::FailureRate => &c.opened_failure_rate,
+                    Cause::SlowCallRate => &c.opened_slow_call_rate,
+                    Cause::ProbeFailed => &c.reopened,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%cluster, ?cause, ?open_for, "breaker opened");
+            }
+            Some(Transition::HalfOpened) => {
+                c.half_opened.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%cluster, "breaker half-open: probing");
+            }
+            Some(Transition::Closed) => {
+                c.closed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%cluster, "breaker closed");
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BreakerState> {
+        // Every update leaves the state consistent between statements; after
+        // a panic elsewhere keep serving with what is there.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One admitted call. Report its outcome with [`Ticket::finish`]; dropped
+/// unfinished (the caller gave up), it frees its probe slot.
+#[derive(Debug)]
+pub struct Ticket {
+    breaker: Arc<Breaker>,
+    kind: Kind,
+    started: Instant,
+    done: bool,
+}
+
+impl Ticket {
+    /// How the call is accounted for.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Records the outcome of the call.
+    pub fn finish(mut self, outcome: Outcome) {
+        self.done = true;
+        let elapsed = self.started.elapsed();
+        self.breaker.finish(self.kind, Some(outcome), elapsed);
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.done {
+            let elapsed = self.started.elapsed();
+            self.breaker.finish(self.kind, None, elapsed);
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The one failure classifier: does this outcome count against the upstream?
+//!
+//! The breaker, outlier ejection and (later) retries must agree on what a
+//! failure is, or one of them trips on what another calls success. The rule:
+//!
+//! - **A response** counts as a failure when its status is in the cluster's
+//!   `failure_statuses` (default 502, 503, 504: the gateway-ish statuses that
+//!   say "this instance cannot serve", while a 500 is usually one request's
+//!   bug and a 501 is a permanent answer). A response carrying
+//!   `x-seawall-no-retry` is ignored: a seawall further down the chain shed
+//!   it, which is backpressure, not a broken upstream.
+//! - **An error** is ignored when it is local: anything in its `source()`
+//!   chain is a [`Local`] wrapper, or one of seawall's own refusals
+//!   ([`NoEndpoint`], [`BreakerOpen`]), or the downstream client's own body
+//!   broke. Every other error that comes out of the inner stack (connect
+//!   refused or timed out, reset, protocol error, per-try timeout, and any
+//!   error nobody declared local) counts. Defaulting unknown errors to
+//!   "upstream" keeps a new failure mode visible; a new *local* refusal
+//!   declares itself by wrapping in [`Local`] (or is added here).
+//!
+//! Local rejections never count: a sidecar that ejects healthy hosts because
+//! of its own overflow is a known failure of other proxies (DESIGN.md).
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use http::StatusCode;
+
+use super::balance::NoEndpoint;
+use super::breaker::BreakerOpen;
+use crate::BoxError;
+use crate::proxy::rescue::NO_RETRY_HEADER;
+
+/// What an attempt's outcome means for the upstream's health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The upstream answered acceptably.
+    Success,
+    /// The upstream failed (counts toward breaking and ejection).
+    Failure,
+    /// Says nothing about the upstream (a local refusal, the client's fault).
+    Ignored,
+}
+
+/// Classifies outcomes with one cluster's failure statuses.
+#[derive(Clone, Debug)]
+pub struct Classifier {
+    statuses: std::sync::Arc<[u16]>,
+}
+
+impl Classifier {
+    /// A classifier counting `statuses` as failures.
+    pub fn new(statuses: &[u16]) -> Self {
+        Self {
+            statuses: statuses.into(),
+        }
+    }
+
+    /// The outcome of a response.
+    pub fn response<B>(&self, response: &http::Response<B>) -> Outcome {
+        self.status(
+            response.status(),
+            response.headers().contains_key(NO_RETRY_HEADER),
+        )
+    }
+
+    /// The outcome of a status; `shed` when a seawall downstream marked it.
+    pub fn status(&self, status: StatusCode, shed: bool) -> Outcome {
+        if shed {
+            Outcome::Ignored
+        } else if self.statuses.contains(&status.as_u16()) {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        }
+    }
+
+    /// The outcome of an error.
+    pub fn error(&self, error: &BoxError) -> Outcome {
+        if is_local(error.as_ref()) {
+            Outcome::Ignored
+        } else {
+            Outcome::Failure
+        }
+    }
+}
+
+/// True when the error, or any error in its `source()` chain, is seawall's
+/// own refusal or the downstream client's fault.
+pub fn is_local(error: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if e.is::<Local>() || e.is::<NoEndpoint>() || e.is::<BreakerOpen>() {
+            return true;
+        }
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_user)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Declares an error local: wrap a layer's own refusal in it and neither the
+/// breaker nor ejection will count it. `rescue` still sees the inner error
+/// through `source()`, so the response is unchanged.
+#[derive(Debug)]
+pub struct Local(BoxError);
+
+impl Local {
+    /// Marks `error` as a local refusal.
+    pub fn wrap(error: impl Into<BoxError>) -> Self {
+        Self(error.into())
+    }
+}
+
+impl fmt::Display for Local {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl StdError for Local {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(self.0.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classifier() -> Classifier {
+        Classifier::new(&[502, 503, 504])
+    }
+
+    #[test]
+    fn configured_statuses_fail_others_succeed() {
+        let c = classifier();
+        assert_eq!(
+            c.status(StatusCode::SERVICE_UNAVAILABLE, false),
+            Outcome::Failure
+        );
+        assert_eq!(
+            c.status(StatusCode::INTERNAL_SERVER_ERROR, false),
+            Outcome::Success
+        );
+        assert_eq!(c.status(StatusCode::NOT_FOUND, false), Outcome::Success);
+    }
+
+    #[test]
+    fn shed_responses_from_downstream_seawall_are_ignored() {
+        let rsp =
+            crate::proxy::rescue::Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "shed-queue-full")
+                .no_retry()
+                .response();
+        assert_eq!(classifier().response(&rsp), Outcome::Ignored);
+    }
+
+    #[test]
+    fn local_rejections_never_count() {
+        let c = classifier();
+        let no_endpoint: BoxError = Box::new(NoEndpoint::new());
+        assert_eq!(c.error(&no_endpoint), Outcome::Ignored);
+        let open: BoxError = Box::new(BreakerOpen::new(std::time::Duration::from_secs(1)));
+        assert_eq!(c.error(&open), Outcome::Ignored);
+        let wrapped: BoxError = Box::new(Local::wrap("queue full"));
+        assert_eq!(c.error(&wrapped), Outcome::Ignored);
+    }
+
+    #[test]
+    fn upstream_and_unknown_errors_count() {
+        let c = classifier();
+        let reset: BoxError = Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(c.error(&reset), Outcome::Failure);
+        let odd: BoxError = "something odd".into();
+        assert_eq!(c.error(&odd), Outcome::Failure);
+    }
+}

@@ -1,0 +1,171 @@
+//! The retry loop: one `async fn` per request, boxed as [`ResponseFuture`].
+//!
+//! A hand-written state machine (tower's `retry::future`) would spell out
+//! the same steps as enum states; the loop holds a backoff sleep, a replay
+//! buffer and a retry permit across awaits, and reads as the algorithm in
+//! the module docs. The cost is one allocation per request.
+
+use std::sync::Arc;
+
+use std::future::Future;
+
+use futures_util::TryFutureExt;
+use futures_util::future::BoxFuture;
+use http::HeaderValue;
+use http::header::HeaderName;
+use tokio::time::{Instant, sleep};
+use tower::{Service, ServiceExt};
+
+use super::backoff::Backoff;
+use super::budget::{RetryBudget, RetryPermit};
+use super::error::GaveUp;
+use super::replay::Replay;
+use super::state::{self, Decision, Facts, GiveUp};
+use crate::BoxError;
+use crate::body::{self, Request, Response};
+use crate::config::RetryPolicy;
+use crate::middleware::Deadline;
+use crate::middleware::balance::{EndpointHint, SelectedEndpoint};
+use crate::middleware::classify::Classifier;
+use crate::proxy::rescue::{ERROR_HEADER, NO_RETRY_HEADER};
+
+/// The attempt number, sent upstream on every attempt (1 for the first).
+pub const ATTEMPT_HEADER: HeaderName = HeaderName::from_static("x-seawall-attempt");
+
+/// The retry layer's response future.
+pub type ResponseFuture = BoxFuture<'static, Result<Response, BoxError>>;
+
+/// What the loop needs besides the request, shared by a service's clones.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) policy: RetryPolicy,
+    pub(crate) budget: Arc<RetryBudget>,
+    pub(crate) classifier: Classifier,
+    pub(crate) seed: Option<u64>,
+}
+
+/// Sends `request` through `first` (already ready), then through clones of
+/// it, until an answer is final.
+pub(crate) async fn run<S>(
+    first: S,
+    cx: Arc<Context>,
+    request: Request,
+) -> Result<Response, BoxError>
+where
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    cx.budget.deposit();
+    let deadline = request.extensions().get::<Deadline>().copied();
+    let safe = state::safe_to_repeat(request.method(), request.headers());
+    let (parts, body) = request.into_parts();
+    // A request without a body needs no buffer: every attempt gets an
+    // empty one.
+    let replay = (!http_body::Body::is_end_stream(&body))
+        .then(|| Replay::new(body, cx.policy.replay_buffer));
+    let rng = cx
+        .seed
+        .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
+    let mut backoff = Backoff::new(cx.policy.backoff_base, cx.policy.backoff_max, rng);
+    let template = first.clone();
+    let mut service = Some(first);
+    let mut avoid = None;
+    let mut _permit: Option<RetryPermit> = None;
+    let mut attempt = 1u32;
+    loop {
+        let hint = EndpointHint::avoiding(avoid);
+        let mut req = Request::new(
+            replay
+                .as_ref()
+                .map_or_else(body::empty, |r| body::boxed(r.body())),
+        );
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = parts.uri.clone();
+        *req.version_mut() = parts.version;
+        *req.headers_mut() = parts.headers.clone();
+        *req.extensions_mut() = parts.extensions.clone();
+        req.headers_mut()
+            .insert(ATTEMPT_HEADER, HeaderValue::from(attempt));
+        // The request span (opened by the proxy handler) shows the attempt.
+        tracing::Span::current().record("attempt", attempt);
+        req.extensions_mut().insert(hint.clone());
+        let sent = match service.take() {
+            Some(mut first) => boxed(first.call(req)),
+            None => boxed(template.clone().oneshot(req)),
+        };
+        let started = Instant::now();
+        let result = sent.await;
+        let judged = match &result {
+            Ok(rsp) => state::judge_response(rsp, &cx.classifier, &cx.policy),
+            Err(error) => state::judge_error(error, &cx.classifier, &cx.policy),
+        };
+        cx.budget.record_attempt(judged.outcome);
+        let facts = Facts {
+            attempt,
+            safe,
+            elapsed: started.elapsed(),
+            remaining: deadline.map(|d| d.remaining()),
+            // A body still held by the finished attempt is checked again
+            // after the backoff, when the connection has let go of it.
+            replayable: !replay.as_ref().is_some_and(Replay::overflowed),
+        };
+        let wait = match state::decide(&judged, facts, &cx.policy, &mut backoff) {
+            Decision::Return => return result,
+            Decision::GiveUp(why) => {
+                cx.budget.record_give_up();
+                return give_up(result, why);
+            }
+            Decision::Retry(wait) => wait,
+        };
+        // The previous retry (if any) is over: free its slot first.
+        _permit = None;
+        match cx.budget.try_retry() {
+            Ok(permit) => _permit = Some(permit),
+            Err(refusal) => return give_up(result, GiveUp::Budget(refusal)),
+        }
+        avoid = match &result {
+            Ok(rsp) => rsp.extensions().get::<SelectedEndpoint>().map(|s| s.0),
+            Err(_) => hint.picked(),
+        };
+        // Free the failed attempt's connection before the backoff, unless
+        // the body check after it may still need this answer.
+        let kept = replay.as_ref().map(|_| result);
+        sleep(wait).await;
+        if let (Some(replay), Some(result)) = (&replay, kept)
+            && !replay.can_replay()
+        {
+            cx.budget.record_give_up();
+            return give_up(result, GiveUp::Body);
+        }
+        tracing::debug!(attempt, ?wait, failure = ?judged.retryable, "retrying");
+        attempt += 1;
+    }
+}
+
+/// Boxes an attempt's future outside the `async fn`, where the compiler can
+/// see that `S::Future: Send` (inside, the bound is asked for every
+/// lifetime and fails: rust-lang/rust#64552).
+fn boxed<F, E>(future: F) -> ResponseFuture
+where
+    F: Future<Output = Result<Response, E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    Box::pin(future.map_err(Into::into))
+}
+
+/// The attempt's own answer, marked final at this hop.
+fn give_up(result: Result<Response, BoxError>, why: GiveUp) -> Result<Response, BoxError> {
+    tracing::debug!(?why, "retryable failure not retried");
+    match result {
+        Ok(mut rsp) => {
+            let headers = rsp.headers_mut();
+            headers.insert(NO_RETRY_HEADER, HeaderValue::from_static("1"));
+            if matches!(why, GiveUp::Budget(_)) {
+                headers.insert(ERROR_HEADER, HeaderValue::from_static("budget-exhausted"));
+            }
+            Ok(rsp)
+        }
+        Err(error) => Err(GaveUp::new(why, error).into()),
+    }
+}

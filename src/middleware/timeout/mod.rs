@@ -1,0 +1,202 @@
+//! Timeouts and deadline propagation: every wait is bounded, and a caller's
+//! deadline travels with the request so no hop works for nobody.
+//!
+//! # Two layers, one deadline
+//!
+//! [`SetDeadline`] is the outermost timeout of a route. It fixes the
+//! request's deadline once, on arrival: `now + min(route timeout, caller's
+//! budget)`, stores it as the [`Deadline`] request extension (admission
+//! reads it to refuse work that cannot finish, retry to stop retrying), and
+//! fails the request with [`DeadlineExceeded`] (504 `timeout`) when it
+//! passes, whatever is happening inside: queueing, attempts, backoff. The
+//! response body stays under the same deadline, because the caller stops
+//! waiting for the whole answer, not just its headers.
+//!
+//! [`Attempt`] sits inside retry and breaker, so each try gets its own bound
+//! ([`AttemptTimeout`], 504 `attempt-timeout`) and the breaker counts it as
+//! an upstream failure, while the deadline layer's expiry never is one. The
+//! optional response-header timeout ([`HeaderTimeout`], 504
+//! `upstream-header-timeout`) starts only once the request body has been
+//! sent in full: it measures the upstream's think time, so a large, slow
+//! upload is not blamed on the upstream. A separate reason code tells an
+//! operator which of the two limits to look at.
+//!
+//! # Propagation
+//!
+//! The budget travels as a remaining duration (`x-seawall-timeout-ms`, and
+//! gRPC's `grpc-timeout`), not a wall-clock instant, so hops need no clock
+//! agreement. Each attempt rewrites the headers with what is left *at the
+//! moment it is sent*, after queueing and backoff, shortened to the attempt
+//! timeout, so the next hop gets a decremented budget and stops working when
+//! this hop stops waiting. A budget that is spent on arrival (`0`) is
+//! refused at once and never forwarded; an attempt whose deadline passed
+//! before it could start is never sent.
+//!
+//! A malformed budget header is ignored (logged at debug) rather than
+//! refused with 400: the header is advice from a caller's library, the route
+//! timeout still bounds the request, and failing requests because of a
+//! client's formatting would turn an optional feature into an outage.
+//!
+//! # Bodies
+//!
+//! Both bodies get an idle timer ([`body::TimedBody`]): a stalled upload
+//! fails the request with [`BodyIdleTimeout`] (408), a stalled download is
+//! cut with an error so hyper aborts it (HTTP/1 closes before the terminal
+//! chunk, HTTP/2 sends RST_STREAM) and the client never mistakes a
+//! truncated body for a complete one.
+//!
+//! # Why not `tower::timeout`
+//!
+//! tower's `Timeout` bounds one future with one duration. Here the deadline
+//! comes from the request, must be published to inner layers, must reach
+//! the response body, and must win ties with the attempt timer; tower-http's
+//! variant answers 408, which blames the client for a slow upstream.
+
+pub mod body;
+mod error;
+mod future;
+mod layer;
+pub mod state;
+#[cfg(test)]
+mod state_tests;
+#[cfg(test)]
+mod tests;
+
+/// Builders of this module's errors for other modules' tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::BoxError;
+
+    /// A [`DeadlineExceeded`].
+    pub(crate) fn deadline() -> BoxError {
+        DeadlineExceeded::new().into()
+    }
+    /// An [`AttemptTimeout`].
+    pub(crate) fn attempt() -> BoxError {
+        AttemptTimeout::new(Duration::from_secs(1)).into()
+    }
+    /// A [`HeaderTimeout`].
+    pub(crate) fn header() -> BoxError {
+        HeaderTimeout::new(Duration::from_secs(1)).into()
+    }
+    /// A [`BodyIdleTimeout`] of an upload.
+    pub(crate) fn upload_idle() -> BoxError {
+        BodyIdleTimeout::new(Duration::from_secs(1), Direction::Upload).into()
+    }
+}
+
+use std::task::{Context, Poll};
+
+use tokio::time::Instant;
+use tower::Service;
+
+pub use error::{AttemptTimeout, BodyIdleTimeout, DeadlineExceeded, Direction, HeaderTimeout};
+pub use future::{AttemptFuture, DeadlineFuture};
+pub use layer::{AttemptLayer, DeadlineLayer};
+pub use state::{GRPC_TIMEOUT_HEADER, TIMEOUT_MS_HEADER};
+
+use self::body::{NotifyEnd, TimedBody};
+use self::future::HeaderTimer;
+use self::state::CallerBudget;
+use super::Deadline;
+use crate::BoxError;
+use crate::body::{Request, Response, boxed};
+
+/// Sets the request's [`Deadline`] and enforces it (see the module docs).
+#[derive(Clone, Debug)]
+pub struct SetDeadline<S> {
+    inner: S,
+    layer: DeadlineLayer,
+}
+
+impl<S> Service<Request> for SetDeadline<S>
+where
+    S: Service<Request, Response = Response>,
+    S::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = BoxError;
+    type Future = DeadlineFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let now = Instant::now();
+        let caller = CallerBudget::from_headers(req.headers());
+        if caller.malformed {
+            tracing::debug!(budget = ?caller.budget, "ignored a malformed deadline header");
+        }
+        if caller.budget.is_some_and(|b| b.is_zero()) {
+            tracing::debug!("request arrived with its deadline spent; not forwarded");
+            return DeadlineFuture::expired();
+        }
+        let mut deadline = state::effective_deadline(now, self.layer.request, caller.budget);
+        if let Some(outer) = req.extensions().get::<Deadline>() {
+            deadline = deadline.min(outer.0);
+        }
+        req.extensions_mut().insert(Deadline(deadline));
+        let idle = self.layer.body_idle;
+        // A body that is already complete (GET, HEAD, Content-Length: 0) has
+        // no pause to time: skip the wrapper and its allocation.
+        let req = if http_body::Body::is_end_stream(req.body()) {
+            req
+        } else {
+            req.map(|b| boxed(TimedBody::new(b, idle, Direction::Upload, None)))
+        };
+        DeadlineFuture::new(self.inner.call(req), deadline, idle)
+    }
+}
+
+/// Bounds one attempt and forwards the remaining budget (see the module docs).
+#[derive(Clone, Debug)]
+pub struct Attempt<S> {
+    inner: S,
+    layer: AttemptLayer,
+}
+
+impl<S> Service<Request> for Attempt<S>
+where
+    S: Service<Request, Response = Response>,
+    S::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = BoxError;
+    type Future = AttemptFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let now = Instant::now();
+        let attempt_end = self.layer.attempt.map(|a| now + a);
+        match req.extensions().get::<Deadline>().map(|d| d.0) {
+            Some(deadline) if deadline <= now => return AttemptFuture::expired(),
+            Some(deadline) => {
+                let budget = state::forward_budget(now, deadline, attempt_end);
+                state::write_budget(req.headers_mut(), budget);
+            }
+            // No deadline layer outside: the attempt bound is all there is.
+            None => {
+                if let Some(attempt) = self.layer.attempt {
+                    state::write_budget(req.headers_mut(), attempt);
+                }
+            }
+        }
+        let header = match self.layer.response_header {
+            Some(after) => {
+                let (parts, body) = req.into_parts();
+                let (body, sent) = NotifyEnd::new(body);
+                req = Request::from_parts(parts, boxed(body));
+                HeaderTimer::Waiting(sent, after)
+            }
+            None => HeaderTimer::Off,
+        };
+        AttemptFuture::new(self.inner.call(req), self.layer.attempt, header)
+    }
+}

@@ -1,0 +1,145 @@
+//! Deadline arithmetic, without I/O: reading a caller's budget from the
+//! request headers, combining it with the route timeout, and writing what is
+//! left for the next hop.
+//!
+//! Budgets travel as *remaining durations*, never as wall-clock instants:
+//! hosts' clocks disagree, durations do not need them to agree. The cost is
+//! that time on the wire between hops is not subtracted, which only makes a
+//! downstream hop slightly more generous than the caller.
+
+use std::time::Duration;
+
+use http::HeaderMap;
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use tokio::time::Instant;
+
+/// seawall's own budget header: the caller's remaining time in whole
+/// milliseconds. Forwarded upstream, decremented, by every seawall hop.
+pub const TIMEOUT_MS_HEADER: HeaderName = HeaderName::from_static("x-seawall-timeout-ms");
+
+/// gRPC's budget header (`grpc-timeout: 250m`), read and written for gRPC.
+pub const GRPC_TIMEOUT_HEADER: HeaderName = HeaderName::from_static("grpc-timeout");
+
+/// gRPC allows at most eight digits before the unit.
+const GRPC_MAX_DIGITS: usize = 8;
+const GRPC_MAX_VALUE: u64 = 99_999_999;
+
+/// What the caller said about its deadline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallerBudget {
+    /// The smallest budget among the well-formed budget headers.
+    pub budget: Option<Duration>,
+    /// Whether a budget header was present but malformed (and ignored).
+    pub malformed: bool,
+}
+
+impl CallerBudget {
+    /// Reads `x-seawall-timeout-ms` and `grpc-timeout`; when both are valid
+    /// the smaller wins. A repeated header counts as malformed.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let mut out = Self::default();
+        for (name, parse) in [
+            (
+                TIMEOUT_MS_HEADER,
+                parse_timeout_ms as fn(&[u8]) -> Option<Duration>,
+            ),
+            (GRPC_TIMEOUT_HEADER, parse_grpc_timeout),
+        ] {
+            let mut values = headers.get_all(&name).iter();
+            let Some(first) = values.next() else { continue };
+            match parse(first.as_bytes()).filter(|_| values.next().is_none()) {
+                Some(b) => out.budget = Some(out.budget.map_or(b, |o| o.min(b))),
+                None => out.malformed = true,
+            }
+        }
+        out
+    }
+}
+
+/// The deadline of a request arriving at `now`: the route timeout, shortened
+/// by the caller's budget when it has one.
+pub fn effective_deadline(now: Instant, route: Duration, caller: Option<Duration>) -> Instant {
+    now + caller.map_or(route, |c| c.min(route))
+}
+
+/// The budget to hand the next hop at `now`: time left to the deadline,
+/// shortened by the attempt's own end when it has one.
+pub fn forward_budget(now: Instant, deadline: Instant, attempt_end: Option<Instant>) -> Duration {
+    let end = attempt_end.map_or(deadline, |a| a.min(deadline));
+    end.saturating_duration_since(now)
+}
+
+/// Writes `budget` into the outgoing headers, replacing what the caller
+/// sent: always `x-seawall-timeout-ms`, and `grpc-timeout` for gRPC.
+pub fn write_budget(headers: &mut HeaderMap, budget: Duration) {
+    let ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX);
+    headers.insert(TIMEOUT_MS_HEADER, HeaderValue::from(ms));
+    if is_grpc(headers) {
+        // Only digits and a unit letter: always a valid header value.
+        if let Ok(v) = HeaderValue::from_str(&format_grpc_timeout(budget)) {
+            headers.insert(GRPC_TIMEOUT_HEADER, v);
+        }
+    }
+}
+
+/// A gRPC request: it carried `grpc-timeout` or has a gRPC content type.
+pub fn is_grpc(headers: &HeaderMap) -> bool {
+    headers.contains_key(GRPC_TIMEOUT_HEADER)
+        || headers
+            .get(CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// Parses `x-seawall-timeout-ms`: 1 to 19 ASCII digits (no sign, no space).
+pub fn parse_timeout_ms(v: &[u8]) -> Option<Duration> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v)
+        .ok()?
+        .parse()
+        .ok()
+        .map(Duration::from_millis)
+}
+
+/// Parses a gRPC `TimeoutValue TimeoutUnit`: 1 to 8 digits, then one of
+/// `H M S m u n` (hours, minutes, seconds, milli-, micro-, nanoseconds).
+pub fn parse_grpc_timeout(v: &[u8]) -> Option<Duration> {
+    let (&unit, digits) = v.split_last()?;
+    if digits.is_empty() || digits.len() > GRPC_MAX_DIGITS || !digits.iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(match unit {
+        b'H' => Duration::from_secs(n * 3600),
+        b'M' => Duration::from_secs(n * 60),
+        b'S' => Duration::from_secs(n),
+        b'm' => Duration::from_millis(n),
+        b'u' => Duration::from_micros(n),
+        b'n' => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// Formats a budget for `grpc-timeout` in the finest unit whose value fits
+/// eight digits, rounding down: a next hop must never get more time than
+/// is left.
+pub fn format_grpc_timeout(d: Duration) -> String {
+    let units: [(char, u128); 6] = [
+        ('n', 1),
+        ('u', 1_000),
+        ('m', 1_000_000),
+        ('S', 1_000_000_000),
+        ('M', 60_000_000_000),
+        ('H', 3_600_000_000_000),
+    ];
+    let nanos = d.as_nanos();
+    for (unit, per) in units {
+        let value = nanos / per;
+        if value <= u128::from(GRPC_MAX_VALUE) {
+            return format!("{value}{unit}");
+        }
+    }
+    format!("{GRPC_MAX_VALUE}H")
+}

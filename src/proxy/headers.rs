@@ -1,0 +1,226 @@
+//! Header hygiene between hops.
+//!
+//! A proxy must not forward what belongs to one connection (RFC 9110 §7.6.1):
+//! the fixed hop-by-hop set and every header the `Connection` header names.
+//! Two exceptions are deliberate: `te: trailers` is end-to-end in practice
+//! (gRPC needs it upstream), and `Upgrade`/`Connection: upgrade` survive on
+//! requests we tunnel (WebSocket).
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// The request-id header seawall generates when absent and echoes back.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// `X-Forwarded-For`: the chain of client addresses.
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`: the scheme the original client used.
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Host`: the host the original client asked for.
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Hop-by-hop headers that are never forwarded (besides those named in
+/// `Connection`). `Proxy-Connection` is not standard but still sent by old
+/// clients; forwarding it confuses some servers.
+// `HeaderName`s, not `&str`s: a string is parsed into a header name on
+// every lookup, and this list is stripped twice per request.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("keep-alive"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+];
+
+/// Removes hop-by-hop headers. With `keep_upgrade`, `Upgrade` and a
+/// `Connection: upgrade` survive so the next hop can complete the tunnel.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let keeps_trailers = headers
+        .get_all(header::TE)
+        .iter()
+        .any(|v| has_token(v, "trailers"));
+    // Headers named by `Connection` are hop-by-hop too.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    let upgrade = headers.get(header::UPGRADE).cloned();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+    if keeps_trailers {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    if keep_upgrade && let Some(upgrade) = upgrade {
+        headers.insert(header::UPGRADE, upgrade);
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+}
+
+/// True when a comma-separated header value contains `token` (ASCII
+/// case-insensitive).
+pub fn has_token(value: &HeaderValue, token: &str) -> bool {
+    value
+        .to_str()
+        .map(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        .unwrap_or(false)
+}
+
+/// True when the request asks for a protocol upgrade that seawall tunnels
+/// (`Connection: upgrade` plus an `Upgrade` other than `h2c`: a cleartext
+/// h2 upgrade through a proxy is a smuggling vector, so it is ignored).
+pub fn is_tunnel_upgrade(headers: &HeaderMap) -> bool {
+    let asks = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .any(|v| has_token(v, "upgrade"));
+    match headers.get(header::UPGRADE) {
+        Some(proto) if asks => !has_token(proto, "h2c"),
+        _ => false,
+    }
+}
+
+/// Adds `X-Forwarded-For` (appended), and `X-Forwarded-Proto` /
+/// `X-Forwarded-Host` when an earlier hop has not set them.
+pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, proto: &'static str, host: &str) {
+    let xff = match headers.get(&X_FORWARDED_FOR).map(|v| v.to_str()) {
+        Some(Ok(prev)) if !prev.trim().is_empty() => format!("{prev}, {client}"),
+        _ => client.to_string(),
+    };
+    if let Ok(value) = HeaderValue::try_from(xff) {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    }
+    if !headers.contains_key(&X_FORWARDED_HOST)
+        && let Ok(value) = HeaderValue::from_str(host)
+    {
+        headers.insert(X_FORWARDED_HOST, value);
+    }
+}
+
+/// Appends this hop to `Via` (RFC 9110 §7.6.3).
+pub fn add_via(headers: &mut HeaderMap, version: http::Version) {
+    let hop = match version {
+        http::Version::HTTP_2 => "2 seawall",
+        http::Version::HTTP_10 => "1.0 seawall",
+        _ => "1.1 seawall",
+    };
+    let via = match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {hop}"),
+        None => hop.to_string(),
+    };
+    if let Ok(value) = HeaderValue::try_from(via) {
+        headers.insert(header::VIA, value);
+    }
+}
+
+/// Returns the request's `x-request-id`, generating one when absent or empty.
+pub fn ensure_request_id(headers: &mut HeaderMap) -> HeaderValue {
+    match headers.get(&REQUEST_ID) {
+        Some(id) if !id.is_empty() => id.clone(),
+        _ => {
+            let id = HeaderValue::try_from(format!("{:032x}", fastrand::u128(..)))
+                .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+            headers.insert(REQUEST_ID, id.clone());
+            id
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn strips_fixed_and_connection_named_headers() {
+        let mut h = map(&[
+            ("connection", "keep-alive, x-secret-hop"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret-hop", "1"),
+            ("transfer-encoding", "chunked"),
+            ("proxy-connection", "keep-alive"),
+            ("upgrade", "websocket"),
+            ("x-end-to-end", "kept"),
+        ]);
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert_eq!(h["x-end-to-end"], "kept");
+    }
+
+    #[test]
+    fn keeps_te_trailers_only() {
+        let mut h = map(&[("te", "trailers, deflate")]);
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h["te"], "trailers");
+        let mut h = map(&[("te", "gzip")]);
+        strip_hop_by_hop(&mut h, false);
+        assert!(!h.contains_key("te"));
+    }
+
+    #[test]
+    fn keeps_upgrade_for_tunnels() {
+        let mut h = map(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
+        assert!(is_tunnel_upgrade(&h));
+        strip_hop_by_hop(&mut h, true);
+        assert_eq!(h["upgrade"], "websocket");
+        assert_eq!(h["connection"], "upgrade");
+    }
+
+    #[test]
+    fn h2c_upgrade_is_not_a_tunnel() {
+        let h = map(&[
+            ("connection", "upgrade, http2-settings"),
+            ("upgrade", "h2c"),
+        ]);
+        assert!(!is_tunnel_upgrade(&h));
+    }
+
+    #[test]
+    fn forwarded_headers_append_and_preserve() {
+        let mut h = map(&[
+            ("x-forwarded-for", "10.0.0.1"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        add_forwarded(&mut h, "127.0.0.1".parse().unwrap(), "http", "api.local");
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "api.local");
+    }
+
+    #[test]
+    fn request_id_is_generated_once_and_kept() {
+        let mut h = HeaderMap::new();
+        let id = ensure_request_id(&mut h);
+        assert_eq!(id.len(), 32);
+        assert_eq!(ensure_request_id(&mut h), id);
+    }
+
+    #[test]
+    fn via_appends_this_hop() {
+        let mut h = map(&[("via", "1.1 edge")]);
+        add_via(&mut h, http::Version::HTTP_11);
+        assert_eq!(h["via"], "1.1 edge, 1.1 seawall");
+    }
+}

@@ -1,0 +1,245 @@
+//! Accepting and serving downstream connections.
+//!
+//! Each listener serves HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on the
+//! same port through hyper-util's auto builder. Limits hyper does not
+//! enforce by itself are wired here: the header read timeout (needs a timer,
+//! and [`preface`] applies it to the protocol detection that hyper-util
+//! does untimed), the keep-alive idle timeout (our [`Activity`] watcher), the cap on open
+//! connections (`max_connections`), the HTTP/2 abuse limits, and graceful
+//! shutdown of every connection when draining (h2 GOAWAY, h1 close after the
+//! current response).
+//!
+//! A listener with a `tls:` block terminates TLS instead (`proxy::secure`):
+//! each connection looks the listener's certificates up in the current
+//! snapshot, so a reload that changes them applies to new connections while
+//! established ones keep theirs.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::activity::Activity;
+use super::preface;
+use super::secure::{AlpnServers, TlsConn, drive};
+use super::service::Proxy;
+use crate::config::ServerLimits;
+use crate::snapshot::Shared;
+
+/// hyper refuses a read buffer smaller than this.
+const HYPER_MIN_BUF: usize = 8192;
+
+/// Builds the HTTP server for a listener's limits.
+pub fn server_builder(limits: &ServerLimits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // hyper arms this timer whenever it waits for a request head, so it
+        // also bounds how long an idle keep-alive connection may stay silent.
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.get().max(HYPER_MIN_BUF))
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        // Also bounds a CONTINUATION flood: h2 stops decoding a header block
+        // past this size instead of buffering it.
+        .max_header_list_size(u32::try_from(limits.max_header_bytes.get()).unwrap_or(u32::MAX))
+        // Rapid reset (CVE-2023-44487) and error floods end in GOAWAY.
+        .max_pending_accept_reset_streams(limits.http2.max_pending_accept_reset_streams)
+        .max_local_error_reset_streams(limits.http2.max_local_error_reset_streams)
+        // A client advertising a tiny window cannot make us buffer more.
+        .max_send_buf_size(limits.http2.max_send_buf_size)
+        .keep_alive_interval(limits.http2.keepalive_interval)
+        .keep_alive_timeout(limits.http2.keepalive_timeout);
+    builder
+}
+
+/// Accepts connections until `shutdown` fires; each connection task is
+/// tracked so the drain can wait for it. `shutdown` is this listener's own
+/// token: cancelling it (drain, or the listener removed by a reload) stops
+/// accepting and shuts its open connections down gracefully.
+pub async fn serve(
+    listener: TcpListener,
+    name: String,
+    limits: ServerLimits,
+    shared: Shared,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let mut limits = limits;
+    let mut builder = Arc::new(server_builder(&limits));
+    let mut alpn = Arc::new(AlpnServers::new(&limits));
+    let mut generation = shared.load().generation;
+    // Whether this socket speaks TLS is fixed when it starts serving; only
+    // the certificates may change with a reload (see `Connection::tls`).
+    let started_tls = listener_tls(&shared, &name);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut at_capacity = false;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.cancelled() => break,
+        };
+        match accepted {
+            Ok((stream, remote)) => {
+                // Over the cap: close at once rather than leave the client in
+                // the kernel's backlog until its own timeout (see ServerLimits).
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    if !at_capacity {
+                        tracing::warn!(listener = %name, max = limits.max_connections, "connection limit reached; closing new connections");
+                    }
+                    at_capacity = true;
+                    drop(stream);
+                    continue;
+                };
+                if at_capacity && slots.available_permits() > 0 {
+                    tracing::info!(listener = %name, "below the connection limit again");
+                    at_capacity = false;
+                }
+                // A reload may have changed this listener's limits: new
+                // connections get the new ones, open ones keep theirs.
+                let snapshot = shared.load();
+                if snapshot.generation != generation {
+                    generation = snapshot.generation;
+                    if let Some(l) = snapshot.config.listeners.iter().find(|l| l.name == name)
+                        && l.limits != limits
+                    {
+                        limits = l.limits.clone();
+                        builder = Arc::new(server_builder(&limits));
+                        alpn = Arc::new(AlpnServers::new(&limits));
+                    }
+                }
+                let conn = Connection {
+                    builder: builder.clone(),
+                    alpn: alpn.clone(),
+                    started_tls: started_tls.clone(),
+                    shared: shared.clone(),
+                    listener: name.clone(),
+                    keepalive: limits.keepalive_timeout,
+                    header_read_timeout: limits.header_read_timeout,
+                    shutdown: shutdown.clone(),
+                };
+                tracker.spawn(async move {
+                    conn.run(stream, remote).await;
+                    drop(slot);
+                });
+            }
+            Err(e) => accept_backoff(&e).await,
+        }
+    }
+    tracing::info!(listener = %name, "listener closed");
+}
+
+/// On resource exhaustion (EMFILE/ENFILE/ENOBUFS) `accept` fails at once,
+/// again and again; pausing avoids a busy loop while connections drain.
+async fn accept_backoff(e: &io::Error) {
+    let exhausted = matches!(e.raw_os_error(), Some(23 | 24 | 105));
+    if exhausted {
+        tracing::warn!(error = %e, "accept failed: out of resources; pausing 100ms");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    } else {
+        tracing::debug!(error = %e, "accept failed");
+    }
+}
+
+struct Connection {
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    alpn: Arc<AlpnServers>,
+    started_tls: Option<TlsParams>,
+    shared: Shared,
+    listener: String,
+    keepalive: Duration,
+    header_read_timeout: Duration,
+    shutdown: CancellationToken,
+}
+
+impl Connection {
+    async fn run(self, stream: TcpStream, remote: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let _counted = self.shared.load().metrics.connection(&self.listener);
+        let activity = Arc::new(Activity::new());
+        let result = match self.tls() {
+            None => {
+                // hyper's version detection has no timer of its own (see
+                // `preface`); a TLS connection is bounded by its handshake.
+                let sniffed = tokio::select! {
+                    sniffed = preface::sniff(stream, self.header_read_timeout) => sniffed,
+                    _ = self.shutdown.cancelled() => None,
+                };
+                let Some(stream) = sniffed else {
+                    tracing::debug!(%remote, "connection closed before its protocol was known");
+                    return;
+                };
+                let proxy = Proxy::new(self.shared, self.listener, remote, activity.clone());
+                let service = service_fn(move |req| proxy.clone().handle(req));
+                let conn = self
+                    .builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let graceful = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
+                drive(conn, graceful, &self.shutdown, &activity, self.keepalive)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Some((config, handshake_timeout)) => {
+                let proxy = Proxy::with_scheme(
+                    self.shared,
+                    self.listener,
+                    remote,
+                    activity.clone(),
+                    "https",
+                );
+                let tls = TlsConn {
+                    config,
+                    handshake_timeout,
+                    servers: &self.alpn,
+                    shutdown: &self.shutdown,
+                    activity: &activity,
+                    keepalive: self.keepalive,
+                };
+                tls.serve(stream, proxy).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(%remote, error = %e, "connection ended with error");
+        }
+    }
+
+    /// The TLS config for this connection: the listener's in the current
+    /// snapshot, so reloaded certificates apply to new connections; the one
+    /// it started with if a reload dropped it (a TLS port never falls back
+    /// to plaintext); none for a plaintext listener.
+    fn tls(&self) -> Option<TlsParams> {
+        let started = self.started_tls.as_ref()?;
+        listener_tls(&self.shared, &self.listener).or_else(|| Some(started.clone()))
+    }
+}
+
+/// A listener's server config and handshake timeout.
+type TlsParams = (Arc<rustls::ServerConfig>, Duration);
+
+/// The TLS config of listener `name` in the current snapshot, if any.
+fn listener_tls(shared: &Shared, name: &str) -> Option<TlsParams> {
+    let snapshot = shared.load();
+    let listener = snapshot.config.listeners.iter().find(|l| l.name == name)?;
+    let tls = listener.tls.as_ref()?;
+    Some((tls.server_config.get().clone(), tls.handshake_timeout))
+}
+
+/// Compile-time guard: hyper's executor needs the handler future to be
+/// `Send`; this fails to build, with a readable error, if it stops being so.
+fn _assert_send(p: Proxy, r: http::Request<hyper::body::Incoming>) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(p.handle(r));
+}

@@ -1,0 +1,145 @@
+//! Bounding the first bytes of a connection by the header read timeout.
+//!
+//! hyper-util's auto builder tells HTTP/1.1 from HTTP/2 by reading the
+//! first bytes and comparing them with the h2 preface, and it waits for
+//! them without any timer. hyper's own header read timeout only starts
+//! once it has chosen HTTP/1, so a client that connects and sends nothing
+//! (or `P`, or half the preface) held its connection until the keep-alive
+//! watcher fired, six times longer by default: a cheap way to fill
+//! `max_connections`. [`sniff`] reads those bytes itself under
+//! `header_read_timeout`, then hands hyper an IO that replays them.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, timeout_at};
+
+/// The HTTP/2 connection preface (RFC 9113 §3.4).
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// An IO whose first bytes were already read; reads replay them first.
+#[derive(Debug)]
+pub struct Prefixed<IO> {
+    prefix: Vec<u8>,
+    offset: usize,
+    io: IO,
+}
+
+/// Reads until the protocol can be told (the bytes leave the h2 preface,
+/// or all of it has arrived), for at most `limit`. `None` when the client
+/// closed or was too slow: drop the connection.
+pub async fn sniff<IO>(mut io: IO, limit: Duration) -> Option<Prefixed<IO>>
+where
+    IO: AsyncRead + Unpin,
+{
+    let deadline = Instant::now() + limit;
+    let mut prefix = [0u8; PREFACE.len()];
+    let mut len = 0;
+    while len < PREFACE.len() && prefix[..len] == PREFACE[..len] {
+        match timeout_at(deadline, io.read(&mut prefix[len..])).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
+            Ok(Ok(n)) => len += n,
+        }
+    }
+    Some(Prefixed {
+        prefix: prefix[..len].to_vec(),
+        offset: 0,
+        io,
+    })
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.offset < this.prefix.len() {
+            let rest = &this.prefix[this.offset..];
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.offset += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Prefixed<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    async fn replayed(opening: &[u8], more: &[u8]) -> Vec<u8> {
+        let (mut client, server) = tokio::io::duplex(1024);
+        client.write_all(opening).await.unwrap();
+        client.write_all(more).await.unwrap();
+        drop(client);
+        let mut io = sniff(server, Duration::from_secs(1)).await.unwrap();
+        let mut all = Vec::new();
+        io.read_to_end(&mut all).await.unwrap();
+        all
+    }
+
+    #[tokio::test]
+    async fn http1_and_h2_bytes_are_replayed_unchanged() {
+        let h1 = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(replayed(h1, b"").await, h1);
+        let mut h2 = PREFACE.to_vec();
+        h2.extend(b"\0\0\0\x04\0\0\0\0\0");
+        assert_eq!(replayed(&h2, b"").await, h2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_or_a_stalled_preface_is_dropped_at_the_limit() {
+        for opening in [&b""[..], b"P", b"PRI * HTTP/2.0\r\n"] {
+            let (mut client, server) = tokio::io::duplex(1024);
+            client.write_all(opening).await.unwrap();
+            let start = Instant::now();
+            assert!(sniff(server, Duration::from_secs(2)).await.is_none());
+            assert_eq!(start.elapsed(), Duration::from_secs(2), "{opening:?}");
+            drop(client);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_is_dropped() {
+        let (client, server) = tokio::io::duplex(1024);
+        drop(client);
+        assert!(sniff(server, Duration::from_secs(1)).await.is_none());
+    }
+}

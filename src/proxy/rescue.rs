@@ -1,0 +1,316 @@
+//! The one place where errors become responses (DESIGN.md, error taxonomy).
+//!
+//! Layers return typed leaf errors, boxed in transit. Here the chain of
+//! `source()`s is walked once and the request gets one synthetic response:
+//! a status and an `x-seawall-error` reason code, so an operator (and a
+//! seawall further up the chain) can tell *why* without reading logs.
+//! Nothing else in seawall picks a status code for an error.
+
+use std::error::Error as StdError;
+use std::io;
+use std::time::Duration;
+
+use http::header::{HeaderName, HeaderValue};
+use http::{Response, StatusCode};
+
+use crate::BoxError;
+use crate::body::{self, Body};
+use crate::middleware::admission::Shed;
+use crate::middleware::balance::NoEndpoint;
+use crate::middleware::breaker::BreakerOpen;
+use crate::middleware::retry::GaveUp;
+use crate::middleware::timeout::{
+    AttemptTimeout, BodyIdleTimeout, DeadlineExceeded, Direction, HeaderTimeout,
+};
+
+/// The header carrying the reason code of every response seawall synthesizes.
+pub const ERROR_HEADER: HeaderName = HeaderName::from_static("x-seawall-error");
+
+/// Marks a response seawall synthesized because of overload or an open
+/// breaker: the request was not processed, and a seawall further up the
+/// chain must not retry it (retries would multiply across hops).
+pub const NO_RETRY_HEADER: HeaderName = HeaderName::from_static("x-seawall-no-retry");
+
+/// What a failed request is answered with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rescue {
+    /// Status sent downstream.
+    pub status: StatusCode,
+    /// Reason code for `x-seawall-error` and metric labels (bounded set).
+    pub reason: &'static str,
+    /// `Retry-After` to send, rounded up to whole seconds (at least 1 s).
+    pub retry_after: Option<Duration>,
+    /// Whether to add [`NO_RETRY_HEADER`].
+    pub no_retry: bool,
+}
+
+impl Rescue {
+    /// A rescue with a status and a reason code.
+    pub const fn new(status: StatusCode, reason: &'static str) -> Self {
+        Self {
+            status,
+            reason,
+            retry_after: None,
+            no_retry: false,
+        }
+    }
+
+    /// Adds a `Retry-After`.
+    pub const fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// Marks the response as "not processed, do not retry upstream of here".
+    pub const fn no_retry(mut self) -> Self {
+        self.no_retry = true;
+        self
+    }
+
+    /// Builds the synthetic response: status, reason header, a short text body.
+    pub fn response(self) -> Response<Body> {
+        let mut rsp = local_response(self.status, self.reason);
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            rsp.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if self.no_retry {
+            rsp.headers_mut()
+                .insert(NO_RETRY_HEADER, HeaderValue::from_static("1"));
+        }
+        rsp
+    }
+}
+
+/// A synthetic response with `x-seawall-error: reason` and a one-line body.
+pub fn local_response(status: StatusCode, reason: &'static str) -> Response<Body> {
+    let mut rsp = Response::new(body::full(format!("{} {}\n", status.as_u16(), reason)));
+    *rsp.status_mut() = status;
+    let headers = rsp.headers_mut();
+    headers.insert(ERROR_HEADER, HeaderValue::from_static(reason));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    rsp
+}
+
+/// Classifies an error by walking its `source()` chain. An error the retry
+/// layer gave up on keeps its own status and is marked no-retry (and
+/// `budget-exhausted` when the budget refused), so a seawall further up the
+/// chain does not retry it again.
+pub fn classify(err: &BoxError) -> Rescue {
+    let mut rescue = classify_leaf(err);
+    let mut next: Option<&(dyn StdError + 'static)> = Some(err.as_ref());
+    while let Some(e) = next {
+        if let Some(gave_up) = e.downcast_ref::<GaveUp>() {
+            rescue.no_retry = true;
+            if gave_up.budget_exhausted() {
+                rescue.reason = "budget-exhausted";
+            }
+            break;
+        }
+        next = e.source();
+    }
+    rescue
+}
+
+fn classify_leaf(err: &BoxError) -> Rescue {
+    let mut connect = false;
+    let mut user_body = false;
+    let mut fallback = Rescue::new(StatusCode::BAD_GATEWAY, "upstream-protocol");
+    let mut next: Option<&(dyn StdError + 'static)> = Some(err.as_ref());
+    while let Some(e) = next {
+        if let Some(shed) = e.downcast_ref::<Shed>() {
+            // Refused before using the upstream: tell the caller when to
+            // come back, and that nobody upstream of us should retry it.
+            return Rescue::new(StatusCode::SERVICE_UNAVAILABLE, shed.reason.code())
+                .with_retry_after(shed.retry_after)
+                .no_retry();
+        }
+        if e.is::<NoEndpoint>() {
+            return Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "no-endpoint");
+        }
+        if e.is::<DeadlineExceeded>() {
+            // The whole budget of this hop is spent, its own retries
+            // included: a hop further up retrying it would multiply work.
+            return Rescue::new(StatusCode::GATEWAY_TIMEOUT, "timeout").no_retry();
+        }
+        if e.is::<AttemptTimeout>() {
+            return Rescue::new(StatusCode::GATEWAY_TIMEOUT, "attempt-timeout");
+        }
+        if e.is::<HeaderTimeout>() {
+            return Rescue::new(StatusCode::GATEWAY_TIMEOUT, "upstream-header-timeout");
+        }
+        if let Some(e) = e.downcast_ref::<BodyIdleTimeout>() {
+            return match e.direction {
+                Direction::Upload => {
+                    Rescue::new(StatusCode::REQUEST_TIMEOUT, "downstream-body-timeout")
+                }
+                Direction::Download => {
+                    Rescue::new(StatusCode::GATEWAY_TIMEOUT, "upstream-body-timeout")
+                }
+            };
+        }
+        if let Some(open) = e.downcast_ref::<BreakerOpen>() {
+            return Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "breaker-open")
+                .with_retry_after(open.retry_after())
+                .no_retry();
+        }
+        if e.is::<http_body_util::LengthLimitError>() {
+            return Rescue::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large");
+        }
+        if let Some(e) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+            connect |= e.is_connect();
+        }
+        if let Some(e) = e.downcast_ref::<hyper::Error>() {
+            if e.is_user() {
+                // The downstream request body failed (client went away or
+                // sent garbage): not the upstream's fault.
+                user_body = true;
+            } else if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+                fallback = Rescue::new(StatusCode::BAD_GATEWAY, "upstream-reset");
+            } else if e.is_parse() || e.is_parse_status() {
+                fallback = Rescue::new(StatusCode::BAD_GATEWAY, "upstream-protocol");
+            }
+        }
+        if crate::tls::is_tls_failure(e) {
+            // A certificate that does not verify, or a refused handshake:
+            // the endpoint is misconfigured, and the same endpoint would
+            // fail the same way again (see `tls::UPSTREAM_TLS`).
+            return Rescue::new(StatusCode::BAD_GATEWAY, crate::tls::UPSTREAM_TLS);
+        }
+        if let Some(e) = e.downcast_ref::<io::Error>() {
+            match e.kind() {
+                io::ErrorKind::TimedOut if connect => {
+                    return Rescue::new(StatusCode::BAD_GATEWAY, "upstream-connect-timeout");
+                }
+                io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::ConnectionAborted
+                    if !connect =>
+                {
+                    fallback = Rescue::new(StatusCode::BAD_GATEWAY, "upstream-reset");
+                }
+                _ => {}
+            }
+        }
+        next = e.source();
+    }
+    if user_body {
+        Rescue::new(StatusCode::BAD_REQUEST, "downstream-body")
+    } else if connect {
+        Rescue::new(StatusCode::BAD_GATEWAY, "upstream-connect")
+    } else {
+        fallback
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_endpoint_is_503() {
+        let err: BoxError = Box::new(NoEndpoint::new());
+        let r = classify(&err);
+        assert_eq!(
+            (r.status, r.reason),
+            (StatusCode::SERVICE_UNAVAILABLE, "no-endpoint")
+        );
+    }
+
+    #[derive(Debug)]
+    struct Wrapped(BoxError);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("wrapped")
+        }
+    }
+
+    impl StdError for Wrapped {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(self.0.as_ref())
+        }
+    }
+
+    #[test]
+    fn timeouts_are_504_with_their_reason_even_when_wrapped() {
+        use crate::middleware::timeout::tests_support as t;
+        for (err, status, reason) in [
+            (t::deadline(), StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            (t::attempt(), StatusCode::GATEWAY_TIMEOUT, "attempt-timeout"),
+            (
+                t::header(),
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream-header-timeout",
+            ),
+            (
+                t::upload_idle(),
+                StatusCode::REQUEST_TIMEOUT,
+                "downstream-body-timeout",
+            ),
+        ] {
+            // Wrapped the way hyper wraps a body error: one `source()` deep.
+            let wrapped: BoxError = Box::new(Wrapped(err));
+            let r = classify(&wrapped);
+            assert_eq!((r.status, r.reason), (status, reason));
+        }
+        assert!(classify(&t::deadline()).no_retry);
+        assert!(!classify(&t::attempt()).no_retry);
+    }
+
+    #[test]
+    fn breaker_open_is_503_with_retry_after_and_no_retry() {
+        let err: BoxError = Box::new(BreakerOpen::new(Duration::from_millis(2500)));
+        let rsp = classify(&err).response();
+        assert_eq!(rsp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(rsp.headers()[ERROR_HEADER], "breaker-open");
+        assert_eq!(rsp.headers()[http::header::RETRY_AFTER], "3");
+        assert_eq!(rsp.headers()[NO_RETRY_HEADER], "1");
+    }
+
+    #[test]
+    fn tls_failure_in_a_connect_error_is_502_upstream_tls() {
+        let bad = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = io::Error::new(io::ErrorKind::InvalidData, bad);
+        // hyper-util wraps connector errors one `source()` deep.
+        let wrapped: BoxError = Box::new(Wrapped(Box::new(io)));
+        let r = classify(&wrapped);
+        assert_eq!(
+            (r.status, r.reason),
+            (StatusCode::BAD_GATEWAY, "upstream-tls")
+        );
+        assert!(!r.no_retry);
+    }
+
+    #[test]
+    fn unknown_error_is_502_protocol() {
+        let err: BoxError = "something odd".into();
+        assert_eq!(classify(&err).status, StatusCode::BAD_GATEWAY);
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds_at_least_one() {
+        let rsp = Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "shed-queue-full")
+            .with_retry_after(Duration::from_millis(1200))
+            .no_retry()
+            .response();
+        assert_eq!(rsp.headers()[http::header::RETRY_AFTER], "2");
+        assert_eq!(rsp.headers()[NO_RETRY_HEADER], "1");
+        let rsp = Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "x")
+            .with_retry_after(Duration::from_millis(10))
+            .response();
+        assert_eq!(rsp.headers()[http::header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn synthetic_response_carries_reason() {
+        let rsp = Rescue::new(StatusCode::BAD_GATEWAY, "upstream-reset").response();
+        assert_eq!(rsp.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(rsp.headers()[ERROR_HEADER], "upstream-reset");
+    }
+}

@@ -1,0 +1,131 @@
+//! Serving a connection that arrived on a TLS listener.
+//!
+//! The handshake happens here, in the connection's task and bounded by the
+//! listener's `handshake_timeout` (or cut short by a drain), so the accept
+//! loop never waits on a client. Then ALPN decides: `h2` is served by
+//! hyper's HTTP/2 server, anything else by its HTTP/1 server, each built
+//! directly. hyper-util's auto builder is not used over TLS: it sniffs the
+//! preface and falls back to HTTP/1 on a bad one, while ALPN has already
+//! said which protocol the client speaks.
+//!
+//! [`drive`] is the one loop every connection (plain or TLS) runs in:
+//! finish, or shut down gracefully on drain or keep-alive idleness.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use super::activity::Activity;
+use super::service::Proxy;
+use crate::config::ServerLimits;
+use crate::tls::server::{self, Negotiated};
+
+/// hyper refuses a read buffer smaller than this.
+const HYPER_MIN_BUF: usize = 8192;
+
+/// hyper's HTTP/1 and HTTP/2 servers, configured with a listener's limits
+/// exactly as `listener::server_builder` configures the auto builder.
+#[derive(Debug)]
+pub(super) struct AlpnServers {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+}
+
+impl AlpnServers {
+    /// Both servers for `limits`.
+    pub(super) fn new(limits: &ServerLimits) -> Self {
+        let mut h1 = http1::Builder::new();
+        h1.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes.get().max(HYPER_MIN_BUF))
+            .keep_alive(true);
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        h2.timer(TokioTimer::new())
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .max_header_list_size(u32::try_from(limits.max_header_bytes.get()).unwrap_or(u32::MAX));
+        Self {
+            http1: h1,
+            http2: h2,
+        }
+    }
+}
+
+/// What a TLS connection needs besides its socket.
+pub(super) struct TlsConn<'a> {
+    /// The listener's current server config.
+    pub config: Arc<rustls::ServerConfig>,
+    /// Bound on the handshake.
+    pub handshake_timeout: Duration,
+    /// The servers to hand the decrypted stream to.
+    pub servers: &'a AlpnServers,
+    /// Fires on drain.
+    pub shutdown: &'a CancellationToken,
+    /// The connection's request activity (keep-alive idleness).
+    pub activity: &'a Activity,
+    /// Keep-alive idle timeout.
+    pub keepalive: Duration,
+}
+
+impl TlsConn<'_> {
+    /// Handshakes, then serves `proxy` over the negotiated protocol.
+    pub(super) async fn serve(self, stream: TcpStream, proxy: Proxy) -> Result<(), String> {
+        let accepted = tokio::select! {
+            accepted = server::accept(self.config, stream, self.handshake_timeout) => accepted,
+            _ = self.shutdown.cancelled() => return Ok(()),
+        };
+        let (stream, negotiated) = accepted.map_err(|e| format!("TLS handshake failed: {e}"))?;
+        let io = TokioIo::new(stream);
+        let service = service_fn(move |req| proxy.clone().handle(req));
+        let result = match negotiated {
+            Negotiated::Http2 => {
+                let conn = self.servers.http2.serve_connection(io, service);
+                let graceful = |c: Pin<&mut _>| http2::Connection::graceful_shutdown(c);
+                drive(conn, graceful, self.shutdown, self.activity, self.keepalive).await
+            }
+            Negotiated::Http1 => {
+                let conn = self
+                    .servers
+                    .http1
+                    .serve_connection(io, service)
+                    .with_upgrades();
+                let graceful = |c: Pin<&mut _>| http1::UpgradeableConnection::graceful_shutdown(c);
+                drive(conn, graceful, self.shutdown, self.activity, self.keepalive).await
+            }
+        };
+        result.map_err(|e| e.to_string())
+    }
+}
+
+/// Runs `conn` to its end; on drain or after `keepalive` without a request
+/// in progress, asks it to finish gracefully (h2: GOAWAY; h1: close after
+/// the current response) with `graceful`, and waits for that.
+pub(super) async fn drive<C, T, E>(
+    conn: C,
+    graceful: impl FnOnce(Pin<&mut C>),
+    shutdown: &CancellationToken,
+    activity: &Activity,
+    keepalive: Duration,
+) -> Result<T, E>
+where
+    C: Future<Output = Result<T, E>>,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => res,
+        _ = shutdown.cancelled() => {
+            graceful(conn.as_mut());
+            conn.await
+        }
+        _ = activity.idle_for(keepalive) => {
+            graceful(conn.as_mut());
+            conn.await
+        }
+    }
+}

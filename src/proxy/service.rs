@@ -1,0 +1,304 @@
+//! The downstream request handler: check, route, forward, rescue, log.
+//!
+//! This is the outermost part of the request path. It loads the snapshot
+//! once, refuses what must not be forwarded (bad Host, oversized body or
+//! target, CONNECT, no route), reads the start of the body before
+//! admission ([`prebuffer`]), prepares the request for the next hop
+//! (hop-by-hop headers out, `X-Forwarded-*`, `Via`, `x-request-id` in),
+//! calls the route stack, and turns any error into exactly one response via [`rescue`].
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::header::{self, HeaderValue};
+use http::{Method, StatusCode, Version};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use tokio::time::Instant;
+use tower::Service;
+use tracing::Instrument;
+
+use super::activity::Activity;
+use super::headers;
+use super::hygiene;
+use super::prebuffer;
+use super::rescue::{self, ERROR_HEADER, Rescue};
+use super::route::{Route, normalize_host};
+use super::tunnel;
+use crate::body::{self, Response};
+use crate::snapshot::{RouteTarget, Shared};
+use crate::stack::RouteService;
+
+/// Per-connection state of the handler (cloned per request).
+#[derive(Clone, Debug)]
+pub struct Proxy {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    shared: Shared,
+    listener: String,
+    remote: SocketAddr,
+    scheme: &'static str,
+    activity: Arc<Activity>,
+}
+
+impl Proxy {
+    /// Handler for one downstream connection of `listener`.
+    pub fn new(
+        shared: Shared,
+        listener: String,
+        remote: SocketAddr,
+        activity: Arc<Activity>,
+    ) -> Self {
+        Self::with_scheme(shared, listener, remote, activity, "http")
+    }
+
+    /// Like [`Proxy::new`], for a connection that arrived with `scheme`
+    /// (`https` on a TLS listener), as sent in `X-Forwarded-Proto`.
+    pub fn with_scheme(
+        shared: Shared,
+        listener: String,
+        remote: SocketAddr,
+        activity: Arc<Activity>,
+        scheme: &'static str,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                shared,
+                listener,
+                remote,
+                scheme,
+                activity,
+            }),
+        }
+    }
+
+    /// Handles one request; never fails (errors become responses).
+    pub async fn handle(self, mut req: http::Request<Incoming>) -> Result<Response, Infallible> {
+        let start = Instant::now();
+        let busy = self.inner.activity.begin();
+        let snapshot = self.inner.shared.load_full();
+        let method = req.method().clone();
+        let version = req.version();
+        let request_id = headers::ensure_request_id(req.headers_mut());
+        let traceparent = req.headers().get("traceparent").cloned();
+        // One span per request; the route stack's events nest inside it.
+        let span = tracing::debug_span!(
+            "request",
+            request_id = request_id.to_str().unwrap_or("-"),
+            route = tracing::field::Empty,
+            cluster = tracing::field::Empty,
+            attempt = tracing::field::Empty,
+        );
+        let forwarded = self
+            .forward(&snapshot, req, &span)
+            .instrument(span.clone())
+            .await;
+        let (mut rsp, route) = match forwarded {
+            Ok((rsp, route)) => (rsp, Some(route)),
+            Err(refused) => (refused.response(), None),
+        };
+        // The upstream hop's version says nothing about the downstream one.
+        *rsp.version_mut() = version;
+        let status = rsp.status();
+        let reason = rsp
+            .headers()
+            .get(ERROR_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        rsp.headers_mut()
+            .insert(headers::REQUEST_ID, request_id.clone());
+        let elapsed = start.elapsed().as_secs_f64();
+        let route_metrics = route.as_ref().map(|r| &r.target.metrics);
+        if reason.is_empty() {
+            if let Some(m) = route_metrics {
+                m.answered(status.as_u16(), elapsed);
+            }
+        } else {
+            snapshot
+                .metrics
+                .refused(route_metrics.map(|m| &m.labels), status.as_u16(), &reason);
+            if let Some(m) = route_metrics {
+                m.observe(elapsed);
+            }
+        }
+        let (route, cluster) = match &route {
+            Some(r) => (r.settings.name.as_str(), r.settings.cluster.as_str()),
+            None => ("-", "-"),
+        };
+        if snapshot.config.log.access_log {
+            tracing::info!(
+                target: "seawall::access",
+                listener = %self.inner.listener,
+                client = %self.inner.remote,
+                method = %method,
+                route,
+                cluster,
+                status = status.as_u16(),
+                reason = %reason,
+                duration_ms = %format_args!("{:.3}", elapsed * 1e3),
+                request_id = request_id.to_str().unwrap_or("-"),
+                traceparent = traceparent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
+                "request"
+            );
+        }
+        // The connection stays busy (not idle) until the body is sent.
+        Ok(rsp.map(|b| {
+            body::boxed(b.map_frame(move |f| {
+                let _ = &busy;
+                f
+            }))
+        }))
+    }
+
+    /// Checks and forwards; `Err` is an early local refusal.
+    async fn forward(
+        &self,
+        snapshot: &crate::snapshot::Snapshot,
+        mut req: http::Request<Incoming>,
+        span: &tracing::Span,
+    ) -> Result<(Response, Arc<Route<RouteTarget>>), Rescue> {
+        if req.method() == Method::CONNECT {
+            return Err(Rescue::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "connect-refused",
+            ));
+        }
+        let arrival = Instant::now();
+        let Some(listener) = snapshot
+            .config
+            .listeners
+            .iter()
+            .find(|l| l.name == self.inner.listener)
+        else {
+            return Err(Rescue::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "listener-removed",
+            ));
+        };
+        hygiene::check_target(req.uri(), listener.limits.max_uri_bytes)?;
+        let host = request_host(&req)?;
+        let max_body = listener.limits.max_body_bytes;
+        if content_length(&req).is_some_and(|len| len > max_body) {
+            return Err(Rescue::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large"));
+        }
+        let table = snapshot
+            .listeners
+            .get(&self.inner.listener)
+            .ok_or(Rescue::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "listener-removed",
+            ))?;
+        let route = table
+            .find(&host, req.uri().path(), req.method())
+            .ok_or(Rescue::new(StatusCode::NOT_FOUND, "no-route"))?
+            .clone();
+        span.record("route", route.settings.name.as_str());
+        span.record("cluster", route.settings.cluster.as_str());
+
+        let tunnel = req.version() == Version::HTTP_11 && headers::is_tunnel_upgrade(req.headers());
+        let downstream_upgrade = tunnel.then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, incoming) = req.into_parts();
+        if !parts.headers.contains_key(header::HOST) {
+            // HTTP/2 carries the host in :authority; an HTTP/1 upstream needs Host.
+            if let Some(auth) = parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
+                parts.headers.insert(header::HOST, auth);
+            }
+        }
+        headers::strip_hop_by_hop(&mut parts.headers, tunnel);
+        headers::add_forwarded(
+            &mut parts.headers,
+            self.inner.remote.ip(),
+            self.inner.scheme,
+            &host,
+        );
+        headers::add_via(&mut parts.headers, parts.version);
+        // Read the start of the body before taking an admission slot.
+        let incoming =
+            prebuffer::ahead_of_admission(&mut parts, incoming, &route, &listener.limits, arrival)
+                .await?;
+        let body = body::boxed(Limited::new(
+            incoming,
+            usize::try_from(max_body).unwrap_or(usize::MAX),
+        ));
+        let upstream_req = http::Request::from_parts(parts, body);
+
+        let result = call(route.target.service.clone(), upstream_req).await;
+        let mut rsp = match result {
+            Ok(rsp) => rsp,
+            Err(err) => {
+                let rescue = rescue::classify(&err);
+                tracing::debug!(route = %route.settings.name, reason = rescue.reason, error = %err, "request failed");
+                rescue.response()
+            }
+        };
+        match downstream_upgrade {
+            Some(down) if rsp.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                tunnel::spawn(down, hyper::upgrade::on(&mut rsp));
+                headers::strip_hop_by_hop(rsp.headers_mut(), true);
+            }
+            _ => headers::strip_hop_by_hop(rsp.headers_mut(), false),
+        }
+        Ok((rsp, route))
+    }
+}
+
+/// The host a request is for, lower-case without port, or a 400.
+///
+/// HTTP/1.1 needs exactly one Host; an absolute-form target must agree with
+/// it (a disagreement is how requests get smuggled past host routing).
+/// HTTP/2 uses `:authority`; a Host header, if present, must agree.
+fn request_host<B>(req: &http::Request<B>) -> Result<String, Rescue> {
+    let bad = |reason| Rescue::new(StatusCode::BAD_REQUEST, reason);
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host_header = hosts.next();
+    if hosts.next().is_some() {
+        return Err(bad("duplicate-host"));
+    }
+    let from_header = match host_header {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(normalize_host)
+                .ok_or_else(|| bad("invalid-host"))?,
+        ),
+        None => None,
+    };
+    let from_uri = match req.uri().authority() {
+        Some(a) => Some(normalize_host(a.as_str()).ok_or_else(|| bad("invalid-host"))?),
+        None => None,
+    };
+    match (from_header, from_uri) {
+        (Some(h), Some(u)) if h != u => Err(bad("conflicting-host")),
+        (Some(h), _) => Ok(h),
+        (None, Some(u)) => Ok(u),
+        (None, None) if req.version() == Version::HTTP_10 => Ok(String::new()),
+        (None, None) => Err(bad("missing-host")),
+    }
+}
+
+/// Drives one request through a route stack. Spelled out (rather than
+/// `ServiceExt::oneshot`) because the generic `Oneshot` future trips the
+/// compiler's higher-ranked `Send` inference inside hyper's executor bounds.
+async fn call(
+    mut svc: RouteService,
+    req: crate::body::Request,
+) -> Result<Response, crate::BoxError> {
+    std::future::poll_fn(|cx| svc.poll_ready(cx)).await?;
+    svc.call(req).await
+}
+
+fn content_length<B>(req: &http::Request<B>) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}

@@ -1,0 +1,142 @@
+//! A cluster: endpoints, discovery and the cluster-level stack.
+
+use std::sync::Arc;
+
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+
+use super::RouteService;
+use crate::config::ClusterSettings;
+use crate::discovery::health::HealthChecker;
+use crate::discovery::{Discovery, Resolve};
+use crate::middleware::admission::AdmissionState;
+use crate::middleware::balance::{BalanceLayer, EndpointSet};
+use crate::middleware::breaker::Breaker;
+use crate::middleware::classify::Classifier;
+use crate::middleware::retry::RetryBudget;
+use crate::proxy::client::UpstreamClient;
+use crate::telemetry::Metrics;
+use crate::telemetry::timed::TimedLayer;
+
+/// One upstream cluster and the state shared by every request to it.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The cluster's settings.
+    pub settings: ClusterSettings,
+    /// The current endpoint set, kept fresh by discovery.
+    pub endpoints: Arc<EndpointSet>,
+    /// The cluster's admission compartment, shared by every route to it
+    /// that has no `admission:` block of its own.
+    pub admission: Arc<AdmissionState>,
+    /// The cluster's circuit breaker, shared by every request to it.
+    pub breaker: Arc<Breaker>,
+    /// Judges outcomes for the breaker, outlier ejection and retries.
+    pub classifier: Classifier,
+    /// The retry budget every route to the cluster draws on.
+    pub retry_budget: Arc<RetryBudget>,
+    /// The cluster stack: balance → client.
+    pub service: RouteService,
+    client: UpstreamClient,
+    discovery: Arc<Discovery>,
+    health: Option<Arc<HealthChecker>>,
+}
+
+impl Cluster {
+    /// Resolves the endpoints once, starts re-resolution and builds the stack.
+    pub async fn start(settings: ClusterSettings, resolver: Arc<dyn Resolve>) -> Self {
+        Self::build(settings, resolver, None, &Metrics::new()).await
+    }
+
+    /// Builds the cluster for `settings`, carrying over from `previous` (the
+    /// cluster of the same name in the snapshot being replaced) every piece
+    /// of state a reload must not reset:
+    ///
+    /// - the endpoint set always (latency estimates, ejections and health
+    ///   survive, by address); its outlier policy is replaced;
+    /// - discovery, when endpoints and `resolve_interval` are unchanged;
+    /// - the connection pool, when no connection setting changed;
+    /// - the admission compartment always, resized in place when its limits
+    ///   changed, so permits held by in-flight requests stay held;
+    /// - the breaker (state, windows, manual override) when its settings are
+    ///   unchanged;
+    /// - the health checker when its settings and the pool's are unchanged;
+    /// - the retry budget (deposits, withdrawals, counters) when its
+    ///   settings are unchanged.
+    pub async fn build(
+        settings: ClusterSettings,
+        resolver: Arc<dyn Resolve>,
+        previous: Option<&Cluster>,
+        metrics: &Metrics,
+    ) -> Self {
+        let endpoints = previous.map_or_else(EndpointSet::new, |p| p.endpoints.clone());
+        let discovery = match previous {
+            Some(p)
+                if p.settings.endpoints == settings.endpoints
+                    && p.settings.resolve_interval == settings.resolve_interval =>
+            {
+                p.discovery.clone()
+            }
+            _ => Arc::new(
+                Discovery::start(
+                    settings.endpoints.clone(),
+                    settings.resolve_interval,
+                    resolver,
+                    endpoints.clone(),
+                )
+                .await,
+            ),
+        };
+        let same_pool =
+            previous.is_some_and(|p| UpstreamClient::same_settings(&p.settings, &settings));
+        let client = match previous {
+            Some(p) if same_pool => p.client.clone(),
+            _ => UpstreamClient::counted(&settings, metrics.upstream_connections(&settings.name)),
+        };
+        let admission = match previous {
+            Some(p) => {
+                if p.settings.admission != settings.admission {
+                    p.admission.resize(settings.admission.clone());
+                }
+                p.admission.clone()
+            }
+            None => AdmissionState::new(settings.name.clone(), settings.admission.clone()),
+        };
+        let breaker = match previous {
+            Some(p) if p.settings.breaker == settings.breaker => p.breaker.clone(),
+            _ => Breaker::new(&settings.name, settings.breaker.clone()),
+        };
+        let retry_budget = match previous {
+            Some(p) if p.settings.retry.budget == settings.retry.budget => p.retry_budget.clone(),
+            _ => RetryBudget::new(settings.retry.budget.clone()),
+        };
+        let classifier = Classifier::new(&settings.failure_statuses);
+        endpoints.set_outlier(settings.outlier.clone(), classifier.clone());
+        let health = match previous {
+            Some(p) if same_pool && p.settings.health_check == settings.health_check => {
+                p.health.clone()
+            }
+            _ => settings
+                .health_check
+                .clone()
+                .map(|check| Arc::new(HealthChecker::start(&settings, check, endpoints.clone()))),
+        };
+        let service = ServiceBuilder::new()
+            // Pick the endpoint last, so every attempt is balanced afresh.
+            .layer(BalanceLayer::new(endpoints.clone(), &settings.balance))
+            // Innermost: time each attempt as the upstream sees it.
+            .layer(TimedLayer::new(metrics.attempt_duration(&settings.name)))
+            .service(client.clone());
+        Self {
+            admission,
+            settings,
+            endpoints,
+            breaker,
+            classifier,
+            retry_budget,
+            service: BoxCloneSyncService::new(service),
+            client,
+            discovery,
+            health,
+        }
+    }
+}

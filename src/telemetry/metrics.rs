@@ -1,0 +1,283 @@
+//! Prometheus metrics, registered once at startup.
+//!
+//! Two kinds, by where the number lives:
+//!
+//! - **Events on the request path** (requests, durations, connections) are
+//!   prometheus-client counters and histograms. Routes hold their handles
+//!   (looked up once per snapshot build, see [`RouteMetrics`]), so the hot
+//!   path does no label hashing for ordinary responses; only synthesized
+//!   error responses look up their `reason` label.
+//! - **State the layers already keep** (admission queues, breaker phases and
+//!   transitions, ejections, reloads) is read at scrape time by a
+//!   [`Collector`](prometheus_client::collector::Collector) walking the current snapshot: the layers stay free of
+//!   metrics code, and a reload never resets a counter because the state
+//!   objects it reads are carried over.
+//!
+//! Names follow `seawall_<subsystem>_<name>`, counters end in `_total`,
+//! durations in `_seconds`; labels are bounded: route, cluster, listener,
+//! reason, outcome, state — never paths or client addresses.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use super::collect::StateCollector;
+use crate::proxy::counted::ConnectionMetrics;
+use crate::reload::ReloadHandle;
+use crate::snapshot::Shared;
+
+/// Labels of `seawall_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// Route name, or empty when none matched.
+    pub route: String,
+    /// Cluster name, or empty when no route matched.
+    pub cluster: String,
+    /// `2xx` … `5xx`.
+    pub status_class: &'static str,
+    /// The `x-seawall-error` reason, or empty for upstream answers.
+    pub reason: String,
+}
+
+/// Labels naming a route.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// Route name.
+    pub route: String,
+    /// Cluster name.
+    pub cluster: String,
+}
+
+/// Labels naming a listener.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerLabels {
+    /// Listener name.
+    pub listener: String,
+}
+
+/// Labels naming a cluster.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    /// Cluster name.
+    pub cluster: String,
+}
+
+/// Every metric seawall exports; one per process, shared by snapshots.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Family<RouteLabels, Histogram>,
+    attempt_duration: Family<ClusterLabels, Histogram>,
+    connections_open: Family<ListenerLabels, Gauge>,
+    connections_total: Family<ListenerLabels, Counter>,
+    upstream_open: Family<ClusterLabels, Gauge>,
+    upstream_total: Family<ClusterLabels, Counter>,
+    state: Arc<StateCollector>,
+}
+
+fn latency_buckets() -> Histogram {
+    // 0.5 ms … ~16 s, doubling.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "seawall_requests",
+            "Requests answered, by route, cluster, status class and seawall's reason code",
+            requests.clone(),
+        );
+        let request_duration =
+            Family::<RouteLabels, Histogram>::new_with_constructor(latency_buckets as fn() -> _);
+        registry.register(
+            "seawall_request_duration_seconds",
+            "Time from a request's arrival to its response headers",
+            request_duration.clone(),
+        );
+        let attempt_duration =
+            Family::<ClusterLabels, Histogram>::new_with_constructor(latency_buckets as fn() -> _);
+        registry.register(
+            "seawall_upstream_attempt_duration_seconds",
+            "Time from sending one attempt upstream to its response headers or error",
+            attempt_duration.clone(),
+        );
+        let connections_open = Family::<ListenerLabels, Gauge>::default();
+        registry.register(
+            "seawall_downstream_connections_open",
+            "Downstream connections open now",
+            connections_open.clone(),
+        );
+        let connections_total = Family::<ListenerLabels, Counter>::default();
+        registry.register(
+            "seawall_downstream_connections",
+            "Downstream connections accepted",
+            connections_total.clone(),
+        );
+        let upstream_open = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "seawall_upstream_connections_open",
+            "Upstream connections open now (pooled or in use)",
+            upstream_open.clone(),
+        );
+        let upstream_total = Family::<ClusterLabels, Counter>::default();
+        registry.register(
+            "seawall_upstream_connections",
+            "Upstream connections made",
+            upstream_total.clone(),
+        );
+        let build = Family::<[(&'static str, &'static str); 1], Gauge>::default();
+        build
+            .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
+            .set(1);
+        registry.register("seawall_build_info", "seawall's version", build);
+        let state = Arc::new(StateCollector::default());
+        registry.register_collector(Box::new(state.clone()));
+        Arc::new(Self {
+            registry,
+            requests,
+            request_duration,
+            attempt_duration,
+            connections_open,
+            connections_total,
+            upstream_open,
+            upstream_total,
+            state,
+        })
+    }
+
+    /// Points the scrape-time collector at the running snapshot and reloads.
+    pub fn observe(&self, shared: Shared, reload: ReloadHandle) {
+        self.state.attach(shared, reload);
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// The handles of one route, looked up once per snapshot build.
+    pub fn route(&self, route: &str, cluster: &str) -> RouteMetrics {
+        let labels = RouteLabels {
+            route: route.to_owned(),
+            cluster: cluster.to_owned(),
+        };
+        let by_class = std::array::from_fn(|i| {
+            self.requests
+                .get_or_create(&RequestLabels {
+                    route: route.to_owned(),
+                    cluster: cluster.to_owned(),
+                    status_class: STATUS_CLASSES[i],
+                    reason: String::new(),
+                })
+                .clone()
+        });
+        RouteMetrics {
+            labels,
+            by_class,
+            duration: self
+                .request_duration
+                .get_or_create(&RouteLabels {
+                    route: route.to_owned(),
+                    cluster: cluster.to_owned(),
+                })
+                .clone(),
+        }
+    }
+
+    /// Counts a synthesized response (a seawall reason code), by its labels.
+    pub fn refused(&self, route: Option<&RouteLabels>, status: u16, reason: &str) {
+        let (route, cluster) = route.map_or((String::new(), String::new()), |r| {
+            (r.route.clone(), r.cluster.clone())
+        });
+        self.requests
+            .get_or_create(&RequestLabels {
+                route,
+                cluster,
+                status_class: status_class(status),
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The attempt-duration histogram of a cluster.
+    pub fn attempt_duration(&self, cluster: &str) -> Histogram {
+        self.attempt_duration
+            .get_or_create(&ClusterLabels {
+                cluster: cluster.to_owned(),
+            })
+            .clone()
+    }
+
+    /// The upstream-connection handles of a cluster.
+    pub fn upstream_connections(&self, cluster: &str) -> ConnectionMetrics {
+        let labels = ClusterLabels {
+            cluster: cluster.to_owned(),
+        };
+        ConnectionMetrics {
+            open: self.upstream_open.get_or_create(&labels).clone(),
+            total: self.upstream_total.get_or_create(&labels).clone(),
+        }
+    }
+
+    /// Counts an accepted connection; the guard counts it closed.
+    pub fn connection(&self, listener: &str) -> ConnectionGuard {
+        let labels = ListenerLabels {
+            listener: listener.to_owned(),
+        };
+        self.connections_total.get_or_create(&labels).inc();
+        let open = self.connections_open.get_or_create(&labels).clone();
+        open.inc();
+        ConnectionGuard(open)
+    }
+}
+
+/// Decrements the open-connections gauge when the connection ends.
+#[derive(Debug)]
+pub struct ConnectionGuard(Gauge);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+fn status_class(status: u16) -> &'static str {
+    STATUS_CLASSES[usize::from((status / 100).clamp(1, 5) - 1)]
+}
+
+/// A route's metric handles.
+#[derive(Clone, Debug)]
+pub struct RouteMetrics {
+    /// The route's labels, for synthesized responses.
+    pub labels: RouteLabels,
+    by_class: [Counter; 5],
+    duration: Histogram,
+}
+
+impl RouteMetrics {
+    /// Records an upstream answer (no reason code) and its latency.
+    pub fn answered(&self, status: u16, seconds: f64) {
+        let class = usize::from((status / 100).clamp(1, 5) - 1);
+        self.by_class[class].inc();
+        self.duration.observe(seconds);
+    }
+
+    /// Records the latency of a synthesized answer (counted by `refused`).
+    pub fn observe(&self, seconds: f64) {
+        self.duration.observe(seconds);
+    }
+}
