@@ -158,6 +158,11 @@ impl Compose {
         Ok(format!("http://{}:8081{path}", self.ip(REPLICAS[r]).await?))
     }
 
+    /// Replica `r`'s endpoint as compose DNS gives it to seawall.
+    pub(super) async fn replica_addr(&self, r: usize) -> Result<String, Error> {
+        Ok(format!("{}:8081", self.ip(REPLICAS[r]).await?))
+    }
+
     pub(super) async fn leaf_url(&self, path: &str) -> Result<String, Error> {
         Ok(format!("http://{}:8081{path}", self.ip("leaf").await?))
     }

@@ -194,6 +194,12 @@ impl Loopback {
         Ok(format!("http://{}{path}", replica.listen))
     }
 
+    /// Where seawall sends replica `r`'s traffic: its fault relay.
+    pub(super) async fn replica_addr(&self, r: usize) -> Result<String, Error> {
+        let replica = self.replicas.get(r).ok_or("no such replica")?;
+        Ok(replica.relay.to_string())
+    }
+
     pub(super) async fn leaf_url(&self, path: &str) -> Result<String, Error> {
         let leaf = self.chain.last().ok_or("not a chain")?;
         Ok(format!("http://{}{path}", leaf.addrs[0]))

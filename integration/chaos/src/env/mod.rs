@@ -108,6 +108,11 @@ impl Env {
         control::get(&format!("{base}{path}")).await
     }
 
+    /// Replica `r`'s `host:port` as the front seawall's endpoints list it.
+    pub async fn replica_addr(&self, r: usize) -> Result<String, Error> {
+        each!(self, e => e.replica_addr(r).await)
+    }
+
     /// Requests replica `r` has seen (`GET /_upstream/stats`).
     pub async fn replica_requests(&self, r: usize) -> Result<u64, Error> {
         let url = each!(self, e => e.replica_url(r, "/_upstream/stats").await?);
