@@ -303,3 +303,74 @@ async fn with_attempt_timeouts_and_retries_a_hung_replica_costs_nobody_after_the
         "every request answered within attempt timeout + retry"
     );
 }
+
+/// Active health checks against real processes: a paused replica is marked
+/// unhealthy by probes, and once it answers again it is back in P2C's
+/// rotation within a couple of health intervals, although the request that
+/// was given up on there left it looking 300 ms slow, its ejection was for
+/// a minute and its latency estimate decays over 30 s. Without the probe
+/// forgetting that estimate, P2C over three endpoints would never pick it.
+#[tokio::test]
+async fn health_checks_mark_a_hung_replica_out_and_bring_it_back() {
+    let ups = three().await;
+    let extra = "    balance: { policy: p2c_peak_ewma, default_rtt: 1ms, decay: 30s }\n    \
+                 timeouts: { attempt: 300ms }\n    \
+                 outlier: { consecutive_failures: 1, cancelled_after: 100ms, base_ejection_time: 60s }\n    \
+                 health_check: { path: /health, interval: 200ms, jitter: 0%, timeout: 100ms, \
+                 healthy_threshold: 1, unhealthy_threshold: 2 }";
+    // The other two answer in 20 ms, so P2C prefers the victim whenever it
+    // is one of its two choices: it certainly gets a request once paused.
+    for u in [&ups[0], &ups[2]] {
+        u.set_config(serde_json::json!({"delay": "20ms"})).await;
+    }
+    let sw = Seawall::start(&config(&ups, extra)).await;
+    let client = h1_client();
+    let answered_by = |reply: &Reply| reply.header("x-upstream-name").map(str::to_owned);
+    let mut names = std::collections::HashSet::new();
+    for _ in 0..30 {
+        let reply = send_with(&client, get(&sw.url("/"))).await.unwrap();
+        names.extend(answered_by(&reply));
+    }
+    assert!(names.contains(&ups[1].name), "warm-up reached {names:?}");
+    let entry = |doc: serde_json::Value| {
+        doc["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["address"] == ups[1].addr.to_string())
+            .cloned()
+            .unwrap()
+    };
+    ups[1].pause();
+    // Requests until one was sent to the paused replica and given up on
+    // (a cancelled attempt ejects it); the retry answers the client.
+    let started = Instant::now();
+    while entry(clusters(&sw).await)["ejected"] != true {
+        assert!(started.elapsed() < Duration::from_secs(10), "never ejected");
+        let reply = send_with(&client, get(&sw.url("/"))).await.unwrap();
+        assert_eq!(reply.status, StatusCode::OK, "the retry answers");
+    }
+    eventually("probes mark the paused replica unhealthy", || async {
+        entry(clusters(&sw).await)["healthy"] == false
+    })
+    .await;
+    ups[1].resume();
+    let resumed = Instant::now();
+    let back = loop {
+        let reply = send_with(&client, get(&sw.url("/"))).await.unwrap();
+        if answered_by(&reply).as_deref() == Some(ups[1].name.as_str()) {
+            break resumed.elapsed();
+        }
+        assert!(
+            resumed.elapsed() < Duration::from_secs(5),
+            "resumed replica got no traffic in 5 s: {}",
+            entry(clusters(&sw).await)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let doc = entry(clusters(&sw).await);
+    assert_eq!(doc["healthy"], true, "{doc}");
+    assert_eq!(doc["ejected"], false, "{doc}");
+    // Two 200 ms health intervals and a probe, with room for a slow machine.
+    assert!(back < Duration::from_millis(1500), "back after {back:?}");
+}

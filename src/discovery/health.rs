@@ -82,4 +82,7 @@ async fn probe(mut client: UpstreamClient, endpoint: Arc<Endpoint>, check: &Heal
     let now = Instant::now();
     tracing::debug!(endpoint = %endpoint.addr(), pass, "health check");
     endpoint.update_health(|h| ((), h.check(check, pass, now)));
+    if pass {
+        endpoint.health_check_passed();
+    }
 }

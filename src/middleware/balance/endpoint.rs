@@ -183,6 +183,15 @@ impl Endpoint {
         self.ewma().observe(rtt, now);
     }
 
+    /// Records a passing active health check: an RTT estimate that rests
+    /// only on requests that got no answer is dropped, so the balancer tries
+    /// the endpoint again as if new (see [`PeakEwma::forget_bound`]).
+    pub fn health_check_passed(&self) {
+        if self.ewma().forget_bound() {
+            tracing::debug!(endpoint = %self.addr, "answering again; RTT estimate reset");
+        }
+    }
+
     fn ewma(&self) -> MutexGuard<'_, PeakEwma> {
         // A panic while holding the lock cannot leave the floats half-written
         // in a way that matters; keep serving with whatever is there.
@@ -248,13 +257,31 @@ impl InFlight {
         self.completed = true;
     }
 
-    /// [`InFlight::complete`], and reports the outcome `judge` reads with
-    /// the cluster's classifier.
-    pub fn complete_with(self, rtt: Duration, judge: impl FnOnce(&Classifier) -> Outcome) {
+    /// Records that the request failed after `rtt` without an answer (no
+    /// connection, reset, protocol error): a lower bound, as for a
+    /// cancellation. A refused connection fails in microseconds, and read
+    /// as an RTT it would make the dead endpoint the cheapest of all.
+    pub fn fail(mut self, rtt: Duration) {
+        self.endpoint.ewma().observe_at_least(rtt, Instant::now());
+        self.completed = true;
+    }
+
+    /// [`InFlight::complete`] for an answer, [`InFlight::fail`] for `None`,
+    /// and reports the outcome `judge` reads with the cluster's classifier.
+    pub fn complete_with(
+        self,
+        rtt: Duration,
+        answered: bool,
+        judge: impl FnOnce(&Classifier) -> Outcome,
+    ) {
         if let Some(set) = &self.set {
             set.report(&self.endpoint, judge, Instant::now());
         }
-        self.complete(rtt);
+        if answered {
+            self.complete(rtt);
+        } else {
+            self.fail(rtt);
+        }
     }
 }
 

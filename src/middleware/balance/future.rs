@@ -80,7 +80,7 @@ where
                 let selected = SelectedEndpoint(guard.endpoint().addr());
                 let rtt = guard.elapsed();
                 let result = result.map_err(Into::into);
-                guard.complete_with(rtt, |classifier| match &result {
+                guard.complete_with(rtt, result.is_ok(), |classifier| match &result {
                     Ok(response) => classifier.response(response),
                     Err(error) => classifier.error(error),
                 });

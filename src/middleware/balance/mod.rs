@@ -24,10 +24,13 @@
 //! `decay` old keeps weight 1/e). An endpoint never measured costs
 //! `default_rtt`. linkerd's defaults are 30 ms and 10 s; so are ours
 //! ([`DEFAULT_RTT`], [`DEFAULT_DECAY`]). The RTT is measured to the response
-//! headers, errors included (their elapsed time counts, so a failing endpoint
-//! looks expensive), and a cancelled request counts its elapsed time as a
-//! lower bound, so a hung endpoint stops attracting traffic after its first
-//! timeout.
+//! headers, error responses included. A request that got no answer at all
+//! (cancelled, connection refused or reset) counts its elapsed time as a
+//! lower bound only: a hung endpoint stops attracting traffic after its
+//! first timeout, and a refusing one never looks cheap for failing fast.
+//! An estimate that rests on such a bound is dropped when an active health
+//! check passes, so a replica that is back gets traffic at once instead of
+//! after many decay constants.
 //!
 //! # Why not `tower::balance`
 //!

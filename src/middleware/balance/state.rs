@@ -11,6 +11,14 @@
 //! replica becomes expensive on its first slow answer; only time brings it
 //! back down. Before the first sample the estimate is the configured default,
 //! held constant; the first sample replaces that guess.
+//!
+//! A request that got no answer (cancelled, or failed without a response)
+//! tells only a lower bound: "at least this long". Such a bound can raise
+//! the estimate but never lower it, and the estimate remembers that it rests
+//! on a bound. When later evidence shows the endpoint answering again (a
+//! passing health check), [`PeakEwma::forget_bound`] drops it: an endpoint
+//! P2C no longer picks would otherwise wait many decay constants before it
+//! looked cheap enough to be tried, however healthy it was again.
 
 use std::time::Duration;
 
@@ -23,6 +31,8 @@ pub struct PeakEwma {
     decay: f64,
     /// The estimate at `stamp`; `None` until the first observation.
     last: Option<(f64, Instant)>,
+    /// The estimate was last raised by a lower bound, not by an answer.
+    bound: bool,
 }
 
 impl PeakEwma {
@@ -36,6 +46,7 @@ impl PeakEwma {
             default_rtt: default_rtt.as_secs_f64(),
             decay: decay.as_secs_f64().max(1e-9),
             last: None,
+            bound: false,
         }
     }
 
@@ -63,6 +74,7 @@ impl PeakEwma {
             }
         };
         self.last = Some((next, now));
+        self.bound = false;
     }
 
     /// Records that a request has taken *at least* `rtt` (it was cancelled
@@ -71,7 +83,20 @@ impl PeakEwma {
     pub fn observe_at_least(&mut self, rtt: Duration, now: Instant) {
         if rtt.as_secs_f64() > self.estimate(now) {
             self.observe(rtt, now);
+            self.bound = true;
         }
+    }
+
+    /// Forgets the estimate if a lower bound set it (the endpoint was last
+    /// seen not answering) and reads as unmeasured again; an estimate made
+    /// of real answers is kept. Returns whether it forgot.
+    pub fn forget_bound(&mut self) -> bool {
+        let forget = self.bound;
+        if forget {
+            self.last = None;
+            self.bound = false;
+        }
+        forget
     }
 
     /// The estimate at `now`, in seconds.
@@ -179,6 +204,34 @@ mod tests {
         assert!(close(ewma.estimate(t0), 0.100));
         ewma.observe_at_least(2000 * MS, t0);
         assert!(close(ewma.estimate(t0), 2.0));
+    }
+
+    #[test]
+    fn forget_bound_drops_an_estimate_set_by_a_lower_bound() {
+        let t0 = Instant::now();
+        let mut ewma = PeakEwma::new(30 * MS, DECAY);
+        ewma.observe(2 * MS, t0);
+        ewma.observe_at_least(200 * MS, t0 + MS);
+        assert!(ewma.forget_bound());
+        assert_eq!(ewma.measured(t0 + MS), None);
+        assert!(close(ewma.estimate(t0 + MS), 0.030));
+    }
+
+    #[test]
+    fn forget_bound_keeps_an_estimate_made_of_answers() {
+        let t0 = Instant::now();
+        let mut ewma = PeakEwma::new(30 * MS, DECAY);
+        // A slow replica: its answers are slow, and that is real.
+        ewma.observe(200 * MS, t0);
+        assert!(!ewma.forget_bound());
+        assert!(close(ewma.estimate(t0), 0.200));
+        // A bound below the estimate changes nothing, so it is kept too.
+        ewma.observe_at_least(MS, t0);
+        assert!(!ewma.forget_bound());
+        // An answer after a bound makes the estimate real again.
+        ewma.observe_at_least(500 * MS, t0);
+        ewma.observe(400 * MS, t0 + MS);
+        assert!(!ewma.forget_bound());
     }
 
     #[test]
