@@ -1,6 +1,9 @@
 //! Counting upstream connections: a connector wrapper whose connections
 //! move `seawall_upstream_connections_open` up when made and down when the
 //! pool drops them, and `seawall_upstream_connections_total` once each.
+//! Each connection also stamps the responses it carries with the instant it
+//! became ready ([`ConnectionReady`]), so the balancer can leave connection
+//! setup out of an endpoint's latency estimate.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +15,9 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use pin_project_lite::pin_project;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
+use tokio::time::Instant;
+
+use crate::middleware::balance::ConnectionReady;
 
 /// The two metric handles of one cluster.
 #[derive(Clone, Debug, Default)]
@@ -59,6 +65,7 @@ where
             Ok(Counted {
                 io,
                 open: metrics.open,
+                ready: ConnectionReady(Instant::now()),
             })
         })
     }
@@ -70,6 +77,7 @@ pin_project! {
         #[pin]
         io: IO,
         open: Gauge,
+        ready: ConnectionReady,
     }
 
     impl<IO> PinnedDrop for Counted<IO> {
@@ -121,6 +129,53 @@ impl<IO: Write> Write for Counted<IO> {
 
 impl<IO: Connection> Connection for Counted<IO> {
     fn connected(&self) -> Connected {
-        self.io.connected()
+        self.io.connected().extra(self.ready)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use tower::{Service, ServiceExt};
+
+    use crate::middleware::balance::ConnectionReady;
+    use crate::proxy::client::UpstreamClient;
+
+    /// A real pool against a real socket: every response carries the
+    /// instant its connection became ready, the same one on reuse.
+    #[tokio::test]
+    async fn responses_carry_their_connection_ready_instant() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let ok = service_fn(|_req| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(crate::body::empty()))
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), ok)
+                .await;
+        });
+        let yaml = format!(
+            "listeners: [{{ name: l, address: 127.0.0.1:0, routes: [{{ name: r, cluster: c }}] }}]\n\
+             clusters: [{{ name: c, endpoints: [\"{addr}\"] }}]\n"
+        );
+        let config = crate::config::parse(&yaml, None).unwrap();
+        let mut client = UpstreamClient::new(&config.clusters[0]);
+        let mut readies = Vec::new();
+        for _ in 0..2 {
+            let req = http::Request::get(format!("http://{addr}/"))
+                .body(crate::body::empty())
+                .unwrap();
+            let rsp = client.ready().await.unwrap().call(req).await.unwrap();
+            readies.push(rsp.extensions().get::<ConnectionReady>().copied());
+            rsp.into_body().collect().await.unwrap();
+        }
+        let first = readies[0].expect("first response is marked").0;
+        let second = readies[1].expect("second response is marked").0;
+        assert_eq!(first, second, "the second request reused the connection");
     }
 }

@@ -3,19 +3,33 @@
 //!
 //! The RTT is taken when the response *headers* arrive (the body may stream
 //! for minutes and says nothing about the endpoint's queue). An error records
-//! its elapsed time too: a failing endpoint must look expensive, not cheap.
-//! If the future is dropped first, the [`InFlight`] guard's own drop releases
-//! the slot.
+//! its elapsed time as a lower bound: a failing endpoint must look expensive,
+//! not cheap. If the future is dropped first, the [`InFlight`] guard's own
+//! drop releases the slot.
+//!
+//! Connection setup is not service time. A response on a connection opened
+//! for this request carries its [`ConnectionReady`] mark, and the RTT is
+//! counted from that instant: in tower's balancer the endpoint connects in
+//! `poll_ready`, before the measured call; here the pool connects inside the
+//! call, and without this one slow handshake (a TLS upstream, a container
+//! whose network is still coming up) would make a fast replica look slow
+//! until its estimate decayed, and P2C would not pick it meanwhile.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
+use tokio::time::Instant;
 
 use super::SelectedEndpoint;
 use super::endpoint::InFlight;
 use crate::BoxError;
+
+/// When an upstream connection became ready to carry requests; the
+/// connector puts it in every response the connection carries.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionReady(pub Instant);
 
 pin_project! {
     /// Resolves to the inner service's response, tagged with the
@@ -78,7 +92,13 @@ where
                     return Poll::Ready(Err("balance future polled after completion".into()));
                 };
                 let selected = SelectedEndpoint(guard.endpoint().addr());
-                let rtt = guard.elapsed();
+                let rtt = match &result {
+                    Ok(response) => match response.extensions().get::<ConnectionReady>() {
+                        Some(ready) => guard.elapsed().min(ready.0.elapsed()),
+                        None => guard.elapsed(),
+                    },
+                    Err(_) => guard.elapsed(),
+                };
                 let result = result.map_err(Into::into);
                 guard.complete_with(rtt, result.is_ok(), |classifier| match &result {
                     Ok(response) => classifier.response(response),

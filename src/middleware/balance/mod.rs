@@ -78,7 +78,7 @@ use tower::Service;
 
 pub use endpoint::{Endpoint, InFlight};
 pub use error::NoEndpoint;
-pub use future::ResponseFuture;
+pub use future::{ConnectionReady, ResponseFuture};
 pub use layer::BalanceLayer;
 pub use pick::{pick, pick_round_robin};
 pub use set::{DEFAULT_DECAY, DEFAULT_RTT, EndpointSet, SetChange};

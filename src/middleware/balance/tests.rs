@@ -298,3 +298,65 @@ async fn a_retry_avoids_the_previous_endpoint_when_it_can() {
         addr(1)
     );
 }
+
+/// Sends one request through a one-endpoint balancer; the mock upstream
+/// answers after `connect` + `serve`, marking a connection made `connect`
+/// into the request when `fresh`. Returns the endpoint's estimate after.
+async fn rtt_after(connect: Duration, serve: Duration, fresh: bool) -> Duration {
+    let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
+    let set = set_of(&[1]);
+    let mut balance = Balance::new(service, set.clone(), &ewma());
+    handle.allow(1);
+    let call = balance
+        .ready()
+        .await
+        .expect("ready")
+        .call(http::Request::new(()));
+    let upstream = async {
+        let (_req, send) = handle.next_request().await.expect("request");
+        tokio::time::sleep(connect).await;
+        let ready = Instant::now();
+        tokio::time::sleep(serve).await;
+        let mut response = http::Response::new(());
+        if fresh {
+            response.extensions_mut().insert(ConnectionReady(ready));
+        }
+        send.send_response(response);
+    };
+    let (response, ()) = tokio::join!(call, upstream);
+    response.expect("answered");
+    set.endpoints()[0].rtt_estimate(Instant::now())
+}
+
+#[tokio::test(start_paused = true)]
+async fn connection_setup_is_not_counted_as_service_time() {
+    // A connection opened for the request: only the 5 ms after it counts.
+    assert_eq!(rtt_after(200 * MS, 5 * MS, true).await, 5 * MS);
+    // Without the mark (a pooled connection), the whole wait counts.
+    assert_eq!(rtt_after(200 * MS, 5 * MS, false).await, 205 * MS);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_older_than_the_request_changes_nothing() {
+    let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
+    let set = set_of(&[1]);
+    let mut balance = Balance::new(service, set.clone(), &ewma());
+    let opened = Instant::now();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    handle.allow(1);
+    let call = balance
+        .ready()
+        .await
+        .expect("ready")
+        .call(http::Request::new(()));
+    let upstream = async {
+        let (_req, send) = handle.next_request().await.expect("request");
+        tokio::time::sleep(7 * MS).await;
+        let mut response = http::Response::new(());
+        response.extensions_mut().insert(ConnectionReady(opened));
+        send.send_response(response);
+    };
+    let (response, ()) = tokio::join!(call, upstream);
+    response.expect("answered");
+    assert_eq!(set.endpoints()[0].rtt_estimate(Instant::now()), 7 * MS);
+}
