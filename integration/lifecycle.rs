@@ -58,6 +58,24 @@ fn check_accepts_the_shipped_config_and_prints_a_summary() {
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("seawall "));
 }
 
+#[test]
+fn check_into_a_closed_pipe_exits_cleanly() {
+    // `seawall check f | head -1`: stdout's reader is gone before seawall
+    // writes. The verdict is about the file, not the pipe: exit 0, no panic.
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/config/seawall.yaml");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(seawall_bin())
+        .args(["check", shipped])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 fn process_config(upstream: std::net::SocketAddr) -> String {
     basic_config(&[upstream]).replace("level: warn", "level: info")
 }

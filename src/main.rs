@@ -1,6 +1,7 @@
 //! The `seawall` binary: CLI, logging, config, run. Everything else lives in
 //! the library so tests and benchmarks reach it.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -41,7 +42,10 @@ fn main() -> ExitCode {
     if let Some(Command::Check { path }) = cli.command {
         return match seawall::config::load(&path) {
             Ok(config) => {
-                println!("{}: ok\n{}", path.display(), config.summary());
+                // A closed stdout (`seawall check f | head -1`) is not an
+                // error of the config: ignore it rather than panic.
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}: ok\n{}", path.display(), config.summary());
                 ExitCode::SUCCESS
             }
             Err(e) => {
