@@ -26,7 +26,7 @@ fn status_of(response: &str) -> &str {
 async fn bad_host_headers_get_400_and_reach_nothing() {
     let up = Upstream::spawn("a").await;
     let sw = Seawall::start(&basic_config(&[up.addr])).await;
-    let cases: [(&[u8], &str); 4] = [
+    let cases: [(&[u8], &str); 5] = [
         (b"GET / HTTP/1.1\r\n\r\n", "missing-host"),
         (
             b"GET / HTTP/1.1\r\nHost: a.local\r\nHost: b.local\r\n\r\n",
@@ -37,6 +37,10 @@ async fn bad_host_headers_get_400_and_reach_nothing() {
             "conflicting-host",
         ),
         (b"GET / HTTP/1.1\r\nHost: bad host\r\n\r\n", "invalid-host"),
+        (
+            b"GET / HTTP/1.1\r\nHost: a.local:8x\r\n\r\n",
+            "invalid-host",
+        ),
     ];
     for (request, reason) in cases {
         let rsp = raw(sw.addr, request).await;

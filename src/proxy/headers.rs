@@ -89,14 +89,30 @@ pub fn is_tunnel_upgrade(headers: &HeaderMap) -> bool {
     }
 }
 
+/// A client address as the `X-Forwarded-For` element it becomes. Made once
+/// per downstream connection, so requests on it add the header without
+/// formatting the address again.
+pub fn client_value(client: IpAddr) -> HeaderValue {
+    HeaderValue::try_from(client.to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
 /// Adds `X-Forwarded-For` (appended), and `X-Forwarded-Proto` /
-/// `X-Forwarded-Host` when an earlier hop has not set them.
-pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, proto: &'static str, host: &str) {
-    let xff = match headers.get(&X_FORWARDED_FOR).map(|v| v.to_str()) {
-        Some(Ok(prev)) if !prev.trim().is_empty() => format!("{prev}, {client}"),
-        _ => client.to_string(),
+/// `X-Forwarded-Host` when an earlier hop has not set them. `client` comes
+/// from [`client_value`].
+pub fn add_forwarded(
+    headers: &mut HeaderMap,
+    client: &HeaderValue,
+    proto: &'static str,
+    host: &str,
+) {
+    let xff = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::to_str) {
+        Some(Ok(prev)) if !prev.trim().is_empty() => {
+            HeaderValue::try_from(format!("{prev}, {}", client.to_str().unwrap_or("unknown"))).ok()
+        }
+        _ => Some(client.clone()),
     };
-    if let Ok(value) = HeaderValue::try_from(xff) {
+    if let Some(value) = xff {
         headers.insert(X_FORWARDED_FOR, value);
     }
     if !headers.contains_key(&X_FORWARDED_PROTO) {
@@ -117,10 +133,10 @@ pub fn add_via(headers: &mut HeaderMap, version: http::Version) {
         _ => "1.1 seawall",
     };
     let via = match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {hop}"),
-        None => hop.to_string(),
+        Some(prev) => HeaderValue::try_from(format!("{prev}, {hop}")).ok(),
+        None => Some(HeaderValue::from_static(hop)),
     };
-    if let Ok(value) = HeaderValue::try_from(via) {
+    if let Some(value) = via {
         headers.insert(header::VIA, value);
     }
 }
@@ -203,7 +219,8 @@ mod tests {
             ("x-forwarded-for", "10.0.0.1"),
             ("x-forwarded-proto", "https"),
         ]);
-        add_forwarded(&mut h, "127.0.0.1".parse().unwrap(), "http", "api.local");
+        let client = client_value("127.0.0.1".parse().unwrap());
+        add_forwarded(&mut h, &client, "http", "api.local");
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "api.local");
@@ -215,6 +232,21 @@ mod tests {
         let id = ensure_request_id(&mut h);
         assert_eq!(id.len(), 32);
         assert_eq!(ensure_request_id(&mut h), id);
+    }
+
+    #[test]
+    fn forwarded_for_starts_with_the_client() {
+        let mut h = HeaderMap::new();
+        add_forwarded(&mut h, &client_value("::1".parse().unwrap()), "https", "a");
+        assert_eq!(h["x-forwarded-for"], "::1");
+        assert_eq!(h["x-forwarded-proto"], "https");
+    }
+
+    #[test]
+    fn via_starts_with_this_hop() {
+        let mut h = HeaderMap::new();
+        add_via(&mut h, http::Version::HTTP_2);
+        assert_eq!(h["via"], "2 seawall");
     }
 
     #[test]

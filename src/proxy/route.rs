@@ -97,8 +97,16 @@ impl<T> RouteTable<T> {
 /// Normalizes a Host header or URI authority for matching: lower-case, no
 /// port, no trailing dot. Returns `None` when it is not a valid host.
 pub fn normalize_host(authority: &str) -> Option<String> {
+    if let Some(host) = plain_host(authority) {
+        return Some(host.to_owned());
+    }
     let authority: http::uri::Authority = authority.parse().ok()?;
     if authority.as_str().contains('@') {
+        return None;
+    }
+    // `http` accepts any characters after the colon; RFC 3986 allows digits.
+    let port = authority.as_str()[authority.host().len()..].trim_start_matches(':');
+    if !port.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let host = authority.host().trim_end_matches('.');
@@ -106,6 +114,20 @@ pub fn normalize_host(authority: &str) -> Option<String> {
         return None;
     }
     Some(host.to_ascii_lowercase())
+}
+
+/// The common case without parsing or copying: a lower-case name or IPv4
+/// address, optionally with a numeric port. Anything else (upper case,
+/// IPv6, odd characters) returns `None` and takes the full parse.
+fn plain_host(authority: &str) -> Option<&str> {
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let name = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.';
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let host = host.trim_end_matches('.');
+    (port_ok && !host.is_empty() && host.bytes().all(name)).then_some(host)
 }
 
 #[cfg(test)]
@@ -188,6 +210,20 @@ mod tests {
             Some("api.example.com")
         );
         assert_eq!(normalize_host("[::1]:80").as_deref(), Some("[::1]"));
+        // The fast path and the full parse agree.
+        for (input, want) in [
+            ("api.example.com", Some("api.example.com")),
+            ("api.example.com.:443", Some("api.example.com")),
+            ("10.0.0.1:8080", Some("10.0.0.1")),
+            ("Api.example.com", Some("api.example.com")),
+            // RFC 3986: the port is *DIGIT, so it may be empty.
+            ("host:", Some("host")),
+            ("host:8x", None),
+            (".", None),
+            ("", None),
+        ] {
+            assert_eq!(normalize_host(input).as_deref(), want, "{input:?}");
+        }
         assert_eq!(normalize_host("user@host"), None);
         assert_eq!(normalize_host("bad host"), None);
     }

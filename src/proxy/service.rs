@@ -41,6 +41,8 @@ struct Inner {
     shared: Shared,
     listener: String,
     remote: SocketAddr,
+    /// `remote`'s IP as an `X-Forwarded-For` element, made once.
+    client: HeaderValue,
     scheme: &'static str,
     activity: Arc<Activity>,
 }
@@ -70,6 +72,7 @@ impl Proxy {
                 shared,
                 listener,
                 remote,
+                client: headers::client_value(remote.ip()),
                 scheme,
                 activity,
             }),
@@ -216,7 +219,7 @@ impl Proxy {
         headers::strip_hop_by_hop(&mut parts.headers, tunnel);
         headers::add_forwarded(
             &mut parts.headers,
-            self.inner.remote.ip(),
+            &self.inner.client,
             self.inner.scheme,
             &host,
         );

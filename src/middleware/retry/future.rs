@@ -44,6 +44,19 @@ pub(crate) struct Context {
     pub(crate) seed: Option<u64>,
 }
 
+/// The attempt header's value: static for the 1 to 10 attempts a policy
+/// allows, so the common case costs no allocation.
+fn attempt_value(attempt: u32) -> HeaderValue {
+    const VALUES: [&str; 10] = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
+    usize::try_from(attempt)
+        .ok()
+        .and_then(|n| VALUES.get(n.wrapping_sub(1)))
+        .map_or_else(
+            || HeaderValue::from(attempt),
+            |v| HeaderValue::from_static(v),
+        )
+}
+
 /// Sends `request` through `first` (already ready), then through clones of
 /// it, until an answer is final.
 pub(crate) async fn run<S>(
@@ -86,7 +99,7 @@ where
         *req.headers_mut() = parts.headers.clone();
         *req.extensions_mut() = parts.extensions.clone();
         req.headers_mut()
-            .insert(ATTEMPT_HEADER, HeaderValue::from(attempt));
+            .insert(ATTEMPT_HEADER, attempt_value(attempt));
         // The request span (opened by the proxy handler) shows the attempt.
         tracing::Span::current().record("attempt", attempt);
         req.extensions_mut().insert(hint.clone());
@@ -167,5 +180,17 @@ fn give_up(result: Result<Response, BoxError>, why: GiveUp) -> Result<Response, 
             Ok(rsp)
         }
         Err(error) => Err(GaveUp::new(why, error).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attempt_value;
+
+    #[test]
+    fn attempt_values_are_the_decimal_numbers() {
+        for n in [1, 2, 9, 10, 11, 1000] {
+            assert_eq!(attempt_value(n), n.to_string().as_str());
+        }
     }
 }
