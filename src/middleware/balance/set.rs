@@ -142,12 +142,12 @@ impl EndpointSet {
     /// down, and refusing everything helps nobody).
     pub fn available(&self, now: Instant) -> Arc<Vec<Arc<Endpoint>>> {
         let all = self.current.load_full();
-        let mut available = all.iter().filter(|e| e.available(now)).peekable();
-        if available.peek().is_none() {
+        // The common case, everything available, allocates nothing.
+        if all.iter().all(|e| e.available(now)) {
             return all;
         }
-        let picked: Vec<_> = available.cloned().collect();
-        if picked.len() == all.len() {
+        let picked: Vec<_> = all.iter().filter(|e| e.available(now)).cloned().collect();
+        if picked.is_empty() {
             all
         } else {
             Arc::new(picked)

@@ -81,8 +81,10 @@ where
         .seed
         .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
     let mut backoff = Backoff::new(cx.policy.backoff_base, cx.policy.backoff_max, rng);
-    let template = first.clone();
-    let mut service = Some(first);
+    // `first` is ready for one call; later attempts drive clones of it to
+    // readiness, so nothing is cloned for a request that is never retried.
+    let mut first = first;
+    let mut ready = true;
     let mut avoid = None;
     let mut _permit: Option<RetryPermit> = None;
     let mut attempt = 1u32;
@@ -103,9 +105,10 @@ where
         // The request span (opened by the proxy handler) shows the attempt.
         tracing::Span::current().record("attempt", attempt);
         req.extensions_mut().insert(hint.clone());
-        let sent = match service.take() {
-            Some(mut first) => boxed(first.call(req)),
-            None => boxed(template.clone().oneshot(req)),
+        let sent = if std::mem::take(&mut ready) {
+            boxed(first.call(req))
+        } else {
+            boxed(first.clone().oneshot(req))
         };
         let started = Instant::now();
         let result = sent.await;
