@@ -8,7 +8,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{SeawallProcess, TempDir, Upstream, basic_config, eventually, fetch, seawall_bin};
+use common::{
+    Seawall, SeawallProcess, TempDir, Upstream, basic_config, eventually, fetch, seawall_bin,
+};
 use http::Request;
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
@@ -74,6 +76,37 @@ fn check_into_a_closed_pipe_exits_cleanly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[tokio::test]
+async fn drain_answers_the_first_request_of_a_connection_accepted_before_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let addr = sw.addr;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // seawall accepts it at once; its request is not sent yet.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let drain = tokio::spawn(sw.drain());
+    eventually("the listener closes", || async {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: a.local\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out))
+        .await
+        .expect("answered and closed within 5 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    // Answered, then closed (read_to_end returned): with `Connection:
+    // close` when the drain caught the request in progress, or right after
+    // a response that had already gone out.
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert_eq!(drain.await.unwrap(), seawall::server::Drained::Clean);
 }
 
 fn process_config(upstream: std::net::SocketAddr) -> String {

@@ -18,6 +18,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// How often [`Activity::first_request`] looks.
+const FIRST_REQUEST_POLL: Duration = Duration::from_millis(5);
+
 /// Activity of one connection.
 #[derive(Debug)]
 pub struct Activity {
@@ -28,6 +31,8 @@ pub struct Activity {
 struct State {
     busy: usize,
     idle_since: Instant,
+    /// Requests begun on this connection so far.
+    begun: u64,
 }
 
 /// Marks one request in progress until dropped; travels with the response
@@ -48,6 +53,7 @@ impl Activity {
             state: Mutex::new(State {
                 busy: 0,
                 idle_since: Instant::now(),
+                begun: 0,
             }),
         }
     }
@@ -61,8 +67,22 @@ impl Activity {
 
     /// Marks a request in progress until the returned guard is dropped.
     pub fn begin(self: &std::sync::Arc<Self>) -> BusyGuard {
-        self.with(|s| s.busy += 1);
+        self.with(|s| {
+            s.busy += 1;
+            s.begun += 1;
+        });
         BusyGuard(self.clone())
+    }
+
+    /// Completes once the connection's first request has begun, or after
+    /// `limit`. Only a drain waits on it, for connections accepted just
+    /// before it began (so it polls, rather than make every request wake a
+    /// waiter that almost never exists).
+    pub async fn first_request(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.with(|s| s.begun) == 0 && Instant::now() < deadline {
+            tokio::time::sleep(FIRST_REQUEST_POLL.min(limit)).await;
+        }
     }
 
     /// Completes once the connection has had no request in progress for

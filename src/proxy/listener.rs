@@ -20,6 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -66,6 +67,11 @@ pub fn server_builder(limits: &ServerLimits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// Most connections taken from the kernel's queue once `shutdown` fires
+/// (Linux's default listen backlog is 4096; a burst larger than this at the
+/// very moment of a drain is reset, as it would be anyway).
+const BACKLOG_AT_SHUTDOWN: usize = 4096;
+
 /// Accepts connections until `shutdown` fires; each connection task is
 /// tracked so the drain can wait for it. `shutdown` is this listener's own
 /// token: cancelling it (drain, or the listener removed by a reload) stops
@@ -87,10 +93,21 @@ pub async fn serve(
     let started_tls = listener_tls(&shared, &name);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut at_capacity = false;
+    let mut taken_after_shutdown = 0usize;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = shutdown.cancelled() => break,
+            _ = shutdown.cancelled() => {
+                // Connections the kernel has completed but seawall has not
+                // taken yet would be reset when the socket closes: take
+                // them, so each gets its first request answered. Bounded,
+                // so clients still arriving cannot hold the socket open.
+                taken_after_shutdown += 1;
+                match listener.accept().now_or_never() {
+                    Some(accepted) if taken_after_shutdown <= BACKLOG_AT_SHUTDOWN => accepted,
+                    _ => break,
+                }
+            }
         };
         match accepted {
             Ok((stream, remote)) => {
@@ -174,10 +191,9 @@ impl Connection {
             None => {
                 // hyper's version detection has no timer of its own (see
                 // `preface`); a TLS connection is bounded by its handshake.
-                let sniffed = tokio::select! {
-                    sniffed = preface::sniff(stream, self.header_read_timeout) => sniffed,
-                    _ = self.shutdown.cancelled() => None,
-                };
+                // Not cut short by a drain: the connection was accepted, and
+                // its first request is served (see `drive`).
+                let sniffed = preface::sniff(stream, self.header_read_timeout).await;
                 let Some(stream) = sniffed else {
                     tracing::debug!(%remote, "connection closed before its protocol was known");
                     return;
@@ -188,9 +204,16 @@ impl Connection {
                     .builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let graceful = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
-                drive(conn, graceful, &self.shutdown, &activity, self.keepalive)
-                    .await
-                    .map_err(|e| e.to_string())
+                drive(
+                    conn,
+                    graceful,
+                    &self.shutdown,
+                    &activity,
+                    self.keepalive,
+                    self.header_read_timeout,
+                )
+                .await
+                .map_err(|e| e.to_string())
             }
             Some((config, handshake_timeout)) => {
                 let proxy = Proxy::with_scheme(
@@ -207,6 +230,7 @@ impl Connection {
                     shutdown: &self.shutdown,
                     activity: &activity,
                     keepalive: self.keepalive,
+                    header_read_timeout: self.header_read_timeout,
                 };
                 tls.serve(stream, proxy).await
             }

@@ -71,15 +71,17 @@ pub(super) struct TlsConn<'a> {
     pub activity: &'a Activity,
     /// Keep-alive idle timeout.
     pub keepalive: Duration,
+    /// How long a connection accepted before a drain may take to start its
+    /// first request (see [`drive`]).
+    pub header_read_timeout: Duration,
 }
 
 impl TlsConn<'_> {
     /// Handshakes, then serves `proxy` over the negotiated protocol.
     pub(super) async fn serve(self, stream: TcpStream, proxy: Proxy) -> Result<(), String> {
-        let accepted = tokio::select! {
-            accepted = server::accept(self.config, stream, self.handshake_timeout) => accepted,
-            _ = self.shutdown.cancelled() => return Ok(()),
-        };
+        // Bounded by the handshake timeout, and not cut short by a drain:
+        // the connection was accepted, its first request is served.
+        let accepted = server::accept(self.config, stream, self.handshake_timeout).await;
         let (stream, negotiated) = accepted.map_err(|e| format!("TLS handshake failed: {e}"))?;
         let io = TokioIo::new(stream);
         let service = service_fn(move |req| proxy.clone().handle(req));
@@ -87,7 +89,15 @@ impl TlsConn<'_> {
             Negotiated::Http2 => {
                 let conn = self.servers.http2.serve_connection(io, service);
                 let graceful = |c: Pin<&mut _>| http2::Connection::graceful_shutdown(c);
-                drive(conn, graceful, self.shutdown, self.activity, self.keepalive).await
+                drive(
+                    conn,
+                    graceful,
+                    self.shutdown,
+                    self.activity,
+                    self.keepalive,
+                    self.header_read_timeout,
+                )
+                .await
             }
             Negotiated::Http1 => {
                 let conn = self
@@ -96,7 +106,15 @@ impl TlsConn<'_> {
                     .serve_connection(io, service)
                     .with_upgrades();
                 let graceful = |c: Pin<&mut _>| http1::UpgradeableConnection::graceful_shutdown(c);
-                drive(conn, graceful, self.shutdown, self.activity, self.keepalive).await
+                drive(
+                    conn,
+                    graceful,
+                    self.shutdown,
+                    self.activity,
+                    self.keepalive,
+                    self.header_read_timeout,
+                )
+                .await
             }
         };
         result.map_err(|e| e.to_string())
@@ -106,12 +124,19 @@ impl TlsConn<'_> {
 /// Runs `conn` to its end; on drain or after `keepalive` without a request
 /// in progress, asks it to finish gracefully (h2: GOAWAY; h1: close after
 /// the current response) with `graceful`, and waits for that.
+///
+/// A connection accepted just before the drain began may not have sent its
+/// first request yet; closing it then would drop a request seawall had
+/// already accepted the connection for. It gets up to `first_request` (the
+/// header read timeout) to start one, which is then answered and the
+/// connection closed.
 pub(super) async fn drive<C, T, E>(
     conn: C,
     graceful: impl FnOnce(Pin<&mut C>),
     shutdown: &CancellationToken,
     activity: &Activity,
     keepalive: Duration,
+    first_request: Duration,
 ) -> Result<T, E>
 where
     C: Future<Output = Result<T, E>>,
@@ -120,6 +145,10 @@ where
     tokio::select! {
         res = conn.as_mut() => res,
         _ = shutdown.cancelled() => {
+            tokio::select! {
+                res = conn.as_mut() => return res,
+                () = activity.first_request(first_request) => {}
+            }
             graceful(conn.as_mut());
             conn.await
         }
