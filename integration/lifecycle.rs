@@ -109,6 +109,36 @@ async fn drain_answers_the_first_request_of_a_connection_accepted_before_it() {
     assert_eq!(drain.await.unwrap(), seawall::server::Drained::Clean);
 }
 
+#[tokio::test]
+async fn drain_answers_a_request_on_an_idle_keep_alive_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let addr = sw.addr;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = b"GET / HTTP/1.1\r\nHost: a.local\r\n\r\n";
+    stream.write_all(request).await.unwrap();
+    let mut first = vec![0u8; 4096];
+    let n = stream.read(&mut first).await.unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200"), "first answer");
+    // The connection is idle and kept alive; the drain begins, and the
+    // client reuses the connection at that moment, as clients do.
+    let drain = tokio::spawn(sw.drain());
+    eventually("the listener closes", || async {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await;
+    stream.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out))
+        .await
+        .expect("answered and closed within 5 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert_eq!(drain.await.unwrap(), seawall::server::Drained::Clean);
+}
+
 fn process_config(upstream: std::net::SocketAddr) -> String {
     basic_config(&[upstream]).replace("level: warn", "level: info")
 }

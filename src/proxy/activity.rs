@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// How often [`Activity::first_request`] looks.
-const FIRST_REQUEST_POLL: Duration = Duration::from_millis(5);
+/// How often [`Activity::request_after`] looks.
+const REQUEST_POLL: Duration = Duration::from_millis(5);
 
 /// Activity of one connection.
 #[derive(Debug)]
@@ -74,15 +74,25 @@ impl Activity {
         BusyGuard(self.clone())
     }
 
-    /// Completes once the connection's first request has begun, or after
-    /// `limit`. Only a drain waits on it, for connections accepted just
-    /// before it began (so it polls, rather than make every request wake a
-    /// waiter that almost never exists).
-    pub async fn first_request(&self, limit: Duration) {
+    /// True while a request is in progress.
+    pub fn busy(&self) -> bool {
+        self.with(|s| s.busy > 0)
+    }
+
+    /// Completes once a request begins after the `begun`-th (see
+    /// [`Activity::begun`]), or after `limit`. Only a drain waits on it, for
+    /// idle connections a request may be on its way to (so it polls, rather
+    /// than make every request wake a waiter that almost never exists).
+    pub async fn request_after(&self, begun: u64, limit: Duration) {
         let deadline = Instant::now() + limit;
-        while self.with(|s| s.begun) == 0 && Instant::now() < deadline {
-            tokio::time::sleep(FIRST_REQUEST_POLL.min(limit)).await;
+        while self.begun() <= begun && Instant::now() < deadline {
+            tokio::time::sleep(REQUEST_POLL.min(limit)).await;
         }
+    }
+
+    /// Requests begun on this connection so far.
+    pub fn begun(&self) -> u64 {
+        self.with(|s| s.begun)
     }
 
     /// Completes once the connection has had no request in progress for

@@ -27,6 +27,12 @@ use super::service::Proxy;
 use crate::config::ServerLimits;
 use crate::tls::server::{self, Negotiated};
 
+/// Longest a drain keeps an idle connection open for a request that may be
+/// on its way (see [`drive`]). Clients moving off a draining sidecar send
+/// within milliseconds; a second covers a slow one without holding the
+/// drain for long.
+pub(super) const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
+
 /// hyper refuses a read buffer smaller than this.
 const HYPER_MIN_BUF: usize = 8192;
 
@@ -125,11 +131,14 @@ impl TlsConn<'_> {
 /// in progress, asks it to finish gracefully (h2: GOAWAY; h1: close after
 /// the current response) with `graceful`, and waits for that.
 ///
-/// A connection accepted just before the drain began may not have sent its
-/// first request yet; closing it then would drop a request seawall had
-/// already accepted the connection for. It gets up to `first_request` (the
-/// header read timeout) to start one, which is then answered and the
-/// connection closed.
+/// On drain, an idle connection may have a request on its way: one accepted
+/// just before the drain that has not sent its first request yet, or a
+/// keep-alive connection a client is reusing at that moment. Closing it at
+/// once would drop that request (the client sees the connection reset after
+/// writing it). So an idle connection gets up to [`DRAIN_IDLE_GRACE`]
+/// (shorter if `first_request`, the header read timeout, is) for a request
+/// to begin; that request is answered and the connection closed after it.
+/// A connection with a request in progress closes after its response.
 pub(super) async fn drive<C, T, E>(
     conn: C,
     graceful: impl FnOnce(Pin<&mut C>),
@@ -145,9 +154,13 @@ where
     tokio::select! {
         res = conn.as_mut() => res,
         _ = shutdown.cancelled() => {
-            tokio::select! {
-                res = conn.as_mut() => return res,
-                () = activity.first_request(first_request) => {}
+            if !activity.busy() {
+                let begun = activity.begun();
+                let grace = DRAIN_IDLE_GRACE.min(first_request);
+                tokio::select! {
+                    res = conn.as_mut() => return res,
+                    () = activity.request_after(begun, grace) => {}
+                }
             }
             graceful(conn.as_mut());
             conn.await

@@ -129,6 +129,10 @@ pub async fn reload(env: &mut Env, opts: Opts) -> Result<Measured, Error> {
 }
 
 /// 11: SIGTERM to seawall while requests are in flight (each takes 50 ms).
+/// How late the load driver may send a request after its scheduled time
+/// on a busy 2-core machine (see the sigterm "sent before" check).
+const SEND_LAG: Duration = Duration::from_millis(10);
+
 pub async fn sigterm(env: &mut Env, opts: Opts) -> Result<Measured, Error> {
     let (at, length) = (opts.secs(3.0, 2.0), opts.secs(6.0, 4.0));
     let load = Load::steady(opts.rate, length, env.url("/work?delay=50ms"));
@@ -153,12 +157,15 @@ pub async fn sigterm(env: &mut Env, opts: Opts) -> Result<Measured, Error> {
         .iter()
         .filter(|s| s.at < gone && matches!(s.failure, Some(Failure::Broken | Failure::TimedOut)))
         .count();
-    let before = run.summary(Duration::ZERO, w.from);
+    // An open-loop request is sent a little after its scheduled time; one
+    // scheduled in the last moments before the signal may connect after
+    // the listener closed and be refused, never accepted.
+    let before = run.summary(Duration::ZERO, w.from.saturating_sub(SEND_LAG));
     Ok(Measured {
         checks: vec![
             Check::at_most("accepted requests lost", accepted_lost as f64, 0.0, ""),
             Check::at_least(
-                "2xx of requests sent before SIGTERM",
+                "2xx of requests sent ≥ 10 ms before SIGTERM",
                 before.success() * 100.0,
                 100.0,
                 "%",
