@@ -78,35 +78,42 @@ fn check_into_a_closed_pipe_exits_cleanly() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-#[tokio::test]
-async fn drain_answers_the_first_request_of_a_connection_accepted_before_it() {
+/// Starts draining `sw`, waits for its listener to close, then sends a GET
+/// on `stream` (a connection seawall accepted before the drain) and returns
+/// everything read until seawall closes it. Panics unless the drain ends
+/// clean.
+async fn request_during_drain(sw: Seawall, mut stream: tokio::net::TcpStream) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let up = Upstream::spawn("a").await;
-    let sw = Seawall::start(&basic_config(&[up.addr])).await;
     let addr = sw.addr;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    // seawall accepts it at once; its request is not sent yet.
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let drain = tokio::spawn(sw.drain());
     eventually("the listener closes", || async {
         tokio::net::TcpStream::connect(addr).await.is_err()
     })
     .await;
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: a.local\r\n\r\n")
-        .await
-        .unwrap();
+    stream.write_all(GET).await.unwrap();
     let mut out = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out))
         .await
         .expect("answered and closed within 5 s")
         .unwrap();
-    let text = String::from_utf8_lossy(&out);
-    // Answered, then closed (read_to_end returned): with `Connection:
+    assert_eq!(drain.await.unwrap(), seawall::server::Drained::Clean);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: a.local\r\n\r\n";
+
+#[tokio::test]
+async fn drain_answers_the_first_request_of_a_connection_accepted_before_it() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let stream = tokio::net::TcpStream::connect(sw.addr).await.unwrap();
+    // seawall accepts it at once; its request is not sent yet.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let text = request_during_drain(sw, stream).await;
+    // Answered, then closed (the helper read to the end): with `Connection:
     // close` when the drain caught the request in progress, or right after
     // a response that had already gone out.
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    assert_eq!(drain.await.unwrap(), seawall::server::Drained::Clean);
 }
 
 #[tokio::test]
@@ -114,29 +121,15 @@ async fn drain_answers_a_request_on_an_idle_keep_alive_connection() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let up = Upstream::spawn("a").await;
     let sw = Seawall::start(&basic_config(&[up.addr])).await;
-    let addr = sw.addr;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = b"GET / HTTP/1.1\r\nHost: a.local\r\n\r\n";
-    stream.write_all(request).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(sw.addr).await.unwrap();
+    stream.write_all(GET).await.unwrap();
     let mut first = vec![0u8; 4096];
     let n = stream.read(&mut first).await.unwrap();
     assert!(first[..n].starts_with(b"HTTP/1.1 200"), "first answer");
     // The connection is idle and kept alive; the drain begins, and the
     // client reuses the connection at that moment, as clients do.
-    let drain = tokio::spawn(sw.drain());
-    eventually("the listener closes", || async {
-        tokio::net::TcpStream::connect(addr).await.is_err()
-    })
-    .await;
-    stream.write_all(request).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out))
-        .await
-        .expect("answered and closed within 5 s")
-        .unwrap();
-    let text = String::from_utf8_lossy(&out);
+    let text = request_during_drain(sw, stream).await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    assert_eq!(drain.await.unwrap(), seawall::server::Drained::Clean);
 }
 
 fn process_config(upstream: std::net::SocketAddr) -> String {

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// How often [`Activity::request_after`] looks.
+/// How often [`Activity::next_request_if_idle`] looks.
 const REQUEST_POLL: Duration = Duration::from_millis(5);
 
 /// Activity of one connection.
@@ -74,25 +74,19 @@ impl Activity {
         BusyGuard(self.clone())
     }
 
-    /// True while a request is in progress.
-    pub fn busy(&self) -> bool {
-        self.with(|s| s.busy > 0)
-    }
-
-    /// Completes once a request begins after the `begun`-th (see
-    /// [`Activity::begun`]), or after `limit`. Only a drain waits on it, for
-    /// idle connections a request may be on its way to (so it polls, rather
+    /// If no request is in progress, completes once one begins or after
+    /// `limit`; if one is, at once. Only a drain waits on it, for idle
+    /// connections a request may be on its way to (so it polls, rather
     /// than make every request wake a waiter that almost never exists).
-    pub async fn request_after(&self, begun: u64, limit: Duration) {
+    pub async fn next_request_if_idle(&self, limit: Duration) {
+        let (busy, begun) = self.with(|s| (s.busy > 0, s.begun));
         let deadline = Instant::now() + limit;
-        while self.begun() <= begun && Instant::now() < deadline {
+        if busy {
+            return;
+        }
+        while self.with(|s| s.begun) == begun && Instant::now() < deadline {
             tokio::time::sleep(REQUEST_POLL.min(limit)).await;
         }
-    }
-
-    /// Requests begun on this connection so far.
-    pub fn begun(&self) -> u64 {
-        self.with(|s| s.begun)
     }
 
     /// Completes once the connection has had no request in progress for

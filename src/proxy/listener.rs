@@ -31,7 +31,7 @@ use tokio_util::task::TaskTracker;
 
 use super::activity::Activity;
 use super::preface;
-use super::secure::{AlpnServers, TlsConn, drive};
+use super::secure::{AlpnServers, Life, TlsConn, drive};
 use super::service::Proxy;
 use crate::config::ServerLimits;
 use crate::snapshot::Shared;
@@ -187,6 +187,12 @@ impl Connection {
         let _ = stream.set_nodelay(true);
         let _counted = self.shared.load().metrics.connection(&self.listener);
         let activity = Arc::new(Activity::new());
+        let life = Life {
+            shutdown: &self.shutdown,
+            activity: &activity,
+            keepalive: self.keepalive,
+            header_read_timeout: self.header_read_timeout,
+        };
         let result = match self.tls() {
             None => {
                 // hyper's version detection has no timer of its own (see
@@ -204,16 +210,7 @@ impl Connection {
                     .builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let graceful = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
-                drive(
-                    conn,
-                    graceful,
-                    &self.shutdown,
-                    &activity,
-                    self.keepalive,
-                    self.header_read_timeout,
-                )
-                .await
-                .map_err(|e| e.to_string())
+                drive(conn, graceful, life).await.map_err(|e| e.to_string())
             }
             Some((config, handshake_timeout)) => {
                 let proxy = Proxy::with_scheme(
@@ -227,10 +224,7 @@ impl Connection {
                     config,
                     handshake_timeout,
                     servers: &self.alpn,
-                    shutdown: &self.shutdown,
-                    activity: &activity,
-                    keepalive: self.keepalive,
-                    header_read_timeout: self.header_read_timeout,
+                    life,
                 };
                 tls.serve(stream, proxy).await
             }

@@ -71,14 +71,22 @@ pub(super) struct TlsConn<'a> {
     pub handshake_timeout: Duration,
     /// The servers to hand the decrypted stream to.
     pub servers: &'a AlpnServers,
+    /// When the connection ends (see [`drive`]).
+    pub life: Life<'a>,
+}
+
+/// What decides when a served connection ends: the drain, keep-alive
+/// idleness, and the header read timeout (a drain never waits longer than
+/// it for a request to begin).
+#[derive(Clone, Copy)]
+pub(super) struct Life<'a> {
     /// Fires on drain.
     pub shutdown: &'a CancellationToken,
-    /// The connection's request activity (keep-alive idleness).
+    /// The connection's request activity.
     pub activity: &'a Activity,
     /// Keep-alive idle timeout.
     pub keepalive: Duration,
-    /// How long a connection accepted before a drain may take to start its
-    /// first request (see [`drive`]).
+    /// The listener's header read timeout.
     pub header_read_timeout: Duration,
 }
 
@@ -95,15 +103,7 @@ impl TlsConn<'_> {
             Negotiated::Http2 => {
                 let conn = self.servers.http2.serve_connection(io, service);
                 let graceful = |c: Pin<&mut _>| http2::Connection::graceful_shutdown(c);
-                drive(
-                    conn,
-                    graceful,
-                    self.shutdown,
-                    self.activity,
-                    self.keepalive,
-                    self.header_read_timeout,
-                )
-                .await
+                drive(conn, graceful, self.life).await
             }
             Negotiated::Http1 => {
                 let conn = self
@@ -112,15 +112,7 @@ impl TlsConn<'_> {
                     .serve_connection(io, service)
                     .with_upgrades();
                 let graceful = |c: Pin<&mut _>| http1::UpgradeableConnection::graceful_shutdown(c);
-                drive(
-                    conn,
-                    graceful,
-                    self.shutdown,
-                    self.activity,
-                    self.keepalive,
-                    self.header_read_timeout,
-                )
-                .await
+                drive(conn, graceful, self.life).await
             }
         };
         result.map_err(|e| e.to_string())
@@ -136,16 +128,13 @@ impl TlsConn<'_> {
 /// keep-alive connection a client is reusing at that moment. Closing it at
 /// once would drop that request (the client sees the connection reset after
 /// writing it). So an idle connection gets up to [`DRAIN_IDLE_GRACE`]
-/// (shorter if `first_request`, the header read timeout, is) for a request
-/// to begin; that request is answered and the connection closed after it.
-/// A connection with a request in progress closes after its response.
+/// (shorter if the header read timeout is) for a request to begin; that
+/// request is answered and the connection closed after it. A connection
+/// with a request in progress closes after its response.
 pub(super) async fn drive<C, T, E>(
     conn: C,
     graceful: impl FnOnce(Pin<&mut C>),
-    shutdown: &CancellationToken,
-    activity: &Activity,
-    keepalive: Duration,
-    first_request: Duration,
+    life: Life<'_>,
 ) -> Result<T, E>
 where
     C: Future<Output = Result<T, E>>,
@@ -153,19 +142,16 @@ where
     tokio::pin!(conn);
     tokio::select! {
         res = conn.as_mut() => res,
-        _ = shutdown.cancelled() => {
-            if !activity.busy() {
-                let begun = activity.begun();
-                let grace = DRAIN_IDLE_GRACE.min(first_request);
-                tokio::select! {
-                    res = conn.as_mut() => return res,
-                    () = activity.request_after(begun, grace) => {}
-                }
+        _ = life.shutdown.cancelled() => {
+            let grace = DRAIN_IDLE_GRACE.min(life.header_read_timeout);
+            tokio::select! {
+                res = conn.as_mut() => return res,
+                () = life.activity.next_request_if_idle(grace) => {}
             }
             graceful(conn.as_mut());
             conn.await
         }
-        _ = activity.idle_for(keepalive) => {
+        _ = life.activity.idle_for(life.keepalive) => {
             graceful(conn.as_mut());
             conn.await
         }

@@ -92,13 +92,13 @@ where
                     return Poll::Ready(Err("balance future polled after completion".into()));
                 };
                 let selected = SelectedEndpoint(guard.endpoint().addr());
-                let rtt = match &result {
-                    Ok(response) => match response.extensions().get::<ConnectionReady>() {
-                        Some(ready) => guard.elapsed().min(ready.0.elapsed()),
-                        None => guard.elapsed(),
-                    },
-                    Err(_) => guard.elapsed(),
-                };
+                let ready = result
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.extensions().get::<ConnectionReady>());
+                let rtt = ready.map_or(guard.elapsed(), |ready| {
+                    guard.elapsed().min(ready.0.elapsed())
+                });
                 let result = result.map_err(Into::into);
                 guard.complete_with(rtt, result.is_ok(), |classifier| match &result {
                     Ok(response) => classifier.response(response),

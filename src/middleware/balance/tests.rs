@@ -299,13 +299,27 @@ async fn a_retry_avoids_the_previous_endpoint_when_it_can() {
     );
 }
 
+/// How the mock upstream's response is marked with [`ConnectionReady`].
+enum Ready {
+    /// Not marked (no connection info).
+    Unmarked,
+    /// A connection made for this request, `connect` after it was sent.
+    Fresh,
+    /// A connection opened this long before the request.
+    OpenedBefore(Duration),
+}
+
 /// Sends one request through a one-endpoint balancer; the mock upstream
-/// answers after `connect` + `serve`, marking a connection made `connect`
-/// into the request when `fresh`. Returns the endpoint's estimate after.
-async fn rtt_after(connect: Duration, serve: Duration, fresh: bool) -> Duration {
+/// answers `connect` + `serve` after the request, marked as `ready` says.
+/// Returns the endpoint's estimate after.
+async fn rtt_after(connect: Duration, serve: Duration, ready: Ready) -> Duration {
     let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
     let set = set_of(&[1]);
     let mut balance = Balance::new(service, set.clone(), &ewma());
+    let opened = Instant::now();
+    if let Ready::OpenedBefore(age) = ready {
+        tokio::time::sleep(age).await;
+    }
     handle.allow(1);
     let call = balance
         .ready()
@@ -315,11 +329,16 @@ async fn rtt_after(connect: Duration, serve: Duration, fresh: bool) -> Duration 
     let upstream = async {
         let (_req, send) = handle.next_request().await.expect("request");
         tokio::time::sleep(connect).await;
-        let ready = Instant::now();
+        let connected = Instant::now();
         tokio::time::sleep(serve).await;
         let mut response = http::Response::new(());
-        if fresh {
-            response.extensions_mut().insert(ConnectionReady(ready));
+        let mark = match ready {
+            Ready::Unmarked => None,
+            Ready::Fresh => Some(connected),
+            Ready::OpenedBefore(_) => Some(opened),
+        };
+        if let Some(at) = mark {
+            response.extensions_mut().insert(ConnectionReady(at));
         }
         send.send_response(response);
     };
@@ -331,32 +350,13 @@ async fn rtt_after(connect: Duration, serve: Duration, fresh: bool) -> Duration 
 #[tokio::test(start_paused = true)]
 async fn connection_setup_is_not_counted_as_service_time() {
     // A connection opened for the request: only the 5 ms after it counts.
-    assert_eq!(rtt_after(200 * MS, 5 * MS, true).await, 5 * MS);
-    // Without the mark (a pooled connection), the whole wait counts.
-    assert_eq!(rtt_after(200 * MS, 5 * MS, false).await, 205 * MS);
+    assert_eq!(rtt_after(200 * MS, 5 * MS, Ready::Fresh).await, 5 * MS);
+    // Without the mark (no connection info), the whole wait counts.
+    assert_eq!(rtt_after(200 * MS, 5 * MS, Ready::Unmarked).await, 205 * MS);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_connection_older_than_the_request_changes_nothing() {
-    let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
-    let set = set_of(&[1]);
-    let mut balance = Balance::new(service, set.clone(), &ewma());
-    let opened = Instant::now();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    handle.allow(1);
-    let call = balance
-        .ready()
-        .await
-        .expect("ready")
-        .call(http::Request::new(()));
-    let upstream = async {
-        let (_req, send) = handle.next_request().await.expect("request");
-        tokio::time::sleep(7 * MS).await;
-        let mut response = http::Response::new(());
-        response.extensions_mut().insert(ConnectionReady(opened));
-        send.send_response(response);
-    };
-    let (response, ()) = tokio::join!(call, upstream);
-    response.expect("answered");
-    assert_eq!(set.endpoints()[0].rtt_estimate(Instant::now()), 7 * MS);
+    let pooled = Ready::OpenedBefore(Duration::from_secs(1));
+    assert_eq!(rtt_after(Duration::ZERO, 7 * MS, pooled).await, 7 * MS);
 }

@@ -60,7 +60,7 @@ fn attempt_value(attempt: u32) -> HeaderValue {
 /// Sends `request` through `first` (already ready), then through clones of
 /// it, until an answer is final.
 pub(crate) async fn run<S>(
-    first: S,
+    mut first: S,
     cx: Arc<Context>,
     request: Request,
 ) -> Result<Response, BoxError>
@@ -83,7 +83,6 @@ where
     let mut backoff = Backoff::new(cx.policy.backoff_base, cx.policy.backoff_max, rng);
     // `first` is ready for one call; later attempts drive clones of it to
     // readiness, so nothing is cloned for a request that is never retried.
-    let mut first = first;
     let mut ready = true;
     let mut avoid = None;
     let mut _permit: Option<RetryPermit> = None;
