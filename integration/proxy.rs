@@ -313,3 +313,60 @@ async fn w3c_traceparent_passes_through_untouched() {
     assert_eq!(headers_seen(&echo, "traceparent"), vec![tp]);
     assert_eq!(headers_seen(&echo, "tracestate"), vec!["congo=t61rcWkgMzE"]);
 }
+
+/// Reads one response head and its `content-length` body from `s`.
+async fn read_response(s: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 1, "closed mid-head: {}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse().unwrap())
+        .expect("content-length");
+    let mut body = vec![0u8; len];
+    tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut body))
+        .await
+        .unwrap()
+        .unwrap();
+    (head, body)
+}
+
+#[tokio::test]
+async fn keeps_an_http_1_0_keep_alive_connection_open() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let mut s = tokio::net::TcpStream::connect(sw.addr).await.unwrap();
+    let req = b"GET / HTTP/1.0\r\nHost: a.local\r\nConnection: keep-alive\r\n\r\n";
+    for i in 0..2 {
+        s.write_all(req).await.unwrap();
+        let (head, _) = read_response(&mut s).await;
+        assert!(head.starts_with("http/1.0 200"), "request {i}: {head}");
+        assert!(
+            head.contains("connection: keep-alive"),
+            "request {i}: an HTTP/1.0 client asking for keep-alive is told it has it: {head}"
+        );
+    }
+    // Without the header, HTTP/1.0 means one request per connection.
+    s.write_all(b"GET / HTTP/1.0\r\nHost: a.local\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, _) = read_response(&mut s).await;
+    assert!(!head.contains("connection: keep-alive"), "{head}");
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 0, "closed after the last HTTP/1.0 response");
+}

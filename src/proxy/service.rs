@@ -105,7 +105,14 @@ impl Proxy {
             Err(refused) => (refused.response(), None),
         };
         // The upstream hop's version says nothing about the downstream one.
-        *rsp.version_mut() = version;
+        // An HTTP/1.0 client is answered as HTTP/1.1 on purpose: hyper
+        // writes `HTTP/1.0` for such a peer either way, and only for a 1.1
+        // response does it keep a `Connection: keep-alive` connection open
+        // (and say so); a 1.0 response makes it close after every request.
+        *rsp.version_mut() = match version {
+            Version::HTTP_10 => Version::HTTP_11,
+            v => v,
+        };
         let status = rsp.status();
         let reason = rsp
             .headers()
