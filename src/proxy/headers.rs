@@ -38,6 +38,11 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Removes hop-by-hop headers. With `keep_upgrade`, `Upgrade` and a
 /// `Connection: upgrade` survive so the next hop can complete the tunnel.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Most messages carry none of them: one pass over the names present
+    // costs less than a hashed lookup for every name in the list.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     let keeps_trailers = headers
         .get_all(header::TE)
         .iter()
@@ -146,7 +151,14 @@ pub fn ensure_request_id(headers: &mut HeaderMap) -> HeaderValue {
     match headers.get(&REQUEST_ID) {
         Some(id) if !id.is_empty() => id.clone(),
         _ => {
-            let id = HeaderValue::try_from(format!("{:032x}", fastrand::u128(..)))
+            // 128 random bits as 32 lower-case hex digits, without `fmt`.
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let bits = fastrand::u128(..);
+            let mut digits = [0u8; 32];
+            for (i, d) in digits.iter_mut().enumerate() {
+                *d = HEX[((bits >> (124 - 4 * i)) & 0xf) as usize];
+            }
+            let id = HeaderValue::from_bytes(&digits)
                 .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
             headers.insert(REQUEST_ID, id.clone());
             id
@@ -231,7 +243,30 @@ mod tests {
         let mut h = HeaderMap::new();
         let id = ensure_request_id(&mut h);
         assert_eq!(id.len(), 32);
+        assert!(
+            id.as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)),
+            "{id:?}"
+        );
         assert_eq!(ensure_request_id(&mut h), id);
+        let other = ensure_request_id(&mut HeaderMap::new());
+        assert_ne!(other, id, "each request gets its own id");
+    }
+
+    #[test]
+    fn a_message_without_hop_by_hop_headers_is_left_alone() {
+        let mut h = map(&[("host", "a"), ("accept", "*/*"), ("x-te", "1")]);
+        let before = h.clone();
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h, before);
+        let mut h = map(&[("accept", "*/*"), ("trailer", "x-checksum")]);
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(
+            h.len(),
+            1,
+            "one hop-by-hop header is enough to strip: {h:?}"
+        );
     }
 
     #[test]
