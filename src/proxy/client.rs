@@ -1,10 +1,9 @@
 //! The pooled upstream client of one cluster.
 //!
-//! One hyper-util `Client` per cluster: its pool is keyed by endpoint address
-//! (the balancer rewrites each request's URI to the chosen endpoint), so
-//! every endpoint gets its own keep-alive pool while connect timeout, idle
-//! timeout and protocol are cluster settings. The pool timer must be set or
-//! the idle timeout is silently ignored.
+//! One [`Pool`] per cluster: connections are kept per endpoint address (the
+//! balancer rewrites each request's URI to the chosen endpoint), while
+//! connect timeout, idle timeout, idle limit and protocol are cluster
+//! settings.
 //!
 //! A request abandoned by a timeout (its future dropped) never leaves a
 //! stuck connection in the pool: an HTTP/1 connection with a request in
@@ -17,14 +16,13 @@
 use std::task::{Context, Poll};
 
 use futures_util::future::{BoxFuture, FutureExt};
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::BoxError;
-use crate::body::{self, Body, Request, Response};
+use crate::body::{self, Request, Response};
 use crate::config::{ClusterSettings, UpstreamProtocol};
 use crate::proxy::counted::{ConnectionMetrics, CountingConnector};
+use crate::proxy::pool::{Limits, Pool as Connections, Protocol};
 use crate::tls::client::TlsConnector;
 
 /// A cluster's connection pool as a tower service.
@@ -37,8 +35,8 @@ pub struct UpstreamClient {
 /// The pool, over plain TCP or over TLS; connections are counted.
 #[derive(Clone, Debug)]
 enum Pool {
-    Plain(Client<CountingConnector<HttpConnector>, Body>),
-    Tls(Client<CountingConnector<TlsConnector>, Body>),
+    Plain(Connections<CountingConnector<HttpConnector>>),
+    Tls(Connections<CountingConnector<TlsConnector>>),
 }
 
 impl UpstreamClient {
@@ -54,41 +52,46 @@ impl UpstreamClient {
         connector.set_connect_timeout(Some(settings.connect_timeout));
         connector.set_nodelay(true);
         connector.enforce_http(true);
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(settings.pool_idle_timeout)
-            .pool_max_idle_per_host(settings.pool_max_idle_per_endpoint);
-        let version = match settings.protocol {
-            UpstreamProtocol::Http1 => http::Version::HTTP_11,
-            UpstreamProtocol::Http2 => {
-                // One h2 connection carries every request to an endpoint, and
-                // dropping a timed-out request only resets its stream: the
-                // connection itself would go back to the pool even when the
-                // peer is half-open. A PING unanswered within the connect
-                // timeout closes it; idle connections are pinged too, so a
-                // dead one is culled before a request picks it.
-                builder
-                    .http2_only(true)
-                    .http2_keep_alive_interval(settings.http2_keepalive_interval)
-                    .http2_keep_alive_timeout(settings.connect_timeout)
-                    .http2_keep_alive_while_idle(true);
-                http::Version::HTTP_2
-            }
+        let (protocol, version) = match settings.protocol {
+            UpstreamProtocol::Http1 => (Protocol::Http1, http::Version::HTTP_11),
+            // One h2 connection carries every request to an endpoint, and
+            // dropping a timed-out request only resets its stream: the
+            // connection itself stays in the pool even when the peer is
+            // half-open. A PING unanswered within the connect timeout
+            // closes it; idle connections are pinged too, so a dead one is
+            // culled before a request picks it.
+            UpstreamProtocol::Http2 => (
+                Protocol::Http2 {
+                    keepalive_interval: settings.http2_keepalive_interval,
+                    keepalive_timeout: settings.connect_timeout,
+                },
+                http::Version::HTTP_2,
+            ),
+        };
+        let limits = Limits {
+            max_idle: settings.pool_max_idle_per_endpoint,
+            idle_timeout: settings.pool_idle_timeout,
         };
         let pool = match &settings.tls {
-            None => Pool::Plain(builder.build(CountingConnector::new(connector, metrics))),
-            Some(tls) => Pool::Tls(builder.build(CountingConnector::new(
-                TlsConnector::new(
-                    connector,
-                    tls.client_config.get().clone(),
-                    tls.sni.clone(),
-                    settings.connect_timeout,
-                    tls.handshake_timeout,
+            None => Pool::Plain(Connections::new(
+                CountingConnector::new(connector, metrics),
+                protocol,
+                limits,
+            )),
+            Some(tls) => Pool::Tls(Connections::new(
+                CountingConnector::new(
+                    TlsConnector::new(
+                        connector,
+                        tls.client_config.get().clone(),
+                        tls.sni.clone(),
+                        settings.connect_timeout,
+                        tls.handshake_timeout,
+                    ),
+                    metrics,
                 ),
-                metrics,
-            ))),
+                protocol,
+                limits,
+            )),
         };
         Self { pool, version }
     }
@@ -123,15 +126,11 @@ impl tower::Service<Request> for UpstreamClient {
         // The downstream version says nothing about the upstream hop; the
         // pool refuses an HTTP/2 request on an HTTP/1 connection.
         *req.version_mut() = self.version;
-        let response = match &self.pool {
-            Pool::Plain(client) => client.request(req),
-            Pool::Tls(client) => client.request(req),
-        };
-        response
-            .map(|res| match res {
-                Ok(rsp) => Ok(rsp.map(body::boxed)),
-                Err(e) => Err(e.into()),
-            })
-            .boxed()
+        match self.pool.clone() {
+            Pool::Plain(pool) => {
+                async move { Ok(pool.request(req).await?.map(body::boxed)) }.boxed()
+            }
+            Pool::Tls(pool) => async move { Ok(pool.request(req).await?.map(body::boxed)) }.boxed(),
+        }
     }
 }

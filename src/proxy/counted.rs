@@ -1,9 +1,8 @@
 //! Counting upstream connections: a connector wrapper whose connections
 //! move `seawall_upstream_connections_open` up when made and down when the
 //! pool drops them, and `seawall_upstream_connections_total` once each.
-//! Each connection also stamps the responses it carries with the instant it
-//! became ready ([`ConnectionReady`]), so the balancer can leave connection
-//! setup out of an endpoint's latency estimate.
+//! (The pool, [`crate::proxy::pool`], stamps each response with the instant
+//! its connection became ready.)
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,13 +10,9 @@ use std::task::{Context, Poll};
 
 use http::Uri;
 use hyper::rt::{Read, ReadBufCursor, Write};
-use hyper_util::client::legacy::connect::{Connected, Connection};
 use pin_project_lite::pin_project;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::time::Instant;
-
-use crate::middleware::balance::ConnectionReady;
 
 /// The two metric handles of one cluster.
 #[derive(Clone, Debug, Default)]
@@ -65,7 +60,6 @@ where
             Ok(Counted {
                 io,
                 open: metrics.open,
-                ready: ConnectionReady(Instant::now()),
             })
         })
     }
@@ -77,7 +71,6 @@ pin_project! {
         #[pin]
         io: IO,
         open: Gauge,
-        ready: ConnectionReady,
     }
 
     impl<IO> PinnedDrop for Counted<IO> {
@@ -124,12 +117,6 @@ impl<IO: Write> Write for Counted<IO> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         self.project().io.poll_write_vectored(cx, bufs)
-    }
-}
-
-impl<IO: Connection> Connection for Counted<IO> {
-    fn connected(&self) -> Connected {
-        self.io.connected().extra(self.ready)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod counted;
 pub mod headers;
 pub mod hygiene;
 pub mod listener;
+pub mod pool;
 pub mod prebuffer;
 pub mod preface;
 #[cfg(test)]

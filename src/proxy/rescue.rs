@@ -161,9 +161,7 @@ fn classify_leaf(err: &BoxError) -> Rescue {
         if e.is::<http_body_util::LengthLimitError>() {
             return Rescue::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large");
         }
-        if let Some(e) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
-            connect |= e.is_connect();
-        }
+        connect |= e.is::<crate::proxy::pool::ConnectFailed>();
         if let Some(e) = e.downcast_ref::<hyper::Error>() {
             if e.is_user() {
                 // The downstream request body failed (client went away or

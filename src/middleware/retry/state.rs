@@ -128,9 +128,7 @@ fn condition(error: &(dyn StdError + 'static)) -> Option<(RetryOn, bool)> {
         if e.is::<AttemptTimeout>() || e.is::<HeaderTimeout>() {
             found = found.or(Some((RetryOn::AttemptTimeout, false)));
         }
-        if e.downcast_ref::<hyper_util::client::legacy::Error>()
-            .is_some_and(hyper_util::client::legacy::Error::is_connect)
-        {
+        if e.is::<crate::proxy::pool::ConnectFailed>() {
             return Some((RetryOn::ConnectFailure, true));
         }
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
