@@ -2,10 +2,11 @@
 //!
 //! Built on hyper's connection API (`hyper::client::conn`), the way
 //! linkerd2-proxy and Pingora keep their own pools, rather than on
-//! hyper-util's legacy `Client`: under callgrind that client cost about
-//! 11,000 instructions per proxied request more than this pool (a keyed
-//! `HashMap` hashed with SipHash twice per request, a checkout racing a
-//! connect, a boxed future per request), about a sixth of seawall's own.
+//! hyper-util's legacy `Client`: under callgrind seawall with that client
+//! ran ~6,400 more instructions per proxied request than with this pool
+//! (its map hashed with SipHash twice per request, a checkout racing a
+//! connect, `Pooled` wrappers), a tenth of seawall's user-space work
+//! (`benches/load/instructions.sh` measures it).
 //!
 //! - **HTTP/1**: each connection carries one request at a time. It goes back
 //!   to its endpoint's idle list as soon as hyper has read the whole

@@ -3,20 +3,23 @@
 use std::sync::Arc;
 
 use tower::ServiceBuilder;
-use tower::util::BoxCloneSyncService;
 
-use super::RouteService;
 use crate::config::ClusterSettings;
 use crate::discovery::health::HealthChecker;
 use crate::discovery::{Discovery, Resolve};
 use crate::middleware::admission::AdmissionState;
-use crate::middleware::balance::{BalanceLayer, EndpointSet};
+use crate::middleware::balance::{Balance, BalanceLayer, EndpointSet};
 use crate::middleware::breaker::Breaker;
 use crate::middleware::classify::Classifier;
 use crate::middleware::retry::RetryBudget;
 use crate::proxy::client::UpstreamClient;
 use crate::telemetry::Metrics;
-use crate::telemetry::timed::TimedLayer;
+use crate::telemetry::timed::{Timed, TimedLayer};
+
+/// The cluster stack: balance → timing → client. A concrete type, not a
+/// boxed service: a box would cost an allocation per clone and per call
+/// on every request, and the route stack boxes once already.
+pub type ClusterService = Balance<Timed<UpstreamClient>>;
 
 /// One upstream cluster and the state shared by every request to it.
 #[derive(Debug)]
@@ -35,7 +38,7 @@ pub struct Cluster {
     /// The retry budget every route to the cluster draws on.
     pub retry_budget: Arc<RetryBudget>,
     /// The cluster stack: balance → client.
-    pub service: RouteService,
+    pub service: ClusterService,
     client: UpstreamClient,
     discovery: Arc<Discovery>,
     health: Option<Arc<HealthChecker>>,
@@ -133,7 +136,7 @@ impl Cluster {
             breaker,
             classifier,
             retry_budget,
-            service: BoxCloneSyncService::new(service),
+            service,
             client,
             discovery,
             health,

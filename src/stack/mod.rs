@@ -33,7 +33,7 @@
 
 mod cluster;
 
-pub use cluster::Cluster;
+pub use cluster::{Cluster, ClusterService};
 
 use std::sync::Arc;
 

@@ -87,8 +87,9 @@ pub use state::PeakEwma;
 use crate::BoxError;
 use crate::config::BalanceSettings;
 
-/// The endpoint a request was sent to; in the request's extensions (for the
-/// client) and the response's (for logs, metrics and outlier detection).
+/// The endpoint a request was sent to, in the response's extensions (the
+/// retry layer avoids it on the next attempt). The request itself carries
+/// the endpoint in its URI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SelectedEndpoint(pub SocketAddr);
 
@@ -225,7 +226,6 @@ where
             Ok(uri) => *request.uri_mut() = uri,
             Err(error) => return ResponseFuture::failed(error.into()),
         }
-        request.extensions_mut().insert(SelectedEndpoint(addr));
         let guard = InFlight::reporting(endpoint.clone(), self.endpoints.clone());
         tracing::debug!(endpoint = %addr, in_flight = endpoint.in_flight(), "balanced");
         ResponseFuture::called(self.inner.call(request), guard)
