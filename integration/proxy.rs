@@ -157,22 +157,7 @@ async fn tunnels_websocket_upgrade_both_ways() {
     let sw = Seawall::start(&basic_config(&[up.addr])).await;
     let mut s = tokio::net::TcpStream::connect(sw.addr).await.unwrap();
     s.write_all(b"GET /ws HTTP/1.1\r\nHost: ws.local\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").await.unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut byte))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            n,
-            1,
-            "closed before the 101 head ended: {}",
-            String::from_utf8_lossy(&head)
-        );
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_lowercase();
+    let head = read_head(&mut s).await;
     assert!(head.starts_with("http/1.1 101"), "{head}");
     assert!(head.contains("upgrade: websocket"), "{head}");
     for msg in [&b"ping through the tunnel"[..], b"second message"] {
@@ -314,8 +299,8 @@ async fn w3c_traceparent_passes_through_untouched() {
     assert_eq!(headers_seen(&echo, "tracestate"), vec!["congo=t61rcWkgMzE"]);
 }
 
-/// Reads one response head and its `content-length` body from `s`.
-async fn read_response(s: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+/// Reads one response head from `s`, lower-cased.
+async fn read_head(s: &mut tokio::net::TcpStream) -> String {
     use tokio::io::AsyncReadExt;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -327,7 +312,13 @@ async fn read_response(s: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
         assert_eq!(n, 1, "closed mid-head: {}", String::from_utf8_lossy(&head));
         head.push(byte[0]);
     }
-    let head = String::from_utf8_lossy(&head).to_lowercase();
+    String::from_utf8_lossy(&head).to_lowercase()
+}
+
+/// Reads one response head and its `content-length` body from `s`.
+async fn read_response(s: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let head = read_head(s).await;
     let len: usize = head
         .lines()
         .find_map(|l| l.strip_prefix("content-length:"))

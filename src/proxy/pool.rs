@@ -185,11 +185,7 @@ where
                     let (tx, conn) = http1::handshake(io)
                         .await
                         .map_err(|e| ConnectFailed(e.into()))?;
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.with_upgrades().await {
-                            tracing::debug!(error = %e, "upstream connection closed with an error");
-                        }
-                    });
+                    drive(conn.with_upgrades());
                     (tx, ConnectionReady(Instant::now()), false)
                 }
             };
@@ -231,11 +227,7 @@ where
                         .handshake(io)
                         .await
                         .map_err(|e| ConnectFailed(e.into()))?;
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            tracing::debug!(error = %e, "upstream connection closed with an error");
-                        }
-                    });
+                    drive(conn);
                     let ready = ConnectionReady(Instant::now());
                     self.inner.share(&authority, tx.clone(), ready);
                     (tx, ready, false)
@@ -379,6 +371,18 @@ impl<C> Inner<C> {
         }
         hosts.retain(|h| !h.idle.is_empty() || h.shared.is_some());
     }
+}
+
+/// Gives a connection its own task, which ends when the connection does.
+fn drive<F>(conn: F)
+where
+    F: std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "upstream connection closed with an error");
+        }
+    });
 }
 
 fn host_entry(hosts: &mut Vec<Host>, authority: Authority) -> &mut Host {
