@@ -26,8 +26,8 @@ use super::SelectedEndpoint;
 use super::endpoint::InFlight;
 use crate::BoxError;
 
-/// When an upstream connection became ready to carry requests; the
-/// connector puts it in every response the connection carries.
+/// When an upstream connection became ready to carry requests; the pool
+/// (`proxy::pool`) puts it in every response the connection carries.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionReady(pub Instant);
 
