@@ -181,12 +181,11 @@ where
             let (mut tx, ready, reused) = match self.inner.checkout(&authority) {
                 Some(idle) => (idle.tx, idle.ready, true),
                 None => {
-                    let io = self.connect(&authority).await?;
-                    let (tx, conn) = http1::handshake(io)
-                        .await
-                        .map_err(|e| ConnectFailed(e.into()))?;
-                    drive(conn.with_upgrades());
-                    (tx, ConnectionReady(Instant::now()), false)
+                    // Boxed: the connect path's state would otherwise
+                    // make every request's future (and the copies of it
+                    // into boxes up the stack) kilobytes larger.
+                    let (tx, ready) = Box::pin(self.open_h1(&authority)).await?;
+                    (tx, ready, false)
                 }
             };
             match tx.try_send_request(req).await {
@@ -216,20 +215,9 @@ where
             let (mut tx, ready, reused) = match self.inner.shared(&authority) {
                 Some(shared) => (shared.tx, shared.ready, true),
                 None => {
-                    let io = self.connect(&authority).await?;
-                    let mut builder = http2::Builder::new(TokioExecutor::new());
-                    builder
-                        .timer(TokioTimer::new())
-                        .keep_alive_interval(keepalive_interval)
-                        .keep_alive_timeout(keepalive_timeout)
-                        .keep_alive_while_idle(true);
-                    let (tx, conn) = builder
-                        .handshake(io)
-                        .await
-                        .map_err(|e| ConnectFailed(e.into()))?;
-                    drive(conn);
-                    let ready = ConnectionReady(Instant::now());
-                    self.inner.share(&authority, tx.clone(), ready);
+                    let (tx, ready) =
+                        Box::pin(self.open_h2(&authority, keepalive_interval, keepalive_timeout))
+                            .await?;
                     (tx, ready, false)
                 }
             };
@@ -245,6 +233,44 @@ where
                 },
             }
         }
+    }
+
+    /// A new HTTP/1 connection to `authority`, driven by its own task.
+    async fn open_h1(
+        &self,
+        authority: &Authority,
+    ) -> Result<(http1::SendRequest<Body>, ConnectionReady), ConnectFailed> {
+        let io = self.connect(authority).await?;
+        let (tx, conn) = http1::handshake(io)
+            .await
+            .map_err(|e| ConnectFailed(e.into()))?;
+        drive(conn.with_upgrades());
+        Ok((tx, ConnectionReady(Instant::now())))
+    }
+
+    /// A new HTTP/2 connection to `authority`, driven by its own task and
+    /// shared from the pool.
+    async fn open_h2(
+        &self,
+        authority: &Authority,
+        keepalive_interval: Duration,
+        keepalive_timeout: Duration,
+    ) -> Result<(http2::SendRequest<Body>, ConnectionReady), ConnectFailed> {
+        let io = self.connect(authority).await?;
+        let mut builder = http2::Builder::new(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .keep_alive_interval(keepalive_interval)
+            .keep_alive_timeout(keepalive_timeout)
+            .keep_alive_while_idle(true);
+        let (tx, conn) = builder
+            .handshake(io)
+            .await
+            .map_err(|e| ConnectFailed(e.into()))?;
+        drive(conn);
+        let ready = ConnectionReady(Instant::now());
+        self.inner.share(authority, tx.clone(), ready);
+        Ok((tx, ready))
     }
 
     async fn connect(&self, authority: &Authority) -> Result<IO, ConnectFailed> {
