@@ -96,7 +96,8 @@ pub async fn serve(
     let mut taken_after_shutdown = 0usize;
     loop {
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            // The drain first: once it fires, every accept is counted below.
+            biased;
             _ = shutdown.cancelled() => {
                 // Connections the kernel has completed but seawall has not
                 // taken yet would be reset when the socket closes: take
@@ -108,6 +109,7 @@ pub async fn serve(
                     _ => break,
                 }
             }
+            accepted = listener.accept() => accepted,
         };
         match accepted {
             Ok((stream, remote)) => {

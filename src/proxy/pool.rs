@@ -177,8 +177,14 @@ where
         mut req: Request,
         authority: Authority,
     ) -> Result<http::Response<Incoming>, BoxError> {
+        let mut fresh = false;
         loop {
-            let (mut tx, ready, reused) = match self.inner.checkout(&authority) {
+            let pooled = if fresh {
+                None
+            } else {
+                self.inner.checkout(&authority)
+            };
+            let (mut tx, ready, reused) = match pooled {
                 Some(idle) => (idle.tx, idle.ready, true),
                 None => {
                     // Boxed: the connect path's state would otherwise
@@ -194,12 +200,10 @@ where
                     self.give_back(authority, tx, ready);
                     return Ok(rsp);
                 }
-                Err(mut e) => match e.take_message() {
-                    // Closed by the upstream while idle, before a byte of
-                    // this request went out: safe to send on another.
-                    Some(unsent) if reused => req = unsent,
-                    _ => return Err(e.into_error().into()),
-                },
+                Err(e) => {
+                    req = unsent(e, reused)?;
+                    fresh = true;
+                }
             }
         }
     }
@@ -211,8 +215,14 @@ where
         keepalive_interval: Duration,
         keepalive_timeout: Duration,
     ) -> Result<http::Response<Incoming>, BoxError> {
+        let mut fresh = false;
         loop {
-            let (mut tx, ready, reused) = match self.inner.shared(&authority) {
+            let shared = if fresh {
+                None
+            } else {
+                self.inner.shared(&authority)
+            };
+            let (mut tx, ready, reused) = match shared {
                 Some(shared) => (shared.tx, shared.ready, true),
                 None => {
                     let (tx, ready) =
@@ -227,10 +237,10 @@ where
                     rsp.extensions_mut().insert(ready);
                     return Ok(rsp);
                 }
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) if reused => req = unsent,
-                    _ => return Err(e.into_error().into()),
-                },
+                Err(e) => {
+                    req = unsent(e, reused)?;
+                    fresh = true;
+                }
             }
         }
     }
@@ -297,7 +307,6 @@ where
     ) {
         if tx.is_ready() {
             self.inner.put(authority, tx, ready);
-            self.reap();
             return;
         }
         // The body is still coming: the connection is free when it ends.
@@ -310,19 +319,40 @@ where
             }
         });
     }
+}
 
-    /// Starts the task that closes connections idle for longer than the
-    /// idle timeout, once per pool, at its first idle connection.
-    fn reap(&self) {
-        if self.inner.reaping.swap(true, Ordering::Relaxed) {
-            return;
+impl<C: Send + Sync + 'static> Inner<C> {
+    /// Keeps an idle HTTP/1 connection (up to `max_idle` per endpoint), and
+    /// at the first one starts the reaper.
+    fn put(
+        self: &Arc<Self>,
+        authority: Authority,
+        tx: http1::SendRequest<Body>,
+        ready: ConnectionReady,
+    ) {
+        let idle = Idle {
+            tx,
+            ready,
+            since: Instant::now(),
+        };
+        {
+            let mut hosts = self.hosts();
+            let host = host_entry(&mut hosts, authority);
+            if host.idle.len() >= self.limits.max_idle {
+                return;
+            }
+            host.idle.push(idle);
         }
-        let period = self
-            .inner
-            .limits
-            .idle_timeout
-            .max(Duration::from_millis(100));
-        let pool: Weak<Inner<C>> = Arc::downgrade(&self.inner);
+        if !self.reaping.load(Ordering::Relaxed) && !self.reaping.swap(true, Ordering::Relaxed) {
+            self.reap();
+        }
+    }
+
+    /// The task that closes connections idle for longer than the idle
+    /// timeout; it ends with the pool.
+    fn reap(self: &Arc<Self>) {
+        let period = self.limits.idle_timeout.max(Duration::from_millis(100));
+        let pool: Weak<Self> = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -351,19 +381,6 @@ impl<C> Inner<C> {
             }
         }
         None
-    }
-
-    fn put(&self, authority: Authority, tx: http1::SendRequest<Body>, ready: ConnectionReady) {
-        let idle = Idle {
-            tx,
-            ready,
-            since: Instant::now(),
-        };
-        let mut hosts = self.hosts();
-        let host = host_entry(&mut hosts, authority);
-        if host.idle.len() < self.limits.max_idle {
-            host.idle.push(idle);
-        }
     }
 
     fn shared(&self, authority: &Authority) -> Option<Shared> {
@@ -396,6 +413,21 @@ impl<C> Inner<C> {
             }
         }
         hosts.retain(|h| !h.idle.is_empty() || h.shared.is_some());
+    }
+}
+
+/// The request back from a send that failed before hyper wrote any of it,
+/// when it may go out again: only if the connection came from the pool
+/// (the upstream closed it while it sat idle). The caller then sends it
+/// on a new connection, so a request is sent at most twice. Anything else
+/// is the request's error.
+fn unsent(
+    mut e: hyper::client::conn::TrySendError<Request>,
+    reused: bool,
+) -> Result<Request, BoxError> {
+    match e.take_message() {
+        Some(req) if reused => Ok(req),
+        _ => Err(e.into_error().into()),
     }
 }
 
@@ -495,11 +527,14 @@ mod tests {
         (pool, metrics)
     }
 
-    async fn get(pool: &TestPool, authority: &Authority) -> Result<u16, BoxError> {
-        let req = http::Request::get(format!("http://{authority}/x"))
+    fn request(authority: &Authority) -> Request {
+        http::Request::get(format!("http://{authority}/x"))
             .body(crate::body::empty())
-            .unwrap();
-        let rsp = pool.request(req).await?;
+            .unwrap()
+    }
+
+    async fn get(pool: &TestPool, authority: &Authority) -> Result<u16, BoxError> {
+        let rsp = pool.request(request(authority)).await?;
         let status = rsp.status().as_u16();
         http_body_util::BodyExt::collect(rsp.into_body()).await?;
         Ok(status)
@@ -524,6 +559,24 @@ mod tests {
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
         assert_eq!(metrics.open.get(), 1);
+    }
+
+    /// The balancer leaves connection setup out of latency by this mark.
+    #[tokio::test]
+    async fn responses_carry_their_connection_ready_instant() {
+        let (authority, _) = upstream(None).await;
+        let (pool, _) = pool(8, Duration::from_secs(30));
+        let mut readies = Vec::new();
+        for _ in 0..2 {
+            let rsp = pool.request(request(&authority)).await.unwrap();
+            readies.push(rsp.extensions().get::<ConnectionReady>().copied());
+            http_body_util::BodyExt::collect(rsp.into_body())
+                .await
+                .unwrap();
+        }
+        let first = readies[0].expect("first response is marked").0;
+        let second = readies[1].expect("second response is marked").0;
+        assert_eq!(first, second, "the second request reused the connection");
     }
 
     #[tokio::test]

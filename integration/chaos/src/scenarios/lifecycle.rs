@@ -128,11 +128,11 @@ pub async fn reload(env: &mut Env, opts: Opts) -> Result<Measured, Error> {
     })
 }
 
-/// 11: SIGTERM to seawall while requests are in flight (each takes 50 ms).
 /// How late the load driver may send a request after its scheduled time
 /// on a busy 2-core machine (see the sigterm "sent before" check).
 const SEND_LAG: Duration = Duration::from_millis(10);
 
+/// 11: SIGTERM to seawall while requests are in flight (each takes 50 ms).
 pub async fn sigterm(env: &mut Env, opts: Opts) -> Result<Measured, Error> {
     let (at, length) = (opts.secs(3.0, 2.0), opts.secs(6.0, 4.0));
     let load = Load::steady(opts.rate, length, env.url("/work?delay=50ms"));
