@@ -598,6 +598,31 @@ mod tests {
         eventually("the idle connection is closed", || metrics.open.get() == 0).await;
     }
 
+    /// A body still arriving when the headers are read: the connection
+    /// goes back to the pool when it ends, and the idle timeout applies to
+    /// it too.
+    #[tokio::test]
+    async fn a_connection_freed_after_its_body_also_closes_when_idle() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let authority = Authority::try_from(listener.local_addr().unwrap().to_string()).unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = s.read(&mut buf).await.unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            s.write_all(b"ok").await.unwrap();
+            // Keep the connection open: only the pool may close it.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let (pool, metrics) = pool(8, Duration::from_millis(150));
+        assert_eq!(get(&pool, &authority).await.unwrap(), 200);
+        assert_eq!(metrics.open.get(), 1);
+        eventually("the idle connection is closed", || metrics.open.get() == 0).await;
+    }
+
     #[tokio::test]
     async fn keeps_at_most_max_idle_connections_per_endpoint() {
         let (authority, accepted) = upstream(None).await;
