@@ -60,7 +60,7 @@ fn bench_header_hygiene(c: &mut Criterion) {
         b.iter(|| {
             let mut h = template.clone();
             headers::strip_hop_by_hop(&mut h, false);
-            headers::add_forwarded(&mut h, &client, "http", "api.example.com");
+            headers::add_forwarded(&mut h, &client, "http", "api.example.com".into());
             headers::add_via(&mut h, http::Version::HTTP_11);
             headers::ensure_request_id(&mut h);
             black_box(h)

@@ -11,6 +11,7 @@
 # upstream; wrk (-t1 -c16) warms it for 2 s, the counters are zeroed, wrk
 # runs DURATION (6s), the counters are dumped; instructions ÷ wrk's request
 # count is printed. Needs valgrind and wrk (apt); nginx only for `nginx`.
+# KEEP=DIR keeps the callgrind profiles there (for callgrind_annotate).
 set -eu
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -80,6 +81,7 @@ count() {
   kill $pid; wait $pid 2>/dev/null || true
   ir=$(grep -h '^summary:' "$out".* | awk '{print $2}' | tail -1)
   echo "$name: $((ir / n)) instructions per request ($n requests)"
+  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$out".* "$KEEP/" && echo "$n" > "$KEEP/$name.requests"; fi
 }
 
 [ $# -gt 0 ] || set -- seawall

@@ -1,6 +1,6 @@
 //! The pooled upstream client of one cluster.
 //!
-//! One [`Pool`] per cluster: connections are kept per endpoint address (the
+//! One [`Pool`](crate::proxy::pool::Pool) per cluster: connections are kept per endpoint address (the
 //! balancer rewrites each request's URI to the chosen endpoint), while
 //! connect timeout, idle timeout, idle limit and protocol are cluster
 //! settings.
@@ -15,11 +15,11 @@
 
 use std::task::{Context, Poll};
 
-use futures_util::future::{BoxFuture, FutureExt};
+use futures_util::future::BoxFuture;
 use hyper_util::client::legacy::connect::HttpConnector;
 
 use crate::BoxError;
-use crate::body::{self, Request, Response};
+use crate::body::{Request, Response};
 use crate::config::{ClusterSettings, UpstreamProtocol};
 use crate::proxy::counted::{ConnectionMetrics, CountingConnector};
 use crate::proxy::pool::{Limits, Pool as Connections, Protocol};
@@ -126,11 +126,9 @@ impl tower::Service<Request> for UpstreamClient {
         // The downstream version says nothing about the upstream hop; the
         // pool refuses an HTTP/2 request on an HTTP/1 connection.
         *req.version_mut() = self.version;
-        match self.pool.clone() {
-            Pool::Plain(pool) => {
-                async move { Ok(pool.request(req).await?.map(body::boxed)) }.boxed()
-            }
-            Pool::Tls(pool) => async move { Ok(pool.request(req).await?.map(body::boxed)) }.boxed(),
+        match &self.pool {
+            Pool::Plain(pool) => pool.request(req),
+            Pool::Tls(pool) => pool.request(req),
         }
     }
 }

@@ -104,12 +104,12 @@ pub fn client_value(client: IpAddr) -> HeaderValue {
 
 /// Adds `X-Forwarded-For` (appended), and `X-Forwarded-Proto` /
 /// `X-Forwarded-Host` when an earlier hop has not set them. `client` comes
-/// from [`client_value`].
+/// from [`client_value`]; `host` becomes the header's value without a copy.
 pub fn add_forwarded(
     headers: &mut HeaderMap,
     client: &HeaderValue,
     proto: &'static str,
-    host: &str,
+    host: String,
 ) {
     let xff = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::to_str) {
         Some(Ok(prev)) if !prev.trim().is_empty() => {
@@ -124,7 +124,7 @@ pub fn add_forwarded(
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }
     if !headers.contains_key(&X_FORWARDED_HOST)
-        && let Ok(value) = HeaderValue::from_str(host)
+        && let Ok(value) = shared_value(host)
     {
         headers.insert(X_FORWARDED_HOST, value);
     }
@@ -158,12 +158,22 @@ pub fn ensure_request_id(headers: &mut HeaderMap) -> HeaderValue {
             for (i, d) in digits.iter_mut().enumerate() {
                 *d = HEX[((bits >> (124 - 4 * i)) & 0xf) as usize];
             }
-            let id = HeaderValue::from_bytes(&digits)
-                .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+            let id = shared_value(digits).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
             headers.insert(REQUEST_ID, id.clone());
             id
         }
     }
+}
+
+/// A header value that owns `bytes` behind a reference count, so the
+/// copies the request id and the retry layer make cost no allocation
+/// (`HeaderValue::from_bytes` copies into a buffer that allocates again at
+/// its first clone).
+fn shared_value<T>(bytes: T) -> Result<HeaderValue, http::header::InvalidHeaderValue>
+where
+    T: AsRef<[u8]> + Send + 'static,
+{
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(bytes))
 }
 
 #[cfg(test)]
@@ -232,7 +242,7 @@ mod tests {
             ("x-forwarded-proto", "https"),
         ]);
         let client = client_value("127.0.0.1".parse().unwrap());
-        add_forwarded(&mut h, &client, "http", "api.local");
+        add_forwarded(&mut h, &client, "http", "api.local".into());
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "api.local");
@@ -272,7 +282,12 @@ mod tests {
     #[test]
     fn forwarded_for_starts_with_the_client() {
         let mut h = HeaderMap::new();
-        add_forwarded(&mut h, &client_value("::1".parse().unwrap()), "https", "a");
+        add_forwarded(
+            &mut h,
+            &client_value("::1".parse().unwrap()),
+            "https",
+            "a".into(),
+        );
         assert_eq!(h["x-forwarded-for"], "::1");
         assert_eq!(h["x-forwarded-proto"], "https");
     }

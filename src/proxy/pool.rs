@@ -26,14 +26,13 @@
 //! the pool forgets a connection (dropped, expired, over `max_idle`) its
 //! last handle goes and the task closes it.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
-use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper::rt::{Read, Write};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -41,7 +40,9 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::BoxError;
-use crate::body::{Body, Request};
+use futures_util::future::BoxFuture;
+
+use crate::body::{self, Body, Request, Response};
 use crate::middleware::balance::ConnectionReady;
 
 /// The connection to an endpoint could not be made (refused, timed out,
@@ -140,13 +141,18 @@ where
     }
 
     /// Sends `req` to the endpoint its URI names (`http://ip:port/...`, as
-    /// the balancer writes it).
-    pub async fn request(&self, mut req: Request) -> Result<http::Response<Incoming>, BoxError> {
-        let authority = req
-            .uri()
-            .authority()
-            .cloned()
-            .ok_or("upstream request without an endpoint address")?;
+    /// the balancer writes it); the response body is boxed.
+    ///
+    /// The checks and rewrites run here; the send is one `async move`
+    /// block that owns a handle on the pool, boxed once. (An `async fn`
+    /// would keep the request in its state twice, as passed and as bound,
+    /// and push the box past the allocator's fast path.)
+    pub fn request(&self, mut req: Request) -> BoxFuture<'static, Result<Response, BoxError>> {
+        let Some(authority) = req.uri().authority().cloned() else {
+            return Box::pin(std::future::ready(Err(
+                "upstream request without an endpoint address".into(),
+            )));
+        };
         match self.inner.protocol {
             Protocol::Http1 => {
                 if !req.headers().contains_key(header::HOST)
@@ -160,86 +166,102 @@ where
                     .cloned()
                     .unwrap_or_else(|| PathAndQuery::from_static("/"));
                 *req.uri_mut() = Uri::from(path);
-                self.send_h1(req, authority).await
+                Box::pin(self.clone().send_h1(req, authority))
             }
             Protocol::Http2 {
                 keepalive_interval,
                 keepalive_timeout,
-            } => {
-                self.send_h2(req, authority, keepalive_interval, keepalive_timeout)
-                    .await
-            }
+            } => Box::pin(self.clone().send_h2(
+                req,
+                authority,
+                keepalive_interval,
+                keepalive_timeout,
+            )),
         }
     }
 
-    async fn send_h1(
-        &self,
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep the request in its state twice"
+    )]
+    fn send_h1(
+        self,
         mut req: Request,
         authority: Authority,
-    ) -> Result<http::Response<Incoming>, BoxError> {
-        let mut fresh = false;
-        loop {
-            let pooled = if fresh {
-                None
-            } else {
-                self.inner.checkout(&authority)
-            };
-            let (mut tx, ready, reused) = match pooled {
-                Some(idle) => (idle.tx, idle.ready, true),
-                None => {
-                    // Boxed: the connect path's state would otherwise
-                    // make every request's future (and the copies of it
-                    // into boxes up the stack) kilobytes larger.
-                    let (tx, ready) = Box::pin(self.open_h1(&authority)).await?;
-                    (tx, ready, false)
-                }
-            };
-            match tx.try_send_request(req).await {
-                Ok(mut rsp) => {
-                    rsp.extensions_mut().insert(ready);
-                    self.give_back(authority, tx, ready);
-                    return Ok(rsp);
-                }
-                Err(e) => {
-                    req = unsent(e, reused)?;
-                    fresh = true;
+    ) -> impl Future<Output = Result<Response, BoxError>> + Send + 'static {
+        async move {
+            let mut fresh = false;
+            loop {
+                let pooled = if fresh {
+                    None
+                } else {
+                    self.inner.checkout(&authority)
+                };
+                let (mut tx, ready, reused) = match pooled {
+                    Some(idle) => (idle.tx, idle.ready, true),
+                    None => {
+                        // Boxed: the connect path's state would otherwise
+                        // make every request's future kilobytes larger.
+                        let (tx, ready) = Box::pin(self.open_h1(&authority)).await?;
+                        (tx, ready, false)
+                    }
+                };
+                match tx.try_send_request(req).await {
+                    Ok(mut rsp) => {
+                        rsp.extensions_mut().insert(ready);
+                        self.give_back(authority, tx, ready);
+                        return Ok(rsp.map(body::boxed));
+                    }
+                    Err(e) => {
+                        req = unsent(e, reused)?;
+                        fresh = true;
+                    }
                 }
             }
         }
     }
 
-    async fn send_h2(
-        &self,
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep the request in its state twice"
+    )]
+    fn send_h2(
+        self,
         mut req: Request,
         authority: Authority,
         keepalive_interval: Duration,
         keepalive_timeout: Duration,
-    ) -> Result<http::Response<Incoming>, BoxError> {
-        let mut fresh = false;
-        loop {
-            let shared = if fresh {
-                None
-            } else {
-                self.inner.shared(&authority)
-            };
-            let (mut tx, ready, reused) = match shared {
-                Some(shared) => (shared.tx, shared.ready, true),
-                None => {
-                    let (tx, ready) =
-                        Box::pin(self.open_h2(&authority, keepalive_interval, keepalive_timeout))
-                            .await?;
-                    (tx, ready, false)
-                }
-            };
-            tx.ready().await?;
-            match tx.try_send_request(req).await {
-                Ok(mut rsp) => {
-                    rsp.extensions_mut().insert(ready);
-                    return Ok(rsp);
-                }
-                Err(e) => {
-                    req = unsent(e, reused)?;
-                    fresh = true;
+    ) -> impl Future<Output = Result<Response, BoxError>> + Send + 'static {
+        async move {
+            let mut fresh = false;
+            loop {
+                let shared = if fresh {
+                    None
+                } else {
+                    self.inner.shared(&authority)
+                };
+                let (mut tx, ready, reused) = match shared {
+                    Some(shared) => (shared.tx, shared.ready, true),
+                    None => {
+                        let (tx, ready) = Box::pin(self.open_h2(
+                            &authority,
+                            keepalive_interval,
+                            keepalive_timeout,
+                        ))
+                        .await?;
+                        (tx, ready, false)
+                    }
+                };
+                tx.ready().await?;
+                match tx.try_send_request(req).await {
+                    Ok(mut rsp) => {
+                        rsp.extensions_mut().insert(ready);
+                        return Ok(rsp.map(body::boxed));
+                    }
+                    Err(e) => {
+                        req = unsent(e, reused)?;
+                        fresh = true;
+                    }
                 }
             }
         }

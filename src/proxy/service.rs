@@ -8,6 +8,7 @@
 //! calls the route stack, and turns any error into exactly one response via [`rescue`].
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use http::header::{self, HeaderValue};
 use http::{Method, StatusCode, Version};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
 use tokio::time::Instant;
 use tower::Service;
 use tracing::Instrument;
@@ -27,6 +29,7 @@ use super::rescue::{self, ERROR_HEADER, Rescue};
 use super::route::{Route, normalize_host};
 use super::tunnel;
 use crate::body::{self, Response};
+use crate::config::ServerLimits;
 use crate::snapshot::{RouteTarget, Shared};
 use crate::stack::RouteService;
 
@@ -80,7 +83,15 @@ impl Proxy {
     }
 
     /// Handles one request; never fails (errors become responses).
-    pub async fn handle(self, mut req: http::Request<Incoming>) -> Result<Response, Infallible> {
+    ///
+    /// Everything up to the first await (checks, routing, header rewrites)
+    /// runs here, and only what must wait is an `async move` block: hyper
+    /// keeps this future inside the connection's task, so its size is
+    /// memory every connection holds and bytes copied for every request.
+    pub fn handle(
+        self,
+        mut req: http::Request<Incoming>,
+    ) -> impl Future<Output = Result<Response, Infallible>> + Send + 'static {
         let start = Instant::now();
         let busy = self.inner.activity.begin();
         let snapshot = self.inner.shared.load_full();
@@ -96,10 +107,37 @@ impl Proxy {
             cluster = tracing::field::Empty,
             attempt = tracing::field::Empty,
         );
-        let forwarded = self
-            .forward(&snapshot, req, &span)
-            .instrument(span.clone())
-            .await;
+        let prepared = self.prepare(&snapshot, req, &span);
+        async move {
+            let forwarded = match prepared {
+                Ok(prepared) => prepared.send().instrument(span).await,
+                Err(refused) => Err(refused),
+            };
+            let log = Exchange {
+                start,
+                method,
+                version,
+                request_id,
+                traceparent,
+            };
+            let rsp = self.finish(&snapshot, forwarded, log);
+            // The connection stays busy (not idle) until the body is sent.
+            Ok(rsp.map(|b| {
+                body::boxed(b.map_frame(move |f| {
+                    let _ = &busy;
+                    f
+                }))
+            }))
+        }
+    }
+
+    /// The answer's last touches, its metrics and its access log line.
+    fn finish(
+        &self,
+        snapshot: &crate::snapshot::Snapshot,
+        forwarded: Result<(Response, Arc<Route<RouteTarget>>), Rescue>,
+        log: Exchange,
+    ) -> Response {
         let (mut rsp, route) = match forwarded {
             Ok((rsp, route)) => (rsp, Some(route)),
             Err(refused) => (refused.response(), None),
@@ -109,7 +147,7 @@ impl Proxy {
         // writes `HTTP/1.0` for such a peer either way, and only for a 1.1
         // response does it keep a `Connection: keep-alive` connection open
         // (and say so); a 1.0 response makes it close after every request.
-        *rsp.version_mut() = match version {
+        *rsp.version_mut() = match log.version {
             Version::HTTP_10 => Version::HTTP_11,
             v => v,
         };
@@ -120,9 +158,10 @@ impl Proxy {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        let request_id = log.request_id;
         rsp.headers_mut()
             .insert(headers::REQUEST_ID, request_id.clone());
-        let elapsed = start.elapsed().as_secs_f64();
+        let elapsed = log.start.elapsed().as_secs_f64();
         let route_metrics = route.as_ref().map(|r| &r.target.metrics);
         if reason.is_empty() {
             if let Some(m) = route_metrics {
@@ -145,33 +184,28 @@ impl Proxy {
                 target: "seawall::access",
                 listener = %self.inner.listener,
                 client = %self.inner.remote,
-                method = %method,
+                method = %log.method,
                 route,
                 cluster,
                 status = status.as_u16(),
                 reason = %reason,
                 duration_ms = %format_args!("{:.3}", elapsed * 1e3),
                 request_id = request_id.to_str().unwrap_or("-"),
-                traceparent = traceparent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
+                traceparent = log.traceparent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
                 "request"
             );
         }
-        // The connection stays busy (not idle) until the body is sent.
-        Ok(rsp.map(|b| {
-            body::boxed(b.map_frame(move |f| {
-                let _ = &busy;
-                f
-            }))
-        }))
+        rsp
     }
 
-    /// Checks and forwards; `Err` is an early local refusal.
-    async fn forward(
+    /// Checks, routes and rewrites the request for the next hop; `Err` is
+    /// an early local refusal.
+    fn prepare(
         &self,
         snapshot: &crate::snapshot::Snapshot,
         mut req: http::Request<Incoming>,
         span: &tracing::Span,
-    ) -> Result<(Response, Arc<Route<RouteTarget>>), Rescue> {
+    ) -> Result<Prepared, Rescue> {
         if req.method() == Method::CONNECT {
             return Err(Rescue::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -228,16 +262,57 @@ impl Proxy {
             &mut parts.headers,
             &self.inner.client,
             self.inner.scheme,
-            &host,
+            host,
         );
         headers::add_via(&mut parts.headers, parts.version);
+        Ok(Prepared {
+            parts,
+            incoming,
+            route,
+            limits: listener.limits.clone(),
+            arrival,
+            downstream_upgrade,
+        })
+    }
+}
+
+/// What the access log and the answer need of the downstream request.
+struct Exchange {
+    start: Instant,
+    method: Method,
+    version: Version,
+    request_id: HeaderValue,
+    traceparent: Option<HeaderValue>,
+}
+
+/// A request checked, routed and rewritten, ready for its route stack.
+struct Prepared {
+    parts: http::request::Parts,
+    incoming: Incoming,
+    route: Arc<Route<RouteTarget>>,
+    limits: ServerLimits,
+    arrival: Instant,
+    downstream_upgrade: Option<OnUpgrade>,
+}
+
+impl Prepared {
+    /// Reads the start of the body, then sends the request through the
+    /// route stack and turns a failure into its response.
+    async fn send(self) -> Result<(Response, Arc<Route<RouteTarget>>), Rescue> {
+        let Prepared {
+            mut parts,
+            incoming,
+            route,
+            limits,
+            arrival,
+            downstream_upgrade,
+        } = self;
         // Read the start of the body before taking an admission slot.
         let incoming =
-            prebuffer::ahead_of_admission(&mut parts, incoming, &route, &listener.limits, arrival)
-                .await?;
+            prebuffer::ahead_of_admission(&mut parts, incoming, &route, &limits, arrival).await?;
         let body = body::boxed(Limited::new(
             incoming,
-            usize::try_from(max_body).unwrap_or(usize::MAX),
+            usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX),
         ));
         let upstream_req = http::Request::from_parts(parts, body);
 

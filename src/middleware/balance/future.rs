@@ -22,7 +22,6 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
-use super::SelectedEndpoint;
 use super::endpoint::InFlight;
 use crate::BoxError;
 
@@ -32,8 +31,8 @@ use crate::BoxError;
 pub struct ConnectionReady(pub Instant);
 
 pin_project! {
-    /// Resolves to the inner service's response, tagged with the
-    /// [`SelectedEndpoint`] it came from.
+    /// Resolves to the inner service's response, reporting its outcome and
+    /// latency to the endpoint it was sent to.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
@@ -91,7 +90,6 @@ where
                 let Some(guard) = guard.take() else {
                     return Poll::Ready(Err("balance future polled after completion".into()));
                 };
-                let selected = SelectedEndpoint(guard.endpoint().addr());
                 let ready = result
                     .as_ref()
                     .ok()
@@ -104,10 +102,7 @@ where
                     Ok(response) => classifier.response(response),
                     Err(error) => classifier.error(error),
                 });
-                Poll::Ready(result.map(|mut response| {
-                    response.extensions_mut().insert(selected);
-                    response
-                }))
+                Poll::Ready(result)
             }
         }
     }

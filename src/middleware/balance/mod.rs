@@ -87,12 +87,6 @@ pub use state::PeakEwma;
 use crate::BoxError;
 use crate::config::BalanceSettings;
 
-/// The endpoint a request was sent to, in the response's extensions (the
-/// retry layer avoids it on the next attempt). The request itself carries
-/// the endpoint in its URI.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SelectedEndpoint(pub SocketAddr);
-
 /// A request extension set by the retry layer on every attempt: the
 /// endpoint to avoid (the previous attempt's), and a slot where the
 /// balancer records the endpoint it picked. Clones share the slot.
@@ -121,7 +115,7 @@ impl EndpointHint {
         *self.picked.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn record(&self, addr: SocketAddr) {
+    pub(crate) fn record(&self, addr: SocketAddr) {
         *self.picked.lock().unwrap_or_else(PoisonError::into_inner) = Some(addr);
     }
 }

@@ -25,7 +25,7 @@ use crate::BoxError;
 use crate::body::{self, Request, Response};
 use crate::config::RetryPolicy;
 use crate::middleware::Deadline;
-use crate::middleware::balance::{EndpointHint, SelectedEndpoint};
+use crate::middleware::balance::EndpointHint;
 use crate::middleware::classify::Classifier;
 use crate::proxy::rescue::{ERROR_HEADER, NO_RETRY_HEADER};
 
@@ -59,11 +59,16 @@ fn attempt_value(attempt: u32) -> HeaderValue {
 
 /// Sends `request` through `first` (already ready), then through clones of
 /// it, until an answer is final.
-pub(crate) async fn run<S>(
+///
+/// The preparation runs here and the loop is an `async move` block rather
+/// than an `async fn`: an `async fn` keeps its arguments twice in its state
+/// (as passed and as bound), and this future is boxed for every request,
+/// where a box over 1 KiB leaves the allocator's fast path.
+pub(crate) fn run<S>(
     mut first: S,
     cx: Arc<Context>,
     request: Request,
-) -> Result<Response, BoxError>
+) -> impl Future<Output = Result<Response, BoxError>> + Send + 'static
 where
     S: Service<Request, Response = Response> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
@@ -72,7 +77,10 @@ where
     cx.budget.deposit();
     let deadline = request.extensions().get::<Deadline>().copied();
     let safe = state::safe_to_repeat(request.method(), request.headers());
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    // The first attempt's number goes in before the head is copied, so no
+    // copy has to grow its header map for it (retries replace the value).
+    parts.headers.insert(ATTEMPT_HEADER, attempt_value(1));
     // A request without a body needs no buffer: every attempt gets an
     // empty one.
     let replay = (!http_body::Body::is_end_stream(&body))
@@ -81,81 +89,100 @@ where
         .seed
         .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
     let mut backoff = Backoff::new(cx.policy.backoff_base, cx.policy.backoff_max, rng);
-    // `first` is ready for one call; later attempts drive clones of it to
-    // readiness, so nothing is cloned for a request that is never retried.
-    let mut ready = true;
-    let mut avoid = None;
-    let mut _permit: Option<RetryPermit> = None;
-    let mut attempt = 1u32;
-    loop {
-        let hint = EndpointHint::avoiding(avoid);
-        let mut req = Request::new(
-            replay
-                .as_ref()
-                .map_or_else(body::empty, |r| body::boxed(r.body())),
-        );
-        *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = parts.uri.clone();
-        *req.version_mut() = parts.version;
-        *req.headers_mut() = parts.headers.clone();
-        *req.extensions_mut() = parts.extensions.clone();
+    async move {
+        // `first` is ready for one call; later attempts drive clones of it
+        // to readiness, so nothing is cloned for a request that is never
+        // retried.
+        let mut ready = true;
+        let mut avoid = None;
+        let mut _permit: Option<RetryPermit> = None;
+        let mut attempt = 1u32;
+        loop {
+            let hint = EndpointHint::avoiding(avoid);
+            // The attempt's request lives only in this block, so it takes
+            // no room in the future across the await.
+            let sent = {
+                let req = attempt_request(&parts, replay.as_ref(), attempt, &hint);
+                // The request span (opened by the proxy handler) shows the
+                // attempt.
+                tracing::Span::current().record("attempt", attempt);
+                if std::mem::take(&mut ready) {
+                    boxed(first.call(req))
+                } else {
+                    boxed(first.clone().oneshot(req))
+                }
+            };
+            let started = Instant::now();
+            let result = sent.await;
+            let judged = match &result {
+                Ok(rsp) => state::judge_response(rsp, &cx.classifier, &cx.policy),
+                Err(error) => state::judge_error(error, &cx.classifier, &cx.policy),
+            };
+            cx.budget.record_attempt(judged.outcome);
+            let facts = Facts {
+                attempt,
+                safe,
+                elapsed: started.elapsed(),
+                remaining: deadline.map(|d| d.remaining()),
+                // A body still held by the finished attempt is checked
+                // again after the backoff, when the connection has let go
+                // of it.
+                replayable: !replay.as_ref().is_some_and(Replay::overflowed),
+            };
+            let wait = match state::decide(&judged, facts, &cx.policy, &mut backoff) {
+                Decision::Return => return result,
+                Decision::GiveUp(why) => {
+                    cx.budget.record_give_up();
+                    return give_up(result, why);
+                }
+                Decision::Retry(wait) => wait,
+            };
+            // The previous retry (if any) is over: free its slot first.
+            _permit = None;
+            match cx.budget.try_retry() {
+                Ok(permit) => _permit = Some(permit),
+                Err(refusal) => return give_up(result, GiveUp::Budget(refusal)),
+            }
+            // The balancer recorded its pick in the hint, whether the
+            // attempt was answered or failed.
+            avoid = hint.picked();
+            drop(hint);
+            // Free the failed attempt's connection before the backoff,
+            // unless the body check after it may still need this answer.
+            let kept = replay.as_ref().map(|_| result);
+            sleep(wait).await;
+            if let (Some(replay), Some(result)) = (&replay, kept)
+                && !replay.can_replay()
+            {
+                cx.budget.record_give_up();
+                return give_up(result, GiveUp::Body);
+            }
+            tracing::debug!(attempt, ?wait, failure = ?judged.retryable, "retrying");
+            attempt += 1;
+        }
+    }
+}
+
+/// A copy of the request head for one attempt, with the body's replay (or
+/// an empty body), the attempt number and the endpoint hint.
+fn attempt_request(
+    parts: &http::request::Parts,
+    replay: Option<&Replay>,
+    attempt: u32,
+    hint: &EndpointHint,
+) -> Request {
+    let mut req = Request::new(replay.map_or_else(body::empty, |r| body::boxed(r.body())));
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = parts.uri.clone();
+    *req.version_mut() = parts.version;
+    *req.headers_mut() = parts.headers.clone();
+    *req.extensions_mut() = parts.extensions.clone();
+    if attempt > 1 {
         req.headers_mut()
             .insert(ATTEMPT_HEADER, attempt_value(attempt));
-        // The request span (opened by the proxy handler) shows the attempt.
-        tracing::Span::current().record("attempt", attempt);
-        req.extensions_mut().insert(hint.clone());
-        let sent = if std::mem::take(&mut ready) {
-            boxed(first.call(req))
-        } else {
-            boxed(first.clone().oneshot(req))
-        };
-        let started = Instant::now();
-        let result = sent.await;
-        let judged = match &result {
-            Ok(rsp) => state::judge_response(rsp, &cx.classifier, &cx.policy),
-            Err(error) => state::judge_error(error, &cx.classifier, &cx.policy),
-        };
-        cx.budget.record_attempt(judged.outcome);
-        let facts = Facts {
-            attempt,
-            safe,
-            elapsed: started.elapsed(),
-            remaining: deadline.map(|d| d.remaining()),
-            // A body still held by the finished attempt is checked again
-            // after the backoff, when the connection has let go of it.
-            replayable: !replay.as_ref().is_some_and(Replay::overflowed),
-        };
-        let wait = match state::decide(&judged, facts, &cx.policy, &mut backoff) {
-            Decision::Return => return result,
-            Decision::GiveUp(why) => {
-                cx.budget.record_give_up();
-                return give_up(result, why);
-            }
-            Decision::Retry(wait) => wait,
-        };
-        // The previous retry (if any) is over: free its slot first.
-        _permit = None;
-        match cx.budget.try_retry() {
-            Ok(permit) => _permit = Some(permit),
-            Err(refusal) => return give_up(result, GiveUp::Budget(refusal)),
-        }
-        avoid = match &result {
-            Ok(rsp) => rsp.extensions().get::<SelectedEndpoint>().map(|s| s.0),
-            Err(_) => hint.picked(),
-        };
-        // Free the failed attempt's connection before the backoff, unless
-        // the body check after it may still need this answer.
-        let kept = replay.as_ref().map(|_| result);
-        sleep(wait).await;
-        if let (Some(replay), Some(result)) = (&replay, kept)
-            && !replay.can_replay()
-        {
-            cx.budget.record_give_up();
-            return give_up(result, GiveUp::Body);
-        }
-        tracing::debug!(attempt, ?wait, failure = ?judged.retryable, "retrying");
-        attempt += 1;
     }
+    req.extensions_mut().insert(hint.clone());
+    req
 }
 
 /// Boxes an attempt's future outside the `async fn`, where the compiler can

@@ -20,7 +20,7 @@ use crate::BoxError;
 use crate::body::{self, Request, Response};
 use crate::config::{RetryBudgetSettings, RetryPolicy};
 use crate::middleware::Deadline;
-use crate::middleware::balance::{EndpointHint, SelectedEndpoint};
+use crate::middleware::balance::EndpointHint;
 use crate::middleware::classify::Classifier;
 use crate::proxy::rescue::{self, ERROR_HEADER, NO_RETRY_HEADER, Rescue};
 
@@ -71,10 +71,14 @@ impl Service<Request> for Scripted {
         let answer = self.script.lock().unwrap().pop_front();
         let seen = self.seen.clone();
         Box::pin(async move {
-            let avoid = req
-                .extensions()
-                .get::<EndpointHint>()
-                .and_then(EndpointHint::avoid);
+            let hint = req.extensions().get::<EndpointHint>().cloned();
+            let avoid = hint.as_ref().and_then(EndpointHint::avoid);
+            // Where the balancer would record its pick.
+            if let (Some(hint), Some(Ok(rsp))) = (&hint, &answer)
+                && let Some(Picked(addr)) = rsp.extensions().get::<Picked>()
+            {
+                hint.record(*addr);
+            }
             let (parts, body) = req.into_parts();
             let body = body.collect().await?.to_bytes();
             seen.lock().unwrap().push(Seen {
@@ -93,10 +97,15 @@ fn status(code: u16) -> Response {
     rsp
 }
 
+/// The endpoint a scripted answer comes from, recorded in the attempt's
+/// hint as the balancer does.
+#[derive(Clone, Copy)]
+struct Picked(SocketAddr);
+
 fn from(code: u16, port: u16) -> Response {
     let mut rsp = status(code);
     rsp.extensions_mut()
-        .insert(SelectedEndpoint(SocketAddr::from(([10, 0, 0, 1], port))));
+        .insert(Picked(SocketAddr::from(([10, 0, 0, 1], port))));
     rsp
 }
 

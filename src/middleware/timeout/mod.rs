@@ -136,10 +136,17 @@ where
             return DeadlineFuture::expired();
         }
         let mut deadline = state::effective_deadline(now, self.layer.request, caller.budget);
-        if let Some(outer) = req.extensions().get::<Deadline>() {
-            deadline = deadline.min(outer.0);
+        // An outer deadline (set when the request arrived) is tightened in
+        // place: a second insert would allocate again.
+        match req.extensions_mut().get_mut::<Deadline>() {
+            Some(outer) => {
+                deadline = deadline.min(outer.0);
+                outer.0 = deadline;
+            }
+            None => {
+                req.extensions_mut().insert(Deadline(deadline));
+            }
         }
-        req.extensions_mut().insert(Deadline(deadline));
         let idle = self.layer.body_idle;
         // A body that is already complete (GET, HEAD, Content-Length: 0) has
         // no pause to time: skip the wrapper and its allocation.
