@@ -243,3 +243,71 @@ async fn sigterm_drains_accepted_requests_then_exits() {
     }
     assert_eq!(sw.wait_exit(Duration::from_secs(10)).await, Some(0));
 }
+
+/// Sends a burst: `conns` connections at once, each with its own client,
+/// each making `per_conn` requests for a 16 KiB body; all must succeed.
+async fn burst(addr: std::net::SocketAddr, conns: usize, per_conn: usize) {
+    let tasks: Vec<_> = (0..conns)
+        .map(|_| {
+            tokio::spawn(async move {
+                let client = common::h1_client();
+                for _ in 0..per_conn {
+                    let req = common::get(&format!("http://{addr}/?body_bytes=16384"));
+                    let reply = common::send_with(&client, req).await.unwrap();
+                    assert_eq!(reply.status, 200);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+fn memory_releases(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("seawall_memory_releases_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no seawall_memory_releases_total in:\n{metrics}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hands_back_the_memory_a_burst_freed_once_quiet() {
+    let up = Upstream::spawn("a").await;
+    let on = SeawallProcess::spawn(&process_config(up.addr));
+    let off = SeawallProcess::spawn(&format!(
+        "{}memory:\n  release_when_idle: false\n",
+        process_config(up.addr)
+    ));
+    for sw in [&on, &off] {
+        burst(sw.addr, 128, 20).await;
+    }
+    // The burst's connections are closed (each client dropped): their
+    // buffers are free but still held by malloc.
+    let held = on.status_kib("RssAnon");
+    // Polled slowly: a scrape every 10 ms would itself keep the process
+    // busy (and the release waits for a quiet second).
+    let metrics = format!("http://{}/metrics", on.admin);
+    let mut waited = std::time::Duration::ZERO;
+    while memory_releases(&fetch(&metrics).await.text()) == 0 {
+        assert!(
+            waited < 4 * QUIET_WAIT,
+            "no memory release within {waited:?}"
+        );
+        tokio::time::sleep(QUIET_WAIT / 6).await;
+        waited += QUIET_WAIT / 6;
+    }
+    let released = on.status_kib("RssAnon");
+    assert!(
+        released + 512 <= held,
+        "anonymous memory {held} KiB after the burst, {released} KiB after the release"
+    );
+    // Turned off, nothing is released however quiet it gets.
+    tokio::time::sleep(QUIET_WAIT).await;
+    let text = fetch(&format!("http://{}/metrics", off.admin)).await.text();
+    assert_eq!(memory_releases(&text), 0);
+}
+
+/// Long enough for two of the release task's one-second ticks.
+const QUIET_WAIT: std::time::Duration = std::time::Duration::from_secs(3);

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod body;
 pub mod config;
 pub mod discovery;
+pub mod memory;
 pub mod middleware;
 pub mod proxy;
 pub mod reload;

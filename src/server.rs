@@ -240,6 +240,10 @@ pub async fn start(
         listeners: listeners.clone(),
     });
     metrics.observe(shared.clone(), reload.clone());
+    tokio::spawn(crate::memory::run(
+        shared.clone(),
+        metrics.memory_releases(),
+    ));
     tracing::info!(address = %admin, "admin listening");
     tokio::spawn(admin::serve(
         admin_listener,

@@ -24,6 +24,8 @@ pub(crate) struct FileConfig {
     pub log: Option<LogFile>,
     /// Graceful shutdown.
     pub shutdown: Option<ShutdownFile>,
+    /// Process memory.
+    pub memory: Option<MemoryFile>,
     /// Downstream listeners (at least one).
     pub listeners: Spanned<Vec<ListenerFile>>,
     /// Upstream clusters.
@@ -70,6 +72,14 @@ pub(crate) enum LogFormatFile {
 pub(crate) struct ShutdownFile {
     /// Time in-flight requests get after SIGTERM.
     pub drain_timeout: Option<Spanned<String>>,
+}
+
+/// `memory:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MemoryFile {
+    /// Hand heap memory freed by a burst back to the OS once quiet.
+    pub release_when_idle: Option<bool>,
 }
 
 /// One entry of `listeners:`.

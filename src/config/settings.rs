@@ -21,6 +21,8 @@ pub struct Config {
     pub log: LogSettings,
     /// Graceful shutdown.
     pub shutdown: ShutdownSettings,
+    /// Process memory.
+    pub memory: MemorySettings,
     /// Downstream listeners, each with its own routes.
     pub listeners: Vec<ListenerSettings>,
     /// Upstream clusters, referenced by routes by name.
@@ -86,6 +88,14 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// Process memory settings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MemorySettings {
+    /// After a burst, once the process is quiet, hand the heap memory the
+    /// burst freed back to the OS (see `crate::memory`).
+    pub release_when_idle: bool,
 }
 
 /// Graceful shutdown settings.

@@ -1,6 +1,6 @@
 //! Turns the file model into typed [`Config`] settings, or the first problem.
 //!
-//! Checks run in a fixed order (admin, log, shutdown, listeners in file
+//! Checks run in a fixed order (admin, log, shutdown, memory, listeners in file
 //! order, then clusters in file order), so the same file always reports the
 //! same first error. Every error points at the value it is about, through
 //! its [`Spanned`] location, and names its key path. Defaults live here, in
@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
-use super::file::{AdminFile, FileConfig, LogFile, LogFormatFile, ShutdownFile};
-use super::settings::{AdminSettings, Config, LogFormat, LogSettings, ShutdownSettings};
+use super::file::{AdminFile, FileConfig, LogFile, LogFormatFile, MemoryFile, ShutdownFile};
+use super::settings::{
+    AdminSettings, Config, LogFormat, LogSettings, MemorySettings, ShutdownSettings,
+};
 use super::{ConfigError, duration};
 
 mod admin_token;
@@ -37,6 +39,8 @@ pub(crate) mod defaults {
     pub const LOG_LEVEL: &str = "info";
     /// `log.access_log`
     pub const ACCESS_LOG: bool = true;
+    /// `memory.release_when_idle`
+    pub const RELEASE_WHEN_IDLE: bool = true;
     /// `shutdown.drain_timeout`
     pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
     /// `listeners[].header_read_timeout`
@@ -179,6 +183,13 @@ pub(crate) fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
     let admin = admin(file.admin.as_ref())?;
     let log = log(file.log.as_ref())?;
     let shutdown = shutdown(file.shutdown.as_ref())?;
+    let memory = MemorySettings {
+        release_when_idle: file
+            .memory
+            .as_ref()
+            .and_then(|m: &MemoryFile| m.release_when_idle)
+            .unwrap_or(defaults::RELEASE_WHEN_IDLE),
+    };
 
     if file.listeners.value.is_empty() {
         return Err(error(
@@ -233,6 +244,7 @@ pub(crate) fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
         admin,
         log,
         shutdown,
+        memory,
         listeners,
         clusters,
     })

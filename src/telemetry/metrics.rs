@@ -78,6 +78,7 @@ pub struct Metrics {
     connections_total: Family<ListenerLabels, Counter>,
     upstream_open: Family<ClusterLabels, Gauge>,
     upstream_total: Family<ClusterLabels, Counter>,
+    memory_releases: Counter,
     state: Arc<StateCollector>,
 }
 
@@ -134,6 +135,12 @@ impl Metrics {
             "Upstream connections made",
             upstream_total.clone(),
         );
+        let memory_releases = Counter::default();
+        registry.register(
+            "seawall_memory_releases",
+            "Times the heap memory a burst freed was handed back to the OS",
+            memory_releases.clone(),
+        );
         let build = Family::<[(&'static str, &'static str); 1], Gauge>::default();
         build
             .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
@@ -150,8 +157,14 @@ impl Metrics {
             connections_total,
             upstream_open,
             upstream_total,
+            memory_releases,
             state,
         })
+    }
+
+    /// The counter of memory releases (see [`crate::memory`]).
+    pub fn memory_releases(&self) -> Counter {
+        self.memory_releases.clone()
     }
 
     /// Points the scrape-time collector at the running snapshot and reloads.
