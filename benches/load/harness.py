@@ -198,7 +198,10 @@ def overhead_round(name, work):
     proc, addr = started
     try:
         wrk(addr, "1s")  # warm pools and caches
-        time.sleep(0.5)
+        # Idle means idle: every target gets the same quiet time after the
+        # warm-up before its RSS is read (seawall returns the memory the
+        # warm-up's connections freed at its first quiet second).
+        time.sleep(2.5)
         row = {"rss_idle_kib": rss_kib(proc.pid) if proc else None}
         t0 = cpu_ticks(proc.pid) if proc else 0
         n, rps, errs = wrk(addr)

@@ -88,7 +88,7 @@ NOTES = """
   ÷ requests (10 ms clock ticks; the upstream's CPU is not counted).
 - **Latency**: `oha -q RATE --latency-correction -c 32`, open loop, so a
   stall is charged to every request that should have been sent during it.
-- **idle RSS**: the proxy tree's VmRSS after a 1 s warm-up and 0.5 s of
+- **idle RSS**: the proxy tree's VmRSS after a 1 s warm-up and 2.5 s of
   rest (so it includes pooled upstream connections); **KiB per idle conn**:
   RSS growth with IDLE_CONNS extra keep-alive connections that each sent
   one request, ÷ IDLE_CONNS.
