@@ -68,6 +68,14 @@ impl Discovery {
         });
         Discovery { task }
     }
+
+    /// Stops re-resolving now, before the handle is dropped: for a reload
+    /// that hands this task's endpoint set to a new discovery, while
+    /// requests still in flight keep the old cluster (and so this handle)
+    /// alive.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
 }
 
 impl Drop for Discovery {

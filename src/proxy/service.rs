@@ -12,6 +12,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use http::header::{self, HeaderValue};
 use http::{Method, StatusCode, Version};
 use http_body_util::{BodyExt, Limited};
@@ -85,9 +87,9 @@ impl Proxy {
     /// Handles one request; never fails (errors become responses).
     ///
     /// Everything up to the first await (checks, routing, header rewrites)
-    /// runs here, and only what must wait is an `async move` block: hyper
-    /// keeps this future inside the connection's task, so its size is
-    /// memory every connection holds and bytes copied for every request.
+    /// runs here, and only what must wait is a future: hyper keeps it in a
+    /// box per connection, so its size is memory every connection holds
+    /// and bytes copied for every request.
     pub fn handle(
         self,
         mut req: http::Request<Incoming>,
@@ -107,12 +109,14 @@ impl Proxy {
             cluster = tracing::field::Empty,
             attempt = tracing::field::Empty,
         );
-        let prepared = self.prepare(&snapshot, req, &span);
-        async move {
-            let forwarded = match prepared {
-                Ok(prepared) => prepared.send().instrument(span).await,
-                Err(refused) => Err(refused),
-            };
+        // The rest is a `map` over the send rather than an `async` block:
+        // a block would hold the send future twice (as captured, and as
+        // awaited), and this future lives in every connection's task.
+        let sending = match self.prepare(&snapshot, req, &span) {
+            Ok(prepared) => Either::Left(prepared.send().instrument(span)),
+            Err(refused) => Either::Right(std::future::ready(Err(refused))),
+        };
+        sending.map(move |forwarded| {
             let log = Exchange {
                 start,
                 method,
@@ -128,7 +132,7 @@ impl Proxy {
                     f
                 }))
             }))
-        }
+        })
     }
 
     /// The answer's last touches, its metrics and its access log line.
@@ -298,7 +302,10 @@ struct Prepared {
 impl Prepared {
     /// Reads the start of the body, then sends the request through the
     /// route stack and turns a failure into its response.
-    async fn send(self) -> Result<(Response, Arc<Route<RouteTarget>>), Rescue> {
+    ///
+    /// Taken apart before the `async move` block, so each field is held
+    /// once (an `async fn` would hold `self` and then its fields again).
+    fn send(self) -> impl Future<Output = Result<(Response, Arc<Route<RouteTarget>>), Rescue>> {
         let Prepared {
             mut parts,
             incoming,
@@ -307,32 +314,37 @@ impl Prepared {
             arrival,
             downstream_upgrade,
         } = self;
-        // Read the start of the body before taking an admission slot.
-        let incoming =
-            prebuffer::ahead_of_admission(&mut parts, incoming, &route, &limits, arrival).await?;
-        let body = body::boxed(Limited::new(
-            incoming,
-            usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX),
-        ));
-        let upstream_req = http::Request::from_parts(parts, body);
-
-        let result = call(route.target.service.clone(), upstream_req).await;
-        let mut rsp = match result {
-            Ok(rsp) => rsp,
-            Err(err) => {
-                let rescue = rescue::classify(&err);
-                tracing::debug!(route = %route.settings.name, reason = rescue.reason, error = %err, "request failed");
-                rescue.response()
+        async move {
+            // Read the start of the body before taking an admission slot.
+            let incoming =
+                prebuffer::ahead_of_admission(&mut parts, incoming, &route, &limits, arrival)
+                    .await?;
+            let body = body::boxed(Limited::new(
+                incoming,
+                usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX),
+            ));
+            let result = call(
+                route.target.service.clone(),
+                http::Request::from_parts(parts, body),
+            )
+            .await;
+            let mut rsp = match result {
+                Ok(rsp) => rsp,
+                Err(err) => {
+                    let rescue = rescue::classify(&err);
+                    tracing::debug!(route = %route.settings.name, reason = rescue.reason, error = %err, "request failed");
+                    rescue.response()
+                }
+            };
+            match downstream_upgrade {
+                Some(down) if rsp.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                    tunnel::spawn(down, hyper::upgrade::on(&mut rsp));
+                    headers::strip_hop_by_hop(rsp.headers_mut(), true);
+                }
+                _ => headers::strip_hop_by_hop(rsp.headers_mut(), false),
             }
-        };
-        match downstream_upgrade {
-            Some(down) if rsp.status() == StatusCode::SWITCHING_PROTOCOLS => {
-                tunnel::spawn(down, hyper::upgrade::on(&mut rsp));
-                headers::strip_hop_by_hop(rsp.headers_mut(), true);
-            }
-            _ => headers::strip_hop_by_hop(rsp.headers_mut(), false),
+            Ok((rsp, route))
         }
-        Ok((rsp, route))
     }
 }
 
@@ -372,13 +384,20 @@ fn request_host<B>(req: &http::Request<B>) -> Result<String, Rescue> {
 
 /// Drives one request through a route stack. Spelled out (rather than
 /// `ServiceExt::oneshot`) because the generic `Oneshot` future trips the
-/// compiler's higher-ranked `Send` inference inside hyper's executor bounds.
-async fn call(
+/// compiler's higher-ranked `Send` inference inside hyper's executor bounds;
+/// not an `async fn`, which would hold the request twice.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep the request in its state twice"
+)]
+fn call(
     mut svc: RouteService,
     req: crate::body::Request,
-) -> Result<Response, crate::BoxError> {
-    std::future::poll_fn(|cx| svc.poll_ready(cx)).await?;
-    svc.call(req).await
+) -> impl Future<Output = Result<Response, crate::BoxError>> {
+    async move {
+        std::future::poll_fn(|cx| svc.poll_ready(cx)).await?;
+        svc.call(req).await
+    }
 }
 
 fn content_length<B>(req: &http::Request<B>) -> Option<u64> {

@@ -79,15 +79,24 @@ impl Cluster {
             {
                 p.discovery.clone()
             }
-            _ => Arc::new(
-                Discovery::start(
-                    settings.endpoints.clone(),
-                    settings.resolve_interval,
-                    resolver,
-                    endpoints.clone(),
+            _ => {
+                // The endpoint set is shared with the previous cluster,
+                // which lives on while requests hold the old snapshot: its
+                // discovery must stop now, or its next round writes the
+                // old endpoints back over the new ones.
+                if let Some(p) = previous {
+                    p.discovery.stop();
+                }
+                Arc::new(
+                    Discovery::start(
+                        settings.endpoints.clone(),
+                        settings.resolve_interval,
+                        resolver,
+                        endpoints.clone(),
+                    )
+                    .await,
                 )
-                .await,
-            ),
+            }
         };
         let same_pool =
             previous.is_some_and(|p| UpstreamClient::same_settings(&p.settings, &settings));
@@ -141,5 +150,47 @@ impl Cluster {
             discovery,
             health,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::discovery::SystemResolver;
+
+    fn settings(endpoint: &str) -> ClusterSettings {
+        let yaml = format!(
+            "listeners:\n  - name: i\n    address: 127.0.0.1:0\n    routes: [{{name: r, cluster: c}}]\nclusters:\n  - name: c\n    endpoints: [\"{endpoint}\"]\n    resolve_interval: 10ms\n"
+        );
+        crate::config::parse(&yaml, None)
+            .expect("valid config")
+            .clusters
+            .remove(0)
+    }
+
+    fn ports(cluster: &Cluster) -> Vec<u16> {
+        cluster
+            .endpoints
+            .endpoints()
+            .iter()
+            .map(|e| e.addr().port())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_replaced_cluster_stops_writing_its_endpoints_into_the_shared_set() {
+        let resolver: Arc<dyn Resolve> = Arc::new(SystemResolver);
+        let metrics = Metrics::new();
+        let old =
+            Cluster::build(settings("127.0.0.1:1001"), resolver.clone(), None, &metrics).await;
+        let new = Cluster::build(settings("127.0.0.1:1002"), resolver, Some(&old), &metrics).await;
+        assert_eq!(ports(&new), [1002]);
+        // The old cluster is still alive (as while requests hold the old
+        // snapshot) for many of its resolve intervals.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(ports(&new), [1002]);
+        drop(old);
     }
 }
