@@ -71,8 +71,10 @@ pub async fn run(shared: Shared, releases: Counter) {
         };
         if quiet.tick(cpu) && shared.load().config.memory.release_when_idle {
             let released = release();
-            releases.inc();
-            tracing::debug!(released, "returned free heap memory to the OS");
+            if released {
+                releases.inc();
+            }
+            tracing::debug!(released, "asked malloc to return free heap memory");
         }
     }
 }

@@ -1,9 +1,9 @@
 //! The pooled upstream client of one cluster.
 //!
-//! One [`Pool`](crate::proxy::pool::Pool) per cluster: connections are kept per endpoint address (the
-//! balancer rewrites each request's URI to the chosen endpoint), while
-//! connect timeout, idle timeout, idle limit and protocol are cluster
-//! settings.
+//! One [`Pool`](crate::proxy::pool::Pool) per cluster: connections are
+//! kept per endpoint address (the balancer rewrites each request's URI to
+//! the chosen endpoint), while connect timeout, idle timeout, idle limit
+//! and protocol are cluster settings.
 //!
 //! A request abandoned by a timeout (its future dropped) never leaves a
 //! stuck connection in the pool: an HTTP/1 connection with a request in

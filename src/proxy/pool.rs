@@ -168,15 +168,7 @@ where
                 *req.uri_mut() = Uri::from(path);
                 Box::pin(self.clone().send_h1(req, authority))
             }
-            Protocol::Http2 {
-                keepalive_interval,
-                keepalive_timeout,
-            } => Box::pin(self.clone().send_h2(
-                req,
-                authority,
-                keepalive_interval,
-                keepalive_timeout,
-            )),
+            Protocol::Http2 { .. } => Box::pin(self.clone().send_h2(req, authority)),
         }
     }
 
@@ -229,8 +221,6 @@ where
         self,
         mut req: Request,
         authority: Authority,
-        keepalive_interval: Duration,
-        keepalive_timeout: Duration,
     ) -> impl Future<Output = Result<Response, BoxError>> + Send + 'static {
         async move {
             let mut fresh = false;
@@ -243,12 +233,7 @@ where
                 let (mut tx, ready, reused) = match shared {
                     Some(shared) => (shared.tx, shared.ready, true),
                     None => {
-                        let (tx, ready) = Box::pin(self.open_h2(
-                            &authority,
-                            keepalive_interval,
-                            keepalive_timeout,
-                        ))
-                        .await?;
+                        let (tx, ready) = Box::pin(self.open_h2(&authority)).await?;
                         (tx, ready, false)
                     }
                 };
@@ -285,16 +270,20 @@ where
     async fn open_h2(
         &self,
         authority: &Authority,
-        keepalive_interval: Duration,
-        keepalive_timeout: Duration,
     ) -> Result<(http2::SendRequest<Body>, ConnectionReady), ConnectFailed> {
         let io = self.connect(authority).await?;
         let mut builder = http2::Builder::new(TokioExecutor::new());
-        builder
-            .timer(TokioTimer::new())
-            .keep_alive_interval(keepalive_interval)
-            .keep_alive_timeout(keepalive_timeout)
-            .keep_alive_while_idle(true);
+        builder.timer(TokioTimer::new());
+        if let Protocol::Http2 {
+            keepalive_interval,
+            keepalive_timeout,
+        } = self.inner.protocol
+        {
+            builder
+                .keep_alive_interval(keepalive_interval)
+                .keep_alive_timeout(keepalive_timeout)
+                .keep_alive_while_idle(true);
+        }
         let (tx, conn) = builder
             .handshake(io)
             .await

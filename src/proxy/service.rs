@@ -112,7 +112,7 @@ impl Proxy {
         // The rest is a `map` over the send rather than an `async` block:
         // a block would hold the send future twice (as captured, and as
         // awaited), and this future lives in every connection's task.
-        let sending = match self.prepare(&snapshot, req, &span) {
+        let sending = match self.prepare(&snapshot, req, start, &span) {
             Ok(prepared) => Either::Left(prepared.send().instrument(span)),
             Err(refused) => Either::Right(std::future::ready(Err(refused))),
         };
@@ -202,12 +202,13 @@ impl Proxy {
         rsp
     }
 
-    /// Checks, routes and rewrites the request for the next hop; `Err` is
-    /// an early local refusal.
+    /// Checks, routes and rewrites the request, which arrived at `arrival`,
+    /// for the next hop; `Err` is an early local refusal.
     fn prepare(
         &self,
         snapshot: &crate::snapshot::Snapshot,
         mut req: http::Request<Incoming>,
+        arrival: Instant,
         span: &tracing::Span,
     ) -> Result<Prepared, Rescue> {
         if req.method() == Method::CONNECT {
@@ -216,7 +217,6 @@ impl Proxy {
                 "connect-refused",
             ));
         }
-        let arrival = Instant::now();
         let Some(listener) = snapshot
             .config
             .listeners
