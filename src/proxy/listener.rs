@@ -1,13 +1,14 @@
 //! Accepting and serving downstream connections.
 //!
 //! Each listener serves HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on the
-//! same port through hyper-util's auto builder. Limits hyper does not
-//! enforce by itself are wired here: the header read timeout (needs a timer,
-//! and [`preface`] applies it to the protocol detection that hyper-util
-//! does untimed), the keep-alive idle timeout (our [`Activity`] watcher), the cap on open
-//! connections (`max_connections`), the HTTP/2 abuse limits, and graceful
-//! shutdown of every connection when draining (h2 GOAWAY, h1 close after the
-//! current response).
+//! same port: [`preface`] reads the first bytes (under the header read
+//! timeout) to tell them apart, then hyper's server for that protocol takes
+//! the connection (`proxy::servers`, where the listener's HTTP limits are
+//! applied). Limits hyper does not enforce by itself are wired here and
+//! there: the keep-alive idle timeout (our [`Activity`] watcher), the cap on
+//! open connections (`max_connections`), and graceful shutdown of every
+//! connection when draining (h2 GOAWAY, h1 close after the current
+//! response).
 //!
 //! A listener with a `tls:` block terminates TLS instead (`proxy::secure`):
 //! each connection looks the listener's certificates up in the current
@@ -16,14 +17,11 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -31,41 +29,11 @@ use tokio_util::task::TaskTracker;
 
 use super::activity::Activity;
 use super::preface;
-use super::secure::{AlpnServers, Life, TlsConn, drive};
+use super::secure::TlsConn;
+use super::servers::{Life, Servers};
 use super::service::Proxy;
 use crate::config::ServerLimits;
 use crate::snapshot::Shared;
-
-/// hyper refuses a read buffer smaller than this.
-const HYPER_MIN_BUF: usize = 8192;
-
-/// Builds the HTTP server for a listener's limits.
-pub fn server_builder(limits: &ServerLimits) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        // hyper arms this timer whenever it waits for a request head, so it
-        // also bounds how long an idle keep-alive connection may stay silent.
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.get().max(HYPER_MIN_BUF))
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(limits.max_concurrent_streams)
-        // Also bounds a CONTINUATION flood: h2 stops decoding a header block
-        // past this size instead of buffering it.
-        .max_header_list_size(u32::try_from(limits.max_header_bytes.get()).unwrap_or(u32::MAX))
-        // Rapid reset (CVE-2023-44487) and error floods end in GOAWAY.
-        .max_pending_accept_reset_streams(limits.http2.max_pending_accept_reset_streams)
-        .max_local_error_reset_streams(limits.http2.max_local_error_reset_streams)
-        // A client advertising a tiny window cannot make us buffer more.
-        .max_send_buf_size(limits.http2.max_send_buf_size)
-        .keep_alive_interval(limits.http2.keepalive_interval)
-        .keep_alive_timeout(limits.http2.keepalive_timeout);
-    builder
-}
 
 /// Most connections taken from the kernel's queue once `shutdown` fires
 /// (Linux's default listen backlog is 4096; a burst larger than this at the
@@ -85,8 +53,7 @@ pub async fn serve(
     tracker: TaskTracker,
 ) {
     let mut limits = limits;
-    let mut builder = Arc::new(server_builder(&limits));
-    let mut alpn = Arc::new(AlpnServers::new(&limits));
+    let mut servers = Arc::new(Servers::new(&limits));
     let mut generation = shared.load().generation;
     // Whether this socket speaks TLS is fixed when it starts serving; only
     // the certificates may change with a reload (see `Connection::tls`).
@@ -136,13 +103,11 @@ pub async fn serve(
                         && l.limits != limits
                     {
                         limits = l.limits.clone();
-                        builder = Arc::new(server_builder(&limits));
-                        alpn = Arc::new(AlpnServers::new(&limits));
+                        servers = Arc::new(Servers::new(&limits));
                     }
                 }
                 let conn = Connection {
-                    builder: builder.clone(),
-                    alpn: alpn.clone(),
+                    servers: servers.clone(),
                     started_tls: started_tls.clone(),
                     shared: shared.clone(),
                     listener: name.clone(),
@@ -174,8 +139,7 @@ async fn accept_backoff(e: &io::Error) {
 }
 
 struct Connection {
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    alpn: Arc<AlpnServers>,
+    servers: Arc<Servers>,
     started_tls: Option<TlsParams>,
     shared: Shared,
     listener: String,
@@ -197,22 +161,21 @@ impl Connection {
         };
         let result = match self.tls() {
             None => {
-                // hyper's version detection has no timer of its own (see
+                // The protocol is told under the header read timeout (see
                 // `preface`); a TLS connection is bounded by its handshake.
                 // Not cut short by a drain: the connection was accepted, and
-                // its first request is served (see `drive`).
+                // its first request is served (see `servers::drive`).
                 let sniffed = preface::sniff(stream, self.header_read_timeout).await;
                 let Some(stream) = sniffed else {
                     tracing::debug!(%remote, "connection closed before its protocol was known");
                     return;
                 };
+                let protocol = stream.protocol();
                 let proxy = Proxy::new(self.shared, self.listener, remote, activity.clone());
-                let service = service_fn(move |req| proxy.clone().handle(req));
-                let conn = self
-                    .builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let graceful = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
-                drive(conn, graceful, life).await.map_err(|e| e.to_string())
+                let served = self
+                    .servers
+                    .serve(TokioIo::new(stream), protocol, proxy, life);
+                served.await.map_err(|e| e.to_string())
             }
             Some((config, handshake_timeout)) => {
                 let proxy = Proxy::with_scheme(
@@ -225,10 +188,14 @@ impl Connection {
                 let tls = TlsConn {
                     config,
                     handshake_timeout,
-                    servers: &self.alpn,
+                    servers: &self.servers,
                     life,
                 };
-                tls.serve(stream, proxy).await
+                // Boxed: a TLS connection's state (the handshake, then
+                // rustls's buffers) is twice a plaintext one's, and every
+                // connection's task is as large as the largest state it
+                // may hold.
+                Box::pin(tls.serve(stream, proxy)).await
             }
         };
         if let Err(e) = result {

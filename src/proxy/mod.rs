@@ -16,5 +16,6 @@ mod props;
 pub mod rescue;
 pub mod route;
 mod secure;
+mod servers;
 pub mod service;
 pub mod tunnel;

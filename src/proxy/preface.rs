@@ -1,13 +1,14 @@
-//! Bounding the first bytes of a connection by the header read timeout.
+//! Telling HTTP/1.1 from HTTP/2 on a cleartext connection, within the
+//! header read timeout.
 //!
-//! hyper-util's auto builder tells HTTP/1.1 from HTTP/2 by reading the
-//! first bytes and comparing them with the h2 preface, and it waits for
-//! them without any timer. hyper's own header read timeout only starts
-//! once it has chosen HTTP/1, so a client that connects and sends nothing
-//! (or `P`, or half the preface) held its connection until the keep-alive
+//! A client speaking HTTP/2 with prior knowledge opens with the h2 preface;
+//! anything else is HTTP/1. [`sniff`] reads the first bytes until they
+//! leave the preface or complete it, bounded by `header_read_timeout`:
+//! hyper's own header read timeout only starts once an HTTP/1 server runs,
+//! so a client that connects and sends nothing (or `P`, or half the
+//! preface) would otherwise hold its connection until the keep-alive
 //! watcher fired, six times longer by default: a cheap way to fill
-//! `max_connections`. [`sniff`] reads those bytes itself under
-//! `header_read_timeout`, then hands hyper an IO that replays them.
+//! `max_connections`. The IO it returns replays those bytes to hyper.
 
 use std::io;
 use std::pin::Pin;
@@ -16,6 +17,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, timeout_at};
+
+use super::servers::Protocol;
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -49,6 +52,17 @@ where
         offset: 0,
         io,
     })
+}
+
+impl<IO> Prefixed<IO> {
+    /// HTTP/2 when the connection opened with the whole preface.
+    pub fn protocol(&self) -> Protocol {
+        if self.prefix == PREFACE {
+            Protocol::Http2
+        } else {
+            Protocol::Http1
+        }
+    }
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {
@@ -122,6 +136,26 @@ mod tests {
         let mut h2 = PREFACE.to_vec();
         h2.extend(b"\0\0\0\x04\0\0\0\0\0");
         assert_eq!(replayed(&h2, b"").await, h2);
+    }
+
+    #[tokio::test]
+    async fn the_whole_preface_is_http2_anything_else_http1() {
+        let cases: [(&[u8], Protocol); 4] = [
+            (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", Protocol::Http1),
+            // Starts like the preface, then leaves it.
+            (b"PRI * HTTP/1.1\r\nHost: a\r\n\r\n", Protocol::Http1),
+            (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Protocol::Http2),
+            (
+                b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04",
+                Protocol::Http2,
+            ),
+        ];
+        for (opening, protocol) in cases {
+            let (mut client, server) = tokio::io::duplex(1024);
+            client.write_all(opening).await.unwrap();
+            let io = sniff(server, Duration::from_secs(1)).await.unwrap();
+            assert_eq!(io.protocol(), protocol, "{opening:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,0 +1,166 @@
+//! Serving one downstream connection once its protocol is known.
+//!
+//! Every connection reaches here as HTTP/1.1 or HTTP/2: told by ALPN on a
+//! TLS listener (`proxy::secure`), by the first bytes on a plaintext one
+//! (`proxy::preface`). hyper's HTTP/1 and HTTP/2 servers are then used
+//! directly. hyper-util's auto builder, which would sniff the preface a
+//! second time, is not: its connection type holds both servers' states in
+//! one enum, so every HTTP/1 connection carried the (larger) HTTP/2 state
+//! and each read went through its replay wrapper.
+//!
+//! [`drive`] is the one loop every connection runs in: finish, or shut
+//! down gracefully on drain or keep-alive idleness.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use hyper::rt::{Read, Write};
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio_util::sync::CancellationToken;
+
+use super::activity::Activity;
+use super::service::Proxy;
+use crate::config::ServerLimits;
+
+/// Longest a drain keeps an idle connection open for a request that may be
+/// on its way (see [`drive`]). Clients moving off a draining sidecar send
+/// within milliseconds; a second covers a slow one without holding the
+/// drain for long.
+pub(super) const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
+
+/// hyper refuses a read buffer smaller than this.
+const HYPER_MIN_BUF: usize = 8192;
+
+/// The HTTP version a connection speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.0 or HTTP/1.1.
+    Http1,
+    /// HTTP/2 (`h2` by ALPN, or prior knowledge in cleartext).
+    Http2,
+}
+
+/// hyper's HTTP/1 and HTTP/2 servers, configured with a listener's limits.
+/// The one place those limits meet hyper, for plaintext and TLS alike.
+#[derive(Debug)]
+pub(super) struct Servers {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+}
+
+impl Servers {
+    /// Both servers for `limits`.
+    pub(super) fn new(limits: &ServerLimits) -> Self {
+        let mut h1 = http1::Builder::new();
+        h1.timer(TokioTimer::new())
+            // hyper arms this timer whenever it waits for a request head, so
+            // it also bounds how long an idle keep-alive connection may stay
+            // silent.
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes.get().max(HYPER_MIN_BUF))
+            .keep_alive(true);
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        h2.timer(TokioTimer::new())
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            // Also bounds a CONTINUATION flood: h2 stops decoding a header
+            // block past this size instead of buffering it.
+            .max_header_list_size(u32::try_from(limits.max_header_bytes.get()).unwrap_or(u32::MAX))
+            // Rapid reset (CVE-2023-44487) and error floods end in GOAWAY.
+            .max_pending_accept_reset_streams(limits.http2.max_pending_accept_reset_streams)
+            .max_local_error_reset_streams(limits.http2.max_local_error_reset_streams)
+            // A client advertising a tiny window cannot make us buffer more.
+            .max_send_buf_size(limits.http2.max_send_buf_size)
+            .keep_alive_interval(limits.http2.keepalive_interval)
+            .keep_alive_timeout(limits.http2.keepalive_timeout);
+        Self {
+            http1: h1,
+            http2: h2,
+        }
+    }
+
+    /// Serves `proxy` on `io` in `protocol` until the connection ends (see
+    /// [`drive`]).
+    pub(super) async fn serve<IO>(
+        &self,
+        io: IO,
+        protocol: Protocol,
+        proxy: Proxy,
+        life: Life<'_>,
+    ) -> Result<(), hyper::Error>
+    where
+        IO: Read + Write + Unpin + Send + 'static,
+    {
+        let service = service_fn(move |req| proxy.clone().handle(req));
+        match protocol {
+            Protocol::Http1 => {
+                let conn = self.http1.serve_connection(io, service).with_upgrades();
+                let graceful = |c: Pin<&mut _>| http1::UpgradeableConnection::graceful_shutdown(c);
+                drive(conn, graceful, life).await
+            }
+            // Boxed: most connections are HTTP/1, and every connection's
+            // task is as large as the largest state it may hold.
+            Protocol::Http2 => {
+                let conn = self.http2.serve_connection(io, service);
+                let graceful = |c: Pin<&mut _>| http2::Connection::graceful_shutdown(c);
+                Box::pin(drive(conn, graceful, life)).await
+            }
+        }
+    }
+}
+
+/// What decides when a served connection ends: the drain, keep-alive
+/// idleness, and the header read timeout (a drain never waits longer than
+/// it for a request to begin).
+#[derive(Clone, Copy)]
+pub(super) struct Life<'a> {
+    /// Fires on drain.
+    pub shutdown: &'a CancellationToken,
+    /// The connection's request activity.
+    pub activity: &'a Activity,
+    /// Keep-alive idle timeout.
+    pub keepalive: Duration,
+    /// The listener's header read timeout.
+    pub header_read_timeout: Duration,
+}
+
+/// Runs `conn` to its end; on drain or after `keepalive` without a request
+/// in progress, asks it to finish gracefully (h2: GOAWAY; h1: close after
+/// the current response) with `graceful`, and waits for that.
+///
+/// On drain, an idle connection may have a request on its way: one accepted
+/// just before the drain that has not sent its first request yet, or a
+/// keep-alive connection a client is reusing at that moment. Closing it at
+/// once would drop that request (the client sees the connection reset after
+/// writing it). So an idle connection gets up to [`DRAIN_IDLE_GRACE`]
+/// (shorter if the header read timeout is) for a request to begin; that
+/// request is answered and the connection closed after it. A connection
+/// with a request in progress closes after its response.
+pub(super) async fn drive<C, T, E>(
+    conn: C,
+    graceful: impl FnOnce(Pin<&mut C>),
+    life: Life<'_>,
+) -> Result<T, E>
+where
+    C: Future<Output = Result<T, E>>,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => res,
+        _ = life.shutdown.cancelled() => {
+            let grace = DRAIN_IDLE_GRACE.min(life.header_read_timeout);
+            tokio::select! {
+                res = conn.as_mut() => return res,
+                () = life.activity.next_request_if_idle(grace) => {}
+            }
+            graceful(conn.as_mut());
+            conn.await
+        }
+        _ = life.activity.idle_for(life.keepalive) => {
+            graceful(conn.as_mut());
+            conn.await
+        }
+    }
+}
