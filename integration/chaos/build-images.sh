@@ -24,7 +24,7 @@ for bin in seawall seawall-upstream; do
   rm -rf "$context"
   mkdir -p "$context"
   cp "target/$TARGET/$PROFILE/$bin" "$context/app"
-  cp integration/chaos/Dockerfile "$context/Dockerfile"
+  cp Dockerfile "$context/Dockerfile"
   DOCKER_BUILDKIT=0 docker build --quiet --tag "seawall-chaos/$bin:latest" "$context" >/dev/null
   echo "built seawall-chaos/$bin:latest ($(du -h "$context/app" | cut -f1) static binary)"
 done
