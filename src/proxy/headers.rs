@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
 
 /// The request-id header seawall generates when absent and echoes back.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -111,22 +111,31 @@ pub fn add_forwarded(
     proto: &'static str,
     host: String,
 ) {
-    let xff = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::to_str) {
-        Some(Ok(prev)) if !prev.trim().is_empty() => {
-            HeaderValue::try_from(format!("{prev}, {}", client.to_str().unwrap_or("unknown"))).ok()
+    // One hashed lookup per header (the entry API), not a look then a write.
+    match headers.entry(X_FORWARDED_FOR) {
+        Entry::Occupied(mut prev) => {
+            let appended = match prev.get().to_str() {
+                Ok(p) if !p.trim().is_empty() => {
+                    HeaderValue::try_from(format!("{p}, {}", client.to_str().unwrap_or("unknown")))
+                        .ok()
+                }
+                _ => Some(client.clone()),
+            };
+            if let Some(value) = appended {
+                prev.insert(value);
+            }
         }
-        _ => Some(client.clone()),
-    };
-    if let Some(value) = xff {
-        headers.insert(X_FORWARDED_FOR, value);
+        Entry::Vacant(slot) => {
+            slot.insert(client.clone());
+        }
     }
-    if !headers.contains_key(&X_FORWARDED_PROTO) {
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    if let Entry::Vacant(slot) = headers.entry(X_FORWARDED_PROTO) {
+        slot.insert(HeaderValue::from_static(proto));
     }
-    if !headers.contains_key(&X_FORWARDED_HOST)
+    if let Entry::Vacant(slot) = headers.entry(X_FORWARDED_HOST)
         && let Ok(value) = shared_value(host)
     {
-        headers.insert(X_FORWARDED_HOST, value);
+        slot.insert(value);
     }
 }
 
@@ -137,32 +146,45 @@ pub fn add_via(headers: &mut HeaderMap, version: http::Version) {
         http::Version::HTTP_10 => "1.0 seawall",
         _ => "1.1 seawall",
     };
-    let via = match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
-        Some(prev) => HeaderValue::try_from(format!("{prev}, {hop}")).ok(),
-        None => Some(HeaderValue::from_static(hop)),
-    };
-    if let Some(value) = via {
-        headers.insert(header::VIA, value);
+    match headers.entry(header::VIA) {
+        Entry::Occupied(mut prev) => {
+            let appended = prev
+                .get()
+                .to_str()
+                .ok()
+                .and_then(|p| HeaderValue::try_from(format!("{p}, {hop}")).ok());
+            if let Some(value) = appended {
+                prev.insert(value);
+            }
+        }
+        Entry::Vacant(slot) => {
+            slot.insert(HeaderValue::from_static(hop));
+        }
     }
 }
 
 /// Returns the request's `x-request-id`, generating one when absent or empty.
 pub fn ensure_request_id(headers: &mut HeaderMap) -> HeaderValue {
-    match headers.get(&REQUEST_ID) {
-        Some(id) if !id.is_empty() => id.clone(),
-        _ => {
-            // 128 random bits as 32 lower-case hex digits, without `fmt`.
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            let bits = fastrand::u128(..);
-            let mut digits = [0u8; 32];
-            for (i, d) in digits.iter_mut().enumerate() {
-                *d = HEX[((bits >> (124 - 4 * i)) & 0xf) as usize];
-            }
-            let id = shared_value(digits).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
-            headers.insert(REQUEST_ID, id.clone());
+    match headers.entry(REQUEST_ID) {
+        Entry::Occupied(id) if !id.get().is_empty() => id.get().clone(),
+        Entry::Occupied(mut empty) => {
+            let id = new_request_id();
+            empty.insert(id.clone());
             id
         }
+        Entry::Vacant(slot) => slot.insert(new_request_id()).clone(),
     }
+}
+
+/// 128 random bits as 32 lower-case hex digits, without `fmt`.
+fn new_request_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = fastrand::u128(..);
+    let mut digits = [0u8; 32];
+    for (i, d) in digits.iter_mut().enumerate() {
+        *d = HEX[((bits >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    shared_value(digits).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
 /// A header value that owns `bytes` behind a reference count, so the

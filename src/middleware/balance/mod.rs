@@ -185,7 +185,8 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let mut endpoints = self.endpoints.available(Instant::now());
+        let now = Instant::now();
+        let mut endpoints = self.endpoints.available(now);
         let hint = request.extensions().get::<EndpointHint>().cloned();
         if let Some(avoid) = hint.as_ref().and_then(EndpointHint::avoid)
             && endpoints.len() > 1
@@ -200,7 +201,7 @@ where
             endpoints = Arc::new(others);
         }
         let chosen = match &self.policy {
-            Policy::P2cPeakEwma => pick(&endpoints, Instant::now(), &mut self.rng),
+            Policy::P2cPeakEwma => pick(&endpoints, now, &mut self.rng),
             Policy::RoundRobin(next) => pick_round_robin(&endpoints, next),
         };
         let Some(endpoint) = chosen else {

@@ -125,11 +125,13 @@ impl HeaderTimer {
 }
 
 impl<F> AttemptFuture<F> {
-    pub(crate) fn new(inner: F, attempt: Option<Duration>, header: HeaderTimer) -> Self {
+    /// `attempt`: when the attempt times out, and its length (for the
+    /// error it then fails with).
+    pub(crate) fn new(inner: F, attempt: Option<(Instant, Duration)>, header: HeaderTimer) -> Self {
         Self {
             inner: Some(inner),
-            attempt: attempt.map(|a| sleep_until(Instant::now() + a)),
-            attempt_after: attempt.unwrap_or_default(),
+            attempt: attempt.map(|(end, _)| sleep_until(end)),
+            attempt_after: attempt.map_or(Duration::ZERO, |(_, after)| after),
             header,
         }
     }

@@ -204,6 +204,7 @@ where
             }
             None => HeaderTimer::Off,
         };
-        AttemptFuture::new(self.inner.call(req), self.layer.attempt, header)
+        let attempt = attempt_end.zip(self.layer.attempt);
+        AttemptFuture::new(self.inner.call(req), attempt, header)
     }
 }
