@@ -5,7 +5,9 @@
 # can be judged by one run before and one after. The kernel's share (the
 # same syscalls for every target) is not counted.
 #
-#   benches/load/instructions.sh [TARGET...]   # seawall (default), bare, nginx
+#   benches/load/instructions.sh [TARGET...]   # seawall (default), static, bare, nginx
+#
+# `static` is the statically linked seawall its image ships (built by run.sh).
 #
 # Each target runs under valgrind with one worker in front of the release
 # upstream; wrk (-t1 -c16) warms it for 2 s, the counters are zeroed, wrk
@@ -88,8 +90,12 @@ count() {
 for target in "$@"; do
   case $target in
     seawall) count seawall "$root/target/release/seawall" --config "$work/seawall.yaml" ;;
+    static)
+      bin="$root/target/x86_64-unknown-linux-gnu/release/seawall"
+      [ -x "$bin" ] || { echo "no static build (benches/load/run.sh makes one)" >&2; exit 1; }
+      count static "$bin" --config "$work/seawall.yaml" ;;
     bare) count bare "$root/target/release/seawall-bare-proxy" $PROXY $UP ;;
     nginx) count nginx nginx -c "$work/nginx.conf" ;;
-    *) echo "unknown target $target (seawall, bare, nginx)" >&2; exit 64 ;;
+    *) echo "unknown target $target (seawall, static, bare, nginx)" >&2; exit 64 ;;
   esac
 done
