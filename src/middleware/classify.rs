@@ -29,6 +29,7 @@ use http::StatusCode;
 use super::balance::NoEndpoint;
 use super::breaker::BreakerOpen;
 use crate::BoxError;
+use crate::proxy::headers::find;
 use crate::proxy::rescue::NO_RETRY_HEADER;
 
 /// What an attempt's outcome means for the upstream's health.
@@ -60,7 +61,7 @@ impl Classifier {
     pub fn response<B>(&self, response: &http::Response<B>) -> Outcome {
         self.status(
             response.status(),
-            response.headers().contains_key(NO_RETRY_HEADER),
+            find(response.headers(), &NO_RETRY_HEADER).is_some(),
         )
     }
 

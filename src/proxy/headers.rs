@@ -18,6 +18,8 @@ pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for
 pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 /// `X-Forwarded-Host`: the host the original client asked for.
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// W3C trace context, logged with each request.
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Hop-by-hop headers that are never forwarded (besides those named in
 /// `Connection`). `Proxy-Connection` is not standard but still sent by old
@@ -68,6 +70,22 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     if keep_upgrade && let Some(upgrade) = upgrade {
         headers.insert(header::UPGRADE, upgrade);
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+}
+
+/// Maps with at most this many values are searched by comparing names.
+const SCAN_UP_TO: usize = 12;
+
+/// The first value of `name`, like `HeaderMap::get`, but found by comparing
+/// names when the map is small. A lookup hashes the whole name (byte by
+/// byte, for the `x-`/`grpc-` names seawall reads); most requests carry a
+/// handful of headers and not the one asked for, and comparing a handful
+/// of names (mostly a tag or a length) costs less.
+pub fn find<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
+    if headers.len() <= SCAN_UP_TO {
+        headers.iter().find_map(|(k, v)| (k == name).then_some(v))
+    } else {
+        headers.get(name)
     }
 }
 
@@ -211,6 +229,32 @@ mod tests {
             );
         }
         h
+    }
+
+    #[test]
+    fn find_agrees_with_get_on_small_and_large_maps() {
+        let mut small = map(&[
+            ("host", "a"),
+            ("x-a", "1"),
+            ("x-a", "2"),
+            ("te", "trailers"),
+        ]);
+        let mut large = small.clone();
+        for i in 0..SCAN_UP_TO {
+            large.append(
+                HeaderName::try_from(format!("x-pad-{i}")).unwrap(),
+                HeaderValue::from_static("p"),
+            );
+        }
+        small.append(header::VIA, HeaderValue::from_static("v"));
+        large.append(header::VIA, HeaderValue::from_static("v"));
+        assert!(small.len() <= SCAN_UP_TO && large.len() > SCAN_UP_TO);
+        for h in [&small, &large] {
+            for name in ["host", "x-a", "te", "via", "x-b", "x-pad-0", "traceparent"] {
+                let name = HeaderName::from_static(name);
+                assert_eq!(find(h, &name), h.get(&name), "{name}");
+            }
+        }
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl Proxy {
         let method = req.method().clone();
         let version = req.version();
         let request_id = headers::ensure_request_id(req.headers_mut());
-        let traceparent = req.headers().get("traceparent").cloned();
+        let traceparent = headers::find(req.headers(), &headers::TRACEPARENT).cloned();
         // One span per request; the route stack's events nest inside it.
         let span = tracing::debug_span!(
             "request",
@@ -156,9 +156,7 @@ impl Proxy {
             v => v,
         };
         let status = rsp.status();
-        let reason = rsp
-            .headers()
-            .get(ERROR_HEADER)
+        let reason = headers::find(rsp.headers(), &ERROR_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();

@@ -13,6 +13,8 @@ use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
+use crate::proxy::headers::find;
+
 /// seawall's own budget header: the caller's remaining time in whole
 /// milliseconds. Forwarded upstream, decremented, by every seawall hop.
 pub const TIMEOUT_MS_HEADER: HeaderName = HeaderName::from_static("x-seawall-timeout-ms");
@@ -38,6 +40,12 @@ impl CallerBudget {
     /// the smaller wins. A repeated header counts as malformed.
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let mut out = Self::default();
+        // Most requests carry neither: tell that without hashing the names.
+        if find(headers, &TIMEOUT_MS_HEADER).is_none()
+            && find(headers, &GRPC_TIMEOUT_HEADER).is_none()
+        {
+            return out;
+        }
         for (name, parse) in [
             (
                 TIMEOUT_MS_HEADER,
@@ -88,7 +96,7 @@ pub fn write_budget(headers: &mut HeaderMap, budget: Duration) {
 
 /// A gRPC request: it carried `grpc-timeout` or has a gRPC content type.
 pub fn is_grpc(headers: &HeaderMap) -> bool {
-    headers.contains_key(GRPC_TIMEOUT_HEADER)
+    find(headers, &GRPC_TIMEOUT_HEADER).is_some()
         || headers
             .get(CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
