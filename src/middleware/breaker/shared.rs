@@ -8,7 +8,6 @@
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -110,8 +109,11 @@ impl Breaker {
         }
     }
 
-    fn finish(&self, kind: Kind, outcome: Option<Outcome>, elapsed: Duration) {
+    /// Records a call that started at `started` (one clock read for both
+    /// its length and the time of the record).
+    fn finish(&self, kind: Kind, outcome: Option<Outcome>, started: Instant) {
         let now = Instant::now();
+        let elapsed = now.saturating_duration_since(started);
         let mut state = self.lock();
         let transition = match outcome {
             Some(outcome) => state.record(kind, outcome, elapsed, now),
@@ -181,16 +183,14 @@ impl Ticket {
     /// Records the outcome of the call.
     pub fn finish(mut self, outcome: Outcome) {
         self.done = true;
-        let elapsed = self.started.elapsed();
-        self.breaker.finish(self.kind, Some(outcome), elapsed);
+        self.breaker.finish(self.kind, Some(outcome), self.started);
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
         if !self.done {
-            let elapsed = self.started.elapsed();
-            self.breaker.finish(self.kind, None, elapsed);
+            self.breaker.finish(self.kind, None, self.started);
         }
     }
 }

@@ -119,11 +119,17 @@ where
                 Err(error) => state::judge_error(error, &cx.classifier, &cx.policy),
             };
             cx.budget.record_attempt(judged.outcome);
+            // Not a retryable failure: `decide` would return it as it is.
+            // Said here so the common case skips the facts' clock reads.
+            if judged.retryable.is_none() {
+                return result;
+            }
+            let now = Instant::now();
             let facts = Facts {
                 attempt,
                 safe,
-                elapsed: started.elapsed(),
-                remaining: deadline.map(|d| d.remaining()),
+                elapsed: now.saturating_duration_since(started),
+                remaining: deadline.map(|d| d.0.saturating_duration_since(now)),
                 // A body still held by the finished attempt is checked
                 // again after the backoff, when the connection has let go
                 // of it.
