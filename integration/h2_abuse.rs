@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Seawall, Upstream, basic_config, get, send_h2c};
+use common::{Seawall, Upstream, basic_config, get, h2_frame, read_goaway, send_h2c};
 use h2::Reason;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,38 +25,6 @@ async fn neighbour_is_served(sw: &Seawall) {
     assert_eq!(reply.status, 200);
 }
 
-/// Frame header: 24-bit length, type, flags, stream id.
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len()).unwrap();
-    let mut out = len.to_be_bytes()[1..].to_vec();
-    out.extend([kind, flags]);
-    out.extend(stream.to_be_bytes());
-    out.extend(payload);
-    out
-}
-
-/// Reads frames until a GOAWAY; returns its error code (None on EOF).
-async fn read_goaway(s: &mut TcpStream) -> Option<u32> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        while data.len() >= 9 {
-            let len = usize::from(data[0]) << 16 | usize::from(data[1]) << 8 | usize::from(data[2]);
-            if data.len() < 9 + len {
-                break;
-            }
-            if data[3] == 7 {
-                return Some(u32::from_be_bytes(data[13..17].try_into().unwrap()));
-            }
-            data.drain(..9 + len);
-        }
-        match s.read(&mut buf).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
 /// The rapid-reset pattern, in one burst: 1000 streams each opened and
 /// cancelled at once (HEADERS then RST_STREAM CANCEL). The server sees the
 /// resets before it has accepted the streams, counts them, and ends the
@@ -68,12 +36,17 @@ async fn rapid_reset_gets_goaway_and_spares_neighbours() {
     let sw = Seawall::start(&basic_config(&[up.addr])).await;
     let mut s = TcpStream::connect(sw.addr).await.unwrap();
     let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    out.extend(frame(4, 0, 0, &[]));
+    out.extend(h2_frame(4, 0, 0, &[]));
     for i in 0..1000u32 {
         let stream = 2 * i + 1;
         // END_STREAM | END_HEADERS; :method GET, :scheme http, :path /, :authority a
-        out.extend(frame(1, 0x5, stream, &[0x82, 0x86, 0x84, 0x41, 0x01, b'a']));
-        out.extend(frame(
+        out.extend(h2_frame(
+            1,
+            0x5,
+            stream,
+            &[0x82, 0x86, 0x84, 0x41, 0x01, b'a'],
+        ));
+        out.extend(h2_frame(
             3,
             0,
             stream,
@@ -102,15 +75,15 @@ async fn continuation_flood_gets_goaway_and_spares_neighbours() {
     let sw = Seawall::start(&basic_config(&[up.addr])).await;
     let mut s = TcpStream::connect(sw.addr).await.unwrap();
     let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    out.extend(frame(4, 0, 0, &[]));
+    out.extend(h2_frame(4, 0, 0, &[]));
     // :method GET, :scheme http, :path /, :authority a
-    out.extend(frame(1, 0, 1, &[0x82, 0x86, 0x84, 0x41, 0x01, b'a']));
+    out.extend(h2_frame(1, 0, 1, &[0x82, 0x86, 0x84, 0x41, 0x01, b'a']));
     // x-a: hello (literal, new name), 10 000 times in tiny frames
     let field = [
         0x00, 0x03, b'x', b'-', b'a', 0x05, b'h', b'e', b'l', b'l', b'o',
     ];
     for _ in 0..10_000 {
-        out.extend(frame(9, 0, 1, &field));
+        out.extend(h2_frame(9, 0, 1, &field));
     }
     // The server may close before it has read everything.
     let _ = s.write_all(&out).await;
@@ -162,17 +135,17 @@ async fn streams_past_the_limit_are_refused_and_spare_neighbours() {
     let sw = Seawall::start(&cfg).await;
     let mut s = TcpStream::connect(sw.addr).await.unwrap();
     let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    out.extend(frame(4, 0, 0, &[]));
+    out.extend(h2_frame(4, 0, 0, &[]));
     // Acknowledge the server's SETTINGS (sent first on every connection),
     // so its stream limit is in force.
-    out.extend(frame(4, 0x1, 0, &[]));
+    out.extend(h2_frame(4, 0x1, 0, &[]));
     s.write_all(&out).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut out = Vec::new();
     let mut path = vec![0x82, 0x86, 0x41, 0x01, b'a', 0x04, 10];
     path.extend(b"/?delay=1s");
     for i in 0..10u32 {
-        out.extend(frame(1, 0x5, 2 * i + 1, &path));
+        out.extend(h2_frame(1, 0x5, 2 * i + 1, &path));
     }
     s.write_all(&out).await.unwrap();
     let resets = read_resets(&mut s, Duration::from_millis(600)).await;
@@ -260,13 +233,13 @@ async fn zero_window_reader_cannot_make_seawall_buffer_bodies() {
     let mut s = TcpStream::connect(sw.addr).await.unwrap();
     let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
     // SETTINGS_INITIAL_WINDOW_SIZE (0x4) = 0, then ack the server's.
-    out.extend(frame(4, 0, 0, &[0x00, 0x04, 0, 0, 0, 0]));
-    out.extend(frame(4, 0x1, 0, &[]));
+    out.extend(h2_frame(4, 0, 0, &[0x00, 0x04, 0, 0, 0, 0]));
+    out.extend(h2_frame(4, 0x1, 0, &[]));
     let path = b"/?body_bytes=5000000";
     let mut headers = vec![0x82, 0x86, 0x41, 0x01, b'a', 0x04, path.len() as u8];
     headers.extend(path);
     for i in 0..20u32 {
-        out.extend(frame(1, 0x5, 2 * i + 1, &headers));
+        out.extend(h2_frame(1, 0x5, 2 * i + 1, &headers));
     }
     s.write_all(&out).await.unwrap();
     common::eventually("all 20 streams reach the upstream", || async {

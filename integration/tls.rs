@@ -13,7 +13,7 @@ mod pki;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Seawall, Upstream, basic_config, fetch};
+use common::{Seawall, Upstream, basic_config, fetch, h2_frame, read_goaway};
 use peer::{EchoUpstream, client_config, connect_h2, get};
 use pki::{Issued, Pki, Usage};
 use tokio::io::AsyncReadExt;
@@ -349,46 +349,22 @@ async fn h2_limits_of_the_listener_apply_over_tls() {
     let mut tls = connector.connect(name, tcp).await.unwrap();
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
 
-    let frame = |kind: u8, flags: u8, stream: u32, payload: &[u8]| {
-        let len = u32::try_from(payload.len()).unwrap();
-        let mut out = len.to_be_bytes()[1..].to_vec();
-        out.extend([kind, flags]);
-        out.extend(stream.to_be_bytes());
-        out.extend(payload);
-        out
-    };
     let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    out.extend(frame(4, 0, 0, &[]));
+    out.extend(h2_frame(4, 0, 0, &[]));
     for i in 0..15u32 {
         let stream = 2 * i + 1;
         // END_STREAM | END_HEADERS; :method GET, :scheme https, :path /,
         // :authority a; then RST_STREAM CANCEL (8).
-        out.extend(frame(1, 0x5, stream, &[0x82, 0x87, 0x84, 0x41, 0x01, b'a']));
-        out.extend(frame(3, 0, stream, &8u32.to_be_bytes()));
+        out.extend(h2_frame(
+            1,
+            0x5,
+            stream,
+            &[0x82, 0x87, 0x84, 0x41, 0x01, b'a'],
+        ));
+        out.extend(h2_frame(3, 0, stream, &8u32.to_be_bytes()));
     }
     let _ = tls.write_all(&out).await;
-    let goaway = async {
-        let mut data = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            while data.len() >= 9 {
-                let len =
-                    usize::from(data[0]) << 16 | usize::from(data[1]) << 8 | usize::from(data[2]);
-                if data.len() < 9 + len {
-                    break;
-                }
-                if data[3] == 7 {
-                    return Some(u32::from_be_bytes(data[13..17].try_into().unwrap()));
-                }
-                data.drain(..9 + len);
-            }
-            match tls.read(&mut buf).await {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => data.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    let code = tokio::time::timeout(Duration::from_secs(5), goaway)
+    let code = tokio::time::timeout(Duration::from_secs(5), read_goaway(&mut tls))
         .await
         .expect("no GOAWAY within 5s");
     // ENHANCE_YOUR_CALM

@@ -5,7 +5,8 @@
 //! - [`send`], [`send_h2c`]: one request over HTTP/1.1 or h2c prior
 //!   knowledge, collected into a [`Reply`] (body and trailers).
 //! - [`raw_request`], [`read_head`]: bytes on a bare TCP socket, for
-//!   malformed requests and upgraded connections.
+//!   malformed requests and upgraded connections; [`h2_frame`],
+//!   [`read_goaway`]: raw HTTP/2 frames, for abuse no client would send.
 //! - [`Seawall`] (in-process, port 0) and [`SeawallProcess`] (the binary).
 //!
 //! Each test file uses a subset, hence `dead_code` is allowed here.

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
@@ -61,5 +61,40 @@ pub async fn read_head(stream: &mut TcpStream) -> (String, Vec<u8>) {
             String::from_utf8_lossy(&data)
         );
         data.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// An HTTP/2 frame: 24-bit length, type, flags, stream id, payload. For
+/// abuse no h2 client would send.
+pub fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).expect("frame payload over 4 GiB");
+    let mut out = len.to_be_bytes()[1..].to_vec();
+    out.extend([kind, flags]);
+    out.extend(stream.to_be_bytes());
+    out.extend(payload);
+    out
+}
+
+/// Reads HTTP/2 frames until a GOAWAY; returns its error code (None on
+/// EOF or a read error).
+pub async fn read_goaway<S: AsyncRead + Unpin>(s: &mut S) -> Option<u32> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        while data.len() >= 9 {
+            let len = usize::from(data[0]) << 16 | usize::from(data[1]) << 8 | usize::from(data[2]);
+            if data.len() < 9 + len {
+                break;
+            }
+            if data[3] == 7 {
+                let code: [u8; 4] = data[13..17].try_into().expect("4 bytes");
+                return Some(u32::from_be_bytes(code));
+            }
+            data.drain(..9 + len);
+        }
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
     }
 }

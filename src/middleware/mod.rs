@@ -21,8 +21,8 @@ use tokio::time::Instant;
 pub struct Deadline(pub Instant);
 
 impl Deadline {
-    /// Time left until the deadline (zero when passed).
-    pub fn remaining(&self) -> std::time::Duration {
-        self.0.saturating_duration_since(Instant::now())
+    /// Time left at `now` until the deadline (zero when passed).
+    pub fn remaining_at(&self, now: Instant) -> std::time::Duration {
+        self.0.saturating_duration_since(now)
     }
 }

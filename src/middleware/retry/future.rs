@@ -129,7 +129,7 @@ where
                 attempt,
                 safe,
                 elapsed: now.saturating_duration_since(started),
-                remaining: deadline.map(|d| d.0.saturating_duration_since(now)),
+                remaining: deadline.map(|d| d.remaining_at(now)),
                 // A body still held by the finished attempt is checked
                 // again after the backoff, when the connection has let go
                 // of it.
