@@ -4,8 +4,8 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Method};
 use seawall::config::RouteSettings;
-use seawall::proxy::headers;
-use seawall::proxy::route::RouteTable;
+use seawall::routing::RouteTable;
+use seawall::wire::headers;
 use std::hint::black_box;
 
 fn route(name: &str, host: Option<&str>, prefix: &str) -> (RouteSettings, ()) {

@@ -12,7 +12,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use seawall::body::{self, Request, Response};
 use seawall::config::ClusterSettings;
 use seawall::middleware::admission::{AdmissionLayer, AdmissionState};
 use seawall::middleware::balance::{BalanceLayer, EndpointSet};
@@ -21,6 +20,7 @@ use seawall::middleware::classify::Classifier;
 use seawall::middleware::timeout::{AttemptLayer, DeadlineLayer};
 use seawall::telemetry::Metrics;
 use seawall::telemetry::timed::TimedLayer;
+use seawall::wire::body::{self, Request, Response};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
@@ -35,8 +35,8 @@ struct Ready200;
 
 impl Service<Request> for Ready200 {
     type Response = Response;
-    type Error = seawall::BoxError;
-    type Future = Ready<Result<Response, seawall::BoxError>>;
+    type Error = seawall::wire::BoxError;
+    type Future = Ready<Result<Response, seawall::wire::BoxError>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -61,7 +61,7 @@ fn request() -> Request {
 /// Times `svc` on one request at a time, as hyper drives it.
 fn run<S>(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, mut svc: S)
 where
-    S: Service<Request, Response = Response, Error = seawall::BoxError>,
+    S: Service<Request, Response = Response, Error = seawall::wire::BoxError>,
 {
     c.bench_function(name, |b| {
         b.iter(|| rt.block_on(async { svc.ready().await?.call(request()).await }))

@@ -1,22 +1,29 @@
 //! seawall: a resilience sidecar proxy built from tower layers.
 //!
 //! The binary in `main.rs` is a thin shell around this library so that tests
-//! and benchmarks reach every part. The request path and the reasons behind
-//! it are described in `ARCHITECTURE.md`.
+//! and benchmarks reach every part. Modules are listed top to bottom: each
+//! may import only the modules below it (`ARCHITECTURE.md` draws the layers
+//! and the request path).
+
+pub mod server;
 
 pub mod admin;
-pub mod body;
-pub mod config;
-pub mod discovery;
-pub mod memory;
-pub mod middleware;
-pub mod proxy;
 pub mod reload;
-pub mod server;
+
+pub mod downstream;
+
+pub mod routing;
 pub mod snapshot;
+
 pub mod stack;
+
+pub mod discovery;
+
+pub mod middleware;
+
+pub mod upstream;
+
+pub mod config;
 pub mod telemetry;
 pub mod tls;
-
-/// The error type carried between layers; classified once, in `proxy::rescue`.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub mod wire;

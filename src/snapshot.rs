@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 use crate::config::Config;
 use crate::discovery::Resolve;
 use crate::middleware::admission::AdmissionState;
-use crate::proxy::route::RouteTable;
+use crate::routing::RouteTable;
 use crate::stack::{self, Cluster, RouteService};
 use crate::telemetry::Metrics;
 use crate::telemetry::metrics::RouteMetrics;

@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use http::header::{AUTHORIZATION, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use http::{Method, Response, StatusCode};
 
-use crate::body::{self, Body};
 use crate::config::AdminToken;
+use crate::wire::body::{self, Body};
 
 /// True for methods that only read.
 pub fn is_read_only(method: &Method) -> bool {

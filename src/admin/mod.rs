@@ -8,6 +8,9 @@
 //! pass [`auth::authorize`] first (a bearer token, when configured).
 
 mod clusters;
+mod collect;
+
+pub use collect::StateCollector;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -23,10 +26,10 @@ use tokio_util::sync::CancellationToken;
 
 pub mod auth;
 
-use crate::body::{self, Body};
+use crate::downstream::Listeners;
 use crate::reload::{Outcome, ReloadHandle};
-use crate::server::Listeners;
 use crate::snapshot::Shared;
+use crate::wire::body::{self, Body};
 
 /// What the admin endpoints read.
 #[derive(Debug, Clone)]

@@ -94,7 +94,7 @@ pub enum LogFormat {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MemorySettings {
     /// After a burst, once the process is quiet, hand the heap memory the
-    /// burst freed back to the OS (see `crate::memory`).
+    /// burst freed back to the OS (see `crate::server::memory`).
     pub release_when_idle: bool,
 }
 

@@ -20,10 +20,10 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 
-use crate::body;
 use crate::config::{ClusterSettings, HealthCheckSettings};
 use crate::middleware::balance::{Endpoint, EndpointSet};
-use crate::proxy::client::UpstreamClient;
+use crate::upstream::client::UpstreamClient;
+use crate::wire::body;
 
 /// A running health-check task; dropping it stops the probes.
 #[derive(Debug)]

@@ -10,27 +10,27 @@
 //!   `x-seawall-no-retry` is ignored: a seawall further down the chain shed
 //!   it, which is backpressure, not a broken upstream.
 //! - **An error** is ignored when it is local: anything in its `source()`
-//!   chain is a [`Local`] wrapper, or one of seawall's own refusals
-//!   ([`NoEndpoint`], [`BreakerOpen`]), or the downstream client's own body
-//!   broke. Every other error that comes out of the inner stack (connect
-//!   refused or timed out, reset, protocol error, per-try timeout, and any
-//!   error nobody declared local) counts. Defaulting unknown errors to
-//!   "upstream" keeps a new failure mode visible; a new *local* refusal
-//!   declares itself by wrapping in [`Local`] (or is added here).
+//!   chain is a [`Local`] wrapper or a [`LocalRefusal`] (the source every
+//!   refusal of seawall's own declares, such as the balancer's "no endpoint"
+//!   and the breaker's "open"), or the downstream client's own body broke.
+//!   Every other error that comes out of the inner stack (connect refused
+//!   or timed out, reset, protocol error, per-try timeout, and any error
+//!   nobody declared local) counts. Defaulting unknown errors to "upstream"
+//!   keeps a new failure mode visible; a new *local* refusal declares itself
+//!   (a [`LocalRefusal`] source, or wrapped in [`Local`]), so this module
+//!   never needs to know the layers that use it.
 //!
 //! Local rejections never count: a sidecar that ejects healthy hosts because
-//! of its own overflow is a known failure of other proxies (DESIGN.md).
+//! of its own overflow is a known failure of other proxies.
 
 use std::error::Error as StdError;
 use std::fmt;
 
 use http::StatusCode;
 
-use super::balance::NoEndpoint;
-use super::breaker::BreakerOpen;
-use crate::BoxError;
-use crate::proxy::headers::find;
-use crate::proxy::rescue::NO_RETRY_HEADER;
+use crate::wire::BoxError;
+use crate::wire::headers::find;
+use crate::wire::reason::NO_RETRY_HEADER;
 
 /// What an attempt's outcome means for the upstream's health.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +91,7 @@ impl Classifier {
 pub fn is_local(error: &(dyn StdError + 'static)) -> bool {
     let mut next = Some(error);
     while let Some(e) = next {
-        if e.is::<Local>() || e.is::<NoEndpoint>() || e.is::<BreakerOpen>() {
+        if e.is::<Local>() || e.is::<LocalRefusal>() {
             return true;
         }
         if e.downcast_ref::<hyper::Error>()
@@ -103,6 +103,13 @@ pub fn is_local(error: &(dyn StdError + 'static)) -> bool {
     }
     false
 }
+
+/// The `source()` of every refusal seawall makes itself: a layer's own
+/// error type holds one as its `#[source]` field, and the breaker and
+/// ejection then ignore it wherever it sits in a chain.
+#[derive(Clone, Copy, Debug, Default, thiserror::Error)]
+#[error("refused by seawall, not by the upstream")]
+pub struct LocalRefusal;
 
 /// Declares an error local: wrap a layer's own refusal in it and neither the
 /// breaker nor ejection will count it. `rescue` still sees the inner error
@@ -154,7 +161,7 @@ mod tests {
     #[test]
     fn shed_responses_from_downstream_seawall_are_ignored() {
         let rsp =
-            crate::proxy::rescue::Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "shed-queue-full")
+            crate::wire::reason::Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "shed-queue-full")
                 .no_retry()
                 .response();
         assert_eq!(classifier().response(&rsp), Outcome::Ignored);
@@ -163,10 +170,14 @@ mod tests {
     #[test]
     fn local_rejections_never_count() {
         let c = classifier();
-        let no_endpoint: BoxError = Box::new(NoEndpoint::new());
+        let no_endpoint: BoxError = Box::new(crate::middleware::balance::NoEndpoint::new());
         assert_eq!(c.error(&no_endpoint), Outcome::Ignored);
-        let open: BoxError = Box::new(BreakerOpen::new(std::time::Duration::from_secs(1)));
+        let open: BoxError = Box::new(crate::middleware::breaker::BreakerOpen::new(
+            std::time::Duration::from_secs(1),
+        ));
         assert_eq!(c.error(&open), Outcome::Ignored);
+        let refusal: BoxError = Box::new(LocalRefusal);
+        assert_eq!(c.error(&refusal), Outcome::Ignored);
         let wrapped: BoxError = Box::new(Local::wrap("queue full"));
         assert_eq!(c.error(&wrapped), Outcome::Ignored);
     }

@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{self, Config};
 use crate::discovery::Resolve;
-use crate::server::Listeners;
+use crate::downstream::Listeners;
 use crate::snapshot::{Shared, Snapshot};
 
 /// How long file events must be quiet before the file is read: editors and

@@ -12,9 +12,9 @@ use crate::middleware::balance::{Balance, BalanceLayer, EndpointSet};
 use crate::middleware::breaker::Breaker;
 use crate::middleware::classify::Classifier;
 use crate::middleware::retry::RetryBudget;
-use crate::proxy::client::UpstreamClient;
 use crate::telemetry::Metrics;
 use crate::telemetry::timed::{Timed, TimedLayer};
+use crate::upstream::client::UpstreamClient;
 
 /// The cluster stack: balance → timing → client. A concrete type, not a
 /// boxed service: a box would cost an allocation per clone and per call

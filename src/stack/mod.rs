@@ -40,13 +40,13 @@ use std::sync::Arc;
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 
-use crate::BoxError;
-use crate::body::{Request, Response};
 use crate::config::RouteSettings;
 use crate::middleware::admission::{AdmissionLayer, AdmissionState};
 use crate::middleware::breaker::BreakerLayer;
 use crate::middleware::retry::RetryLayer;
 use crate::middleware::timeout::{AttemptLayer, DeadlineLayer};
+use crate::wire::BoxError;
+use crate::wire::body::{Request, Response};
 
 /// A route's assembled stack: cheap to clone, one clone per request.
 pub type RouteService = BoxCloneSyncService<Request, Response, BoxError>;

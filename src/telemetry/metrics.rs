@@ -26,10 +26,18 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use super::collect::StateCollector;
-use crate::proxy::counted::ConnectionMetrics;
-use crate::reload::ReloadHandle;
-use crate::snapshot::Shared;
+use prometheus_client::collector::Collector;
+
+use super::late::Late;
+
+/// The two metric handles of one cluster.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionMetrics {
+    /// Connections open now.
+    pub open: Gauge,
+    /// Connections made.
+    pub total: Counter,
+}
 
 /// Labels of `seawall_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -79,7 +87,7 @@ pub struct Metrics {
     upstream_open: Family<ClusterLabels, Gauge>,
     upstream_total: Family<ClusterLabels, Counter>,
     memory_releases: Counter,
-    state: Arc<StateCollector>,
+    state: Arc<Late>,
 }
 
 fn latency_buckets() -> Histogram {
@@ -146,7 +154,7 @@ impl Metrics {
             .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
             .set(1);
         registry.register("seawall_build_info", "seawall's version", build);
-        let state = Arc::new(StateCollector::default());
+        let state = Arc::new(Late::default());
         registry.register_collector(Box::new(state.clone()));
         Arc::new(Self {
             registry,
@@ -162,14 +170,16 @@ impl Metrics {
         })
     }
 
-    /// The counter of memory releases (see [`crate::memory`]).
+    /// The counter of memory releases (see [`crate::server::memory`]).
     pub fn memory_releases(&self) -> Counter {
         self.memory_releases.clone()
     }
 
-    /// Points the scrape-time collector at the running snapshot and reloads.
-    pub fn observe(&self, shared: Shared, reload: ReloadHandle) {
-        self.state.attach(shared, reload);
+    /// Installs the scrape-time collector, which reads the state the layers
+    /// keep anyway (the admin endpoint's, which knows the running snapshot).
+    /// Only the first call counts; before it a scrape has no such samples.
+    pub fn observe(&self, collector: impl Collector) {
+        self.state.set(Box::new(collector));
     }
 
     /// The OpenMetrics text exposition.

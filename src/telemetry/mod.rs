@@ -6,7 +6,7 @@
 //! (one object per line) for log pipelines. Access-log lines use the target
 //! `seawall::access`.
 
-mod collect;
+mod late;
 pub mod metrics;
 pub mod timed;
 
@@ -18,7 +18,7 @@ use crate::config::{LogFormat, LogSettings};
 
 /// Installs the global subscriber. Returns an error if the filter does not
 /// parse or a subscriber is already installed.
-pub fn init(settings: &LogSettings) -> Result<(), crate::BoxError> {
+pub fn init(settings: &LogSettings) -> Result<(), crate::wire::BoxError> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(v)?,
         _ => EnvFilter::try_new(&settings.level)?,

@@ -30,7 +30,7 @@ use rustls::RootCertStore;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::net::TcpStream;
 
-use crate::BoxError;
+use crate::wire::BoxError;
 
 /// Builds a cluster's rustls client config: trust `roots` (or the webpki
 /// roots when `None`), present `identity` when given (mTLS), offer `alpn`.

@@ -18,7 +18,7 @@ use tower::Service;
 
 use super::error::Shed;
 use super::shared::{Permit, Waiter};
-use crate::BoxError;
+use crate::wire::BoxError;
 
 pin_project! {
     /// Resolves to the inner service's response, or to a [`Shed`] error.

@@ -87,7 +87,7 @@ pub use metrics::{AdmissionMetrics, QUEUE_WAIT_BOUNDS};
 pub use shared::AdmissionState;
 
 use super::Deadline;
-use crate::BoxError;
+use crate::wire::BoxError;
 use shared::Acquire;
 
 /// Admits requests to `inner` through a shared [`AdmissionState`].

@@ -20,15 +20,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use tokio::time::Instant;
 
 use super::endpoint::InFlight;
-use crate::BoxError;
-
-/// When an upstream connection became ready to carry requests; the pool
-/// (`proxy::pool`) puts it in every response the connection carries.
-#[derive(Clone, Copy, Debug)]
-pub struct ConnectionReady(pub Instant);
+use crate::upstream::ConnectionReady;
+use crate::wire::BoxError;
 
 pin_project! {
     /// Resolves to the inner service's response, reporting its outcome and

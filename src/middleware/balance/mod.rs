@@ -78,14 +78,14 @@ use tower::Service;
 
 pub use endpoint::{Endpoint, InFlight};
 pub use error::NoEndpoint;
-pub use future::{ConnectionReady, ResponseFuture};
+pub use future::ResponseFuture;
 pub use layer::BalanceLayer;
 pub use pick::{pick, pick_round_robin};
 pub use set::{DEFAULT_DECAY, DEFAULT_RTT, EndpointSet, SetChange};
 pub use state::PeakEwma;
 
-use crate::BoxError;
 use crate::config::BalanceSettings;
+use crate::wire::BoxError;
 
 /// A request extension set by the retry layer on every attempt: the
 /// endpoint to avoid (the previous attempt's), and a slot where the

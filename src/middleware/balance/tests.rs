@@ -13,6 +13,7 @@ use tower_test::mock;
 
 use super::*;
 use crate::config::BalanceSettings;
+use crate::upstream::ConnectionReady;
 
 const MS: Duration = Duration::from_millis(1);
 

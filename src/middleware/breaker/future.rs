@@ -9,8 +9,8 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 
 use super::shared::Ticket;
-use crate::BoxError;
 use crate::middleware::classify::Classifier;
+use crate::wire::BoxError;
 
 pin_project! {
     /// Resolves to the inner response, or to `BreakerOpen` at once.

@@ -67,8 +67,8 @@ pub use layer::BreakerLayer;
 pub use shared::{Breaker, Counters, Ticket};
 pub use state::Phase;
 
-use crate::BoxError;
 use crate::middleware::classify::Classifier;
+use crate::wire::BoxError;
 
 /// Guards an inner service with a cluster's [`Breaker`].
 #[derive(Clone, Debug)]

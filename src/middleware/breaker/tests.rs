@@ -223,7 +223,8 @@ fn local_rejections_never_trip_it() {
     let t0 = Instant::now();
     let mut b = machine(settings());
     let classifier = Classifier::new(&[503]);
-    let errors: [crate::BoxError; 2] = [Box::new(NoEndpoint::new()), Box::new(Local::wrap("shed"))];
+    let errors: [crate::wire::BoxError; 2] =
+        [Box::new(NoEndpoint::new()), Box::new(Local::wrap("shed"))];
     for error in errors.iter().cycle().take(50) {
         call(&mut b, t0, classifier.error(error), MS);
     }

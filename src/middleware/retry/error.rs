@@ -10,7 +10,7 @@ use std::error::Error as StdError;
 use std::fmt;
 
 use super::state::GiveUp;
-use crate::BoxError;
+use crate::wire::BoxError;
 
 /// A retryable failure this hop did not (or no longer) retry.
 #[derive(Debug)]

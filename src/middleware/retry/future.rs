@@ -21,13 +21,13 @@ use super::budget::{RetryBudget, RetryPermit};
 use super::error::GaveUp;
 use super::replay::Replay;
 use super::state::{self, Decision, Facts, GiveUp};
-use crate::BoxError;
-use crate::body::{self, Request, Response};
 use crate::config::RetryPolicy;
 use crate::middleware::Deadline;
 use crate::middleware::balance::EndpointHint;
 use crate::middleware::classify::Classifier;
-use crate::proxy::rescue::{ERROR_HEADER, NO_RETRY_HEADER};
+use crate::wire::BoxError;
+use crate::wire::body::{self, Request, Response};
+use crate::wire::reason::{ERROR_HEADER, NO_RETRY_HEADER};
 
 /// The attempt number, sent upstream on every attempt (1 for the first).
 pub const ATTEMPT_HEADER: HeaderName = HeaderName::from_static("x-seawall-attempt");

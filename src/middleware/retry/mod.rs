@@ -84,8 +84,8 @@ pub use future::{ATTEMPT_HEADER, ResponseFuture};
 pub use layer::RetryLayer;
 pub use replay::Replay;
 
-use crate::BoxError;
-use crate::body::{Request, Response};
+use crate::wire::BoxError;
+use crate::wire::body::{Request, Response};
 
 /// Retries failed attempts of the inner service (see the module docs).
 #[derive(Clone, Debug)]

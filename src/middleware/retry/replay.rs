@@ -23,8 +23,8 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body as _, Frame, SizeHint};
 
-use crate::BoxError;
-use crate::body::Body;
+use crate::wire::BoxError;
+use crate::wire::body::Body;
 
 /// The shared state of one request's body across attempts.
 #[derive(Debug)]

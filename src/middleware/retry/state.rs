@@ -11,10 +11,10 @@ use http::{HeaderMap, Method};
 
 use super::backoff::{Backoff, retry_after};
 use super::budget::{AttemptOutcome, Refusal};
-use crate::BoxError;
 use crate::config::{RetryOn, RetryPolicy};
 use crate::middleware::classify::{Classifier, Outcome};
 use crate::middleware::timeout::{AttemptTimeout, HeaderTimeout};
+use crate::wire::BoxError;
 
 /// The header that makes a non-idempotent request safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -128,7 +128,7 @@ fn condition(error: &(dyn StdError + 'static)) -> Option<(RetryOn, bool)> {
         if e.is::<AttemptTimeout>() || e.is::<HeaderTimeout>() {
             found = found.or(Some((RetryOn::AttemptTimeout, false)));
         }
-        if e.is::<crate::proxy::pool::ConnectFailed>() {
+        if e.is::<crate::upstream::ConnectFailed>() {
             return Some((RetryOn::ConnectFailure, true));
         }
         if let Some(h2) = e.downcast_ref::<h2::Error>() {

@@ -16,13 +16,13 @@ use http_body_util::BodyExt;
 use tower::{Layer, Service, ServiceExt};
 
 use super::*;
-use crate::BoxError;
-use crate::body::{self, Request, Response};
 use crate::config::{RetryBudgetSettings, RetryPolicy};
+use crate::downstream::rescue::{self, ERROR_HEADER, NO_RETRY_HEADER, Rescue};
 use crate::middleware::Deadline;
 use crate::middleware::balance::EndpointHint;
 use crate::middleware::classify::Classifier;
-use crate::proxy::rescue::{self, ERROR_HEADER, NO_RETRY_HEADER, Rescue};
+use crate::wire::BoxError;
+use crate::wire::body::{self, Request, Response};
 
 const MS: Duration = Duration::from_millis(1);
 

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep, sleep, sleep_until};
 
 use super::error::{BodyIdleTimeout, DeadlineExceeded, Direction};
-use crate::BoxError;
+use crate::wire::BoxError;
 
 pin_project! {
     /// A body that fails when it stalls for `idle`, or when `deadline` passes.

@@ -18,8 +18,8 @@ use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::body::TimedBody;
 use super::error::{AttemptTimeout, DeadlineExceeded, Direction, HeaderTimeout};
-use crate::BoxError;
-use crate::body::{self, Response};
+use crate::wire::BoxError;
+use crate::wire::body::{self, Response};
 
 pin_project! {
     /// Fails with [`DeadlineExceeded`] when the request deadline passes;

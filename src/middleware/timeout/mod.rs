@@ -68,7 +68,7 @@ pub(crate) mod tests_support {
     use std::time::Duration;
 
     use super::*;
-    use crate::BoxError;
+    use crate::wire::BoxError;
 
     /// A [`DeadlineExceeded`].
     pub(crate) fn deadline() -> BoxError {
@@ -102,8 +102,8 @@ use self::body::{NotifyEnd, TimedBody};
 use self::future::HeaderTimer;
 use self::state::CallerBudget;
 use super::Deadline;
-use crate::BoxError;
-use crate::body::{Request, Response, boxed};
+use crate::wire::BoxError;
+use crate::wire::body::{Request, Response, boxed};
 
 /// Sets the request's [`Deadline`] and enforces it (see the module docs).
 #[derive(Clone, Debug)]

@@ -13,7 +13,7 @@ use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
-use crate::proxy::headers::find;
+use crate::wire::headers::find;
 
 /// seawall's own budget header: the caller's remaining time in whole
 /// milliseconds. Forwarded upstream, decremented, by every seawall hop.

@@ -12,9 +12,9 @@ use tower::{Layer, Service, ServiceExt};
 use tower_test::mock;
 
 use super::*;
-use crate::body::{self, Body};
 use crate::config::TimeoutSettings;
 use crate::middleware::Deadline;
+use crate::wire::body::{self, Body};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 

@@ -12,10 +12,10 @@ use tower_test::mock;
 
 use super::super::{Admission, AdmissionLayer, AdmissionState, Shed, ShedReason};
 use super::{MS, limits};
-use crate::BoxError;
 use crate::config::AdmissionSettings;
+use crate::downstream::rescue::{self, NO_RETRY_HEADER};
 use crate::middleware::Deadline;
-use crate::proxy::rescue::{self, NO_RETRY_HEADER};
+use crate::wire::BoxError;
 
 type Req = http::Request<&'static str>;
 type Svc = Admission<mock::Mock<Req, &'static str>>;

@@ -1,7 +1,7 @@
 //! Counting upstream connections: a connector wrapper whose connections
 //! move `seawall_upstream_connections_open` up when made and down when the
 //! pool drops them, and `seawall_upstream_connections_total` once each.
-//! (The pool, [`crate::proxy::pool`], stamps each response with the instant
+//! (The pool, [`crate::upstream::pool`], stamps each response with the instant
 //! its connection became ready.)
 
 use std::future::Future;
@@ -11,17 +11,10 @@ use std::task::{Context, Poll};
 use http::Uri;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use pin_project_lite::pin_project;
-use prometheus_client::metrics::counter::Counter;
+
 use prometheus_client::metrics::gauge::Gauge;
 
-/// The two metric handles of one cluster.
-#[derive(Clone, Debug, Default)]
-pub struct ConnectionMetrics {
-    /// Connections open now.
-    pub open: Gauge,
-    /// Connections made.
-    pub total: Counter,
-}
+pub use crate::telemetry::metrics::ConnectionMetrics;
 
 /// Wraps a connector so each connection it makes is counted.
 #[derive(Clone, Debug)]

@@ -39,17 +39,11 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-use crate::BoxError;
+use crate::wire::BoxError;
 use futures_util::future::BoxFuture;
 
-use crate::body::{self, Body, Request, Response};
-use crate::middleware::balance::ConnectionReady;
-
-/// The connection to an endpoint could not be made (refused, timed out,
-/// TLS handshake failed): the request was never sent.
-#[derive(Debug, thiserror::Error)]
-#[error("upstream connect failed")]
-pub struct ConnectFailed(#[source] pub BoxError);
+use super::facts::{ConnectFailed, ConnectionReady};
+use crate::wire::body::{self, Body, Request, Response};
 
 /// How the pool speaks to upstreams.
 #[derive(Clone, Copy, Debug)]
@@ -478,7 +472,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
-    use crate::proxy::counted::{ConnectionMetrics, CountingConnector};
+    use crate::upstream::counted::{ConnectionMetrics, CountingConnector};
 
     type TestPool = Pool<CountingConnector<HttpConnector>>;
 
@@ -540,7 +534,7 @@ mod tests {
 
     fn request(authority: &Authority) -> Request {
         http::Request::get(format!("http://{authority}/x"))
-            .body(crate::body::empty())
+            .body(crate::wire::body::empty())
             .unwrap()
     }
 

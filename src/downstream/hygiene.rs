@@ -18,7 +18,7 @@
 
 use http::{StatusCode, Uri};
 
-use super::rescue::Rescue;
+use crate::wire::reason::Rescue;
 
 /// The length of the request target as the client sent it (scheme and
 /// authority included for absolute-form).

@@ -1,6 +1,6 @@
 //! The pooled upstream client of one cluster.
 //!
-//! One [`Pool`](crate::proxy::pool::Pool) per cluster: connections are
+//! One [`Pool`](crate::upstream::pool::Pool) per cluster: connections are
 //! kept per endpoint address (the balancer rewrites each request's URI to
 //! the chosen endpoint), while connect timeout, idle timeout, idle limit
 //! and protocol are cluster settings.
@@ -18,12 +18,12 @@ use std::task::{Context, Poll};
 use futures_util::future::BoxFuture;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use crate::BoxError;
-use crate::body::{Request, Response};
 use crate::config::{ClusterSettings, UpstreamProtocol};
-use crate::proxy::counted::{ConnectionMetrics, CountingConnector};
-use crate::proxy::pool::{Limits, Pool as Connections, Protocol};
 use crate::tls::client::TlsConnector;
+use crate::upstream::counted::{ConnectionMetrics, CountingConnector};
+use crate::upstream::pool::{Limits, Pool as Connections, Protocol};
+use crate::wire::BoxError;
+use crate::wire::body::{Request, Response};
 
 /// A cluster's connection pool as a tower service.
 #[derive(Clone, Debug)]

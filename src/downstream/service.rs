@@ -24,16 +24,17 @@ use tower::Service;
 use tracing::Instrument;
 
 use super::activity::Activity;
-use super::headers;
 use super::hygiene;
 use super::prebuffer;
-use super::rescue::{self, ERROR_HEADER, Rescue};
-use super::route::{Route, normalize_host};
+use super::rescue;
 use super::tunnel;
-use crate::body::{self, Response};
 use crate::config::ServerLimits;
+use crate::routing::{Route, normalize_host};
 use crate::snapshot::{RouteTarget, Shared};
 use crate::stack::RouteService;
+use crate::wire::body::{self, Response};
+use crate::wire::headers;
+use crate::wire::reason::{ERROR_HEADER, Rescue};
 
 /// Per-connection state of the handler (cloned per request).
 #[derive(Clone, Debug)]
@@ -390,8 +391,8 @@ fn request_host<B>(req: &http::Request<B>) -> Result<String, Rescue> {
 )]
 fn call(
     mut svc: RouteService,
-    req: crate::body::Request,
-) -> impl Future<Output = Result<Response, crate::BoxError>> {
+    req: crate::wire::body::Request,
+) -> impl Future<Output = Result<Response, crate::wire::BoxError>> {
     async move {
         std::future::poll_fn(|cx| svc.poll_ready(cx)).await?;
         svc.call(req).await

@@ -1,4 +1,5 @@
-//! The one place where errors become responses (DESIGN.md, error taxonomy).
+//! The one place where errors become responses (the error taxonomy in
+//! `ARCHITECTURE.md`).
 //!
 //! Layers return typed leaf errors, boxed in transit. Here the chain of
 //! `source()`s is walked once and the request gets one synthetic response:
@@ -6,15 +7,10 @@
 //! seawall further up the chain) can tell *why* without reading logs.
 //! Nothing else in seawall picks a status code for an error.
 
+use http::StatusCode;
 use std::error::Error as StdError;
 use std::io;
-use std::time::Duration;
 
-use http::header::{HeaderName, HeaderValue};
-use http::{Response, StatusCode};
-
-use crate::BoxError;
-use crate::body::{self, Body};
 use crate::middleware::admission::Shed;
 use crate::middleware::balance::NoEndpoint;
 use crate::middleware::breaker::BreakerOpen;
@@ -22,79 +18,9 @@ use crate::middleware::retry::GaveUp;
 use crate::middleware::timeout::{
     AttemptTimeout, BodyIdleTimeout, DeadlineExceeded, Direction, HeaderTimeout,
 };
-
-/// The header carrying the reason code of every response seawall synthesizes.
-pub const ERROR_HEADER: HeaderName = HeaderName::from_static("x-seawall-error");
-
-/// Marks a response seawall synthesized because of overload or an open
-/// breaker: the request was not processed, and a seawall further up the
-/// chain must not retry it (retries would multiply across hops).
-pub const NO_RETRY_HEADER: HeaderName = HeaderName::from_static("x-seawall-no-retry");
-
-/// What a failed request is answered with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rescue {
-    /// Status sent downstream.
-    pub status: StatusCode,
-    /// Reason code for `x-seawall-error` and metric labels (bounded set).
-    pub reason: &'static str,
-    /// `Retry-After` to send, rounded up to whole seconds (at least 1 s).
-    pub retry_after: Option<Duration>,
-    /// Whether to add [`NO_RETRY_HEADER`].
-    pub no_retry: bool,
-}
-
-impl Rescue {
-    /// A rescue with a status and a reason code.
-    pub const fn new(status: StatusCode, reason: &'static str) -> Self {
-        Self {
-            status,
-            reason,
-            retry_after: None,
-            no_retry: false,
-        }
-    }
-
-    /// Adds a `Retry-After`.
-    pub const fn with_retry_after(mut self, after: Duration) -> Self {
-        self.retry_after = Some(after);
-        self
-    }
-
-    /// Marks the response as "not processed, do not retry upstream of here".
-    pub const fn no_retry(mut self) -> Self {
-        self.no_retry = true;
-        self
-    }
-
-    /// Builds the synthetic response: status, reason header, a short text body.
-    pub fn response(self) -> Response<Body> {
-        let mut rsp = local_response(self.status, self.reason);
-        if let Some(after) = self.retry_after {
-            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-            rsp.headers_mut()
-                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-        }
-        if self.no_retry {
-            rsp.headers_mut()
-                .insert(NO_RETRY_HEADER, HeaderValue::from_static("1"));
-        }
-        rsp
-    }
-}
-
-/// A synthetic response with `x-seawall-error: reason` and a one-line body.
-pub fn local_response(status: StatusCode, reason: &'static str) -> Response<Body> {
-    let mut rsp = Response::new(body::full(format!("{} {}\n", status.as_u16(), reason)));
-    *rsp.status_mut() = status;
-    let headers = rsp.headers_mut();
-    headers.insert(ERROR_HEADER, HeaderValue::from_static(reason));
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    rsp
-}
+use crate::upstream::ConnectFailed;
+use crate::wire::BoxError;
+pub use crate::wire::reason::{ERROR_HEADER, NO_RETRY_HEADER, Rescue};
 
 /// Classifies an error by walking its `source()` chain. An error the retry
 /// layer gave up on keeps its own status and is marked no-retry (and
@@ -161,7 +87,7 @@ fn classify_leaf(err: &BoxError) -> Rescue {
         if e.is::<http_body_util::LengthLimitError>() {
             return Rescue::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large");
         }
-        connect |= e.is::<crate::proxy::pool::ConnectFailed>();
+        connect |= e.is::<ConnectFailed>();
         if let Some(e) = e.downcast_ref::<hyper::Error>() {
             if e.is_user() {
                 // The downstream request body failed (client went away or
@@ -208,6 +134,8 @@ fn classify_leaf(err: &BoxError) -> Rescue {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -289,26 +217,5 @@ mod tests {
     fn unknown_error_is_502_protocol() {
         let err: BoxError = "something odd".into();
         assert_eq!(classify(&err).status, StatusCode::BAD_GATEWAY);
-    }
-
-    #[test]
-    fn retry_after_rounds_up_to_whole_seconds_at_least_one() {
-        let rsp = Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "shed-queue-full")
-            .with_retry_after(Duration::from_millis(1200))
-            .no_retry()
-            .response();
-        assert_eq!(rsp.headers()[http::header::RETRY_AFTER], "2");
-        assert_eq!(rsp.headers()[NO_RETRY_HEADER], "1");
-        let rsp = Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "x")
-            .with_retry_after(Duration::from_millis(10))
-            .response();
-        assert_eq!(rsp.headers()[http::header::RETRY_AFTER], "1");
-    }
-
-    #[test]
-    fn synthetic_response_carries_reason() {
-        let rsp = Rescue::new(StatusCode::BAD_GATEWAY, "upstream-reset").response();
-        assert_eq!(rsp.status(), StatusCode::BAD_GATEWAY);
-        assert_eq!(rsp.headers()[ERROR_HEADER], "upstream-reset");
     }
 }

@@ -1,28 +1,20 @@
-//! Running seawall: bind, serve, reload, drain.
-//!
-//! [`start`] binds every listener and the admin port before returning, so a
-//! caller (the binary, or a test on port 0) knows the real addresses and that
-//! connections are accepted. [`Running::drain`] stops accepting, lets
-//! in-flight requests finish up to the drain timeout, and returns. Listeners
-//! live in a [`Listeners`] set that a reload can grow and shrink.
+//! The bound data listeners, by name: a set that a reload grows and
+//! shrinks without dropping a connection. A listener whose address changes
+//! is bound anew; one that takes over an address an old listener still
+//! holds is bound once the old one has let go.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::admin::{self, AdminState};
-use crate::config::{Config, ListenerSettings};
-use crate::discovery::Resolve;
-use crate::proxy::listener;
-use crate::reload::{self, ReloadHandle};
-use crate::snapshot::{Shared, Snapshot};
-use crate::telemetry::Metrics;
+use super::listener;
+use crate::config::ListenerSettings;
+use crate::snapshot::Shared;
 
 /// A listener that could not be bound.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +25,9 @@ pub struct BindError {
     source: std::io::Error,
 }
 
-async fn bind(what: &str, address: SocketAddr) -> Result<(TcpListener, SocketAddr), BindError> {
+/// Binds `address` for `what` (named in the error), returning the listener
+/// and the address actually bound (port 0 picks one).
+pub async fn bind(what: &str, address: SocketAddr) -> Result<(TcpListener, SocketAddr), BindError> {
     let err = |source| BindError {
         what: what.to_string(),
         address,
@@ -74,6 +68,17 @@ pub struct Pending {
 }
 
 impl Listeners {
+    /// An empty set whose listeners serve `shared`, stop on `shutdown` and
+    /// track their connections in `tracker` (the drain waits on it).
+    pub fn new(shared: Shared, shutdown: CancellationToken, tracker: TaskTracker) -> Self {
+        Self {
+            bound: Mutex::new(HashMap::new()),
+            shared,
+            shutdown,
+            tracker,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bound>> {
         // The map is only ever replaced entry by entry; a panic elsewhere
         // cannot leave an entry half-written.
@@ -183,102 +188,5 @@ impl Listeners {
                 accept,
             },
         );
-    }
-}
-
-/// A started seawall.
-#[derive(Debug)]
-pub struct Running {
-    /// Bound admin address.
-    pub admin: SocketAddr,
-    /// The shared snapshot (for reload and inspection).
-    pub shared: Shared,
-    /// The bound data listeners.
-    pub listeners: Arc<Listeners>,
-    /// Sends reload requests to the one writer task.
-    pub reload: ReloadHandle,
-    shutdown: CancellationToken,
-    tracker: TaskTracker,
-}
-
-/// How a drain ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drained {
-    /// Every connection finished.
-    Clean,
-    /// The drain timeout expired with connections still open.
-    TimedOut,
-}
-
-/// Resolves endpoints, binds everything and starts serving. With
-/// `config_path`, the reload task watches that file.
-pub async fn start(
-    config: Config,
-    resolver: Arc<dyn Resolve>,
-    config_path: Option<std::path::PathBuf>,
-) -> Result<Running, BindError> {
-    let admin_addr = config.admin.address;
-    let wanted = config.listeners.clone();
-    let (admin_listener, admin) = bind("admin listener", admin_addr).await?;
-    let metrics = Metrics::new();
-    let snapshot = Snapshot::build(config, 1, resolver.clone(), None, metrics.clone()).await;
-    let shared: Shared = Arc::new(ArcSwap::from_pointee(snapshot));
-    let shutdown = CancellationToken::new();
-    let tracker = TaskTracker::new();
-    let listeners = Arc::new(Listeners {
-        bound: Mutex::new(HashMap::new()),
-        shared: shared.clone(),
-        shutdown: shutdown.clone(),
-        tracker: tracker.clone(),
-    });
-    let pending = listeners.prepare(&wanted).await?;
-    listeners.apply(&wanted, pending).await;
-    let reload = reload::spawn(reload::Reloader {
-        path: config_path,
-        shared: shared.clone(),
-        resolver,
-        listeners: listeners.clone(),
-    });
-    metrics.observe(shared.clone(), reload.clone());
-    tokio::spawn(crate::memory::run(
-        shared.clone(),
-        metrics.memory_releases(),
-    ));
-    tracing::info!(address = %admin, "admin listening");
-    tokio::spawn(admin::serve(
-        admin_listener,
-        AdminState {
-            shared: shared.clone(),
-            listeners: listeners.clone(),
-            reload: reload.clone(),
-        },
-        shutdown.clone(),
-    ));
-    Ok(Running {
-        admin,
-        shared,
-        listeners,
-        reload,
-        shutdown,
-        tracker,
-    })
-}
-
-impl Running {
-    /// The bound address of the named listener.
-    pub fn listener(&self, name: &str) -> Option<SocketAddr> {
-        self.listeners.address(name)
-    }
-
-    /// Stops accepting, shuts every connection down gracefully, and waits up
-    /// to the drain timeout (of the config in force) for in-flight requests.
-    pub async fn drain(self) -> Drained {
-        let drain_timeout = self.shared.load().config.shutdown.drain_timeout;
-        self.shutdown.cancel();
-        self.tracker.close();
-        match tokio::time::timeout(drain_timeout, self.tracker.wait()).await {
-            Ok(()) => Drained::Clean,
-            Err(_) => Drained::TimedOut,
-        }
     }
 }

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full, combinators::UnsyncBoxBody};
 
-use crate::BoxError;
+use crate::wire::BoxError;
 
 /// A streaming body: downstream request bodies, upstream response bodies and
 /// synthetic bodies all become this.

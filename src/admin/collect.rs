@@ -6,7 +6,6 @@
 //! removed by a reload appear and disappear without bookkeeping.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use prometheus_client::collector::Collector;
@@ -20,16 +19,17 @@ use crate::middleware::breaker::Phase;
 use crate::reload::ReloadHandle;
 use crate::snapshot::Shared;
 
-/// Reads snapshot state on each scrape (nothing until attached).
-#[derive(Debug, Default)]
+/// Reads snapshot state on each scrape.
+#[derive(Debug)]
 pub struct StateCollector {
-    source: OnceLock<(Shared, ReloadHandle)>,
+    shared: Shared,
+    reload: ReloadHandle,
 }
 
 impl StateCollector {
-    /// Points the collector at the running snapshot and reload task.
-    pub fn attach(&self, shared: Shared, reload: ReloadHandle) {
-        let _ = self.source.set((shared, reload));
+    /// A collector of the running snapshot and reload task.
+    pub fn new(shared: Shared, reload: ReloadHandle) -> Self {
+        Self { shared, reload }
     }
 }
 
@@ -86,9 +86,7 @@ fn load_usize(v: &AtomicUsize) -> f64 {
 
 impl Collector for StateCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some((shared, reload)) = self.source.get() else {
-            return Ok(());
-        };
+        let (shared, reload) = (&self.shared, &self.reload);
         let snapshot = shared.load();
         #[allow(clippy::cast_precision_loss)]
         let generation = snapshot.generation as f64;

@@ -10,8 +10,8 @@
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
 
-use super::headers::{has_token, strip_hop_by_hop};
-use super::route::normalize_host;
+use crate::routing::normalize_host;
+use crate::wire::headers::{has_token, strip_hop_by_hop};
 
 const NAMES: &[&str] = &[
     "connection",

@@ -38,12 +38,12 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::time::{Instant, timeout_at};
 
-use super::rescue::Rescue;
-use super::route::Route;
 use crate::config::ServerLimits;
 use crate::middleware::Deadline;
 use crate::middleware::timeout::state::{CallerBudget, effective_deadline};
+use crate::routing::Route;
 use crate::snapshot::RouteTarget;
+use crate::wire::reason::Rescue;
 
 /// Reads ahead the body of a request matched to `route` (see the module
 /// docs): fixes the request's deadline at `arrival` (the route timeout,

@@ -1,0 +1,113 @@
+//! The vocabulary of seawall's own answers: the `x-seawall-*` header names
+//! and the synthetic response every refusal or failure is answered with.
+//!
+//! Which error becomes which [`Rescue`] is decided in one place only, the
+//! downstream request handler's `rescue` module; this leaf only knows how a
+//! rescue is written on the wire, so every layer can read and set the same
+//! headers without knowing the others.
+
+use std::time::Duration;
+
+use http::header::{HeaderName, HeaderValue};
+use http::{Response, StatusCode};
+
+use super::body::{self, Body};
+
+/// The header carrying the reason code of every response seawall synthesizes.
+pub const ERROR_HEADER: HeaderName = HeaderName::from_static("x-seawall-error");
+
+/// Marks a response seawall synthesized because of overload or an open
+/// breaker: the request was not processed, and a seawall further up the
+/// chain must not retry it (retries would multiply across hops).
+pub const NO_RETRY_HEADER: HeaderName = HeaderName::from_static("x-seawall-no-retry");
+
+/// What a failed request is answered with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rescue {
+    /// Status sent downstream.
+    pub status: StatusCode,
+    /// Reason code for `x-seawall-error` and metric labels (bounded set).
+    pub reason: &'static str,
+    /// `Retry-After` to send, rounded up to whole seconds (at least 1 s).
+    pub retry_after: Option<Duration>,
+    /// Whether to add [`NO_RETRY_HEADER`].
+    pub no_retry: bool,
+}
+
+impl Rescue {
+    /// A rescue with a status and a reason code.
+    pub const fn new(status: StatusCode, reason: &'static str) -> Self {
+        Self {
+            status,
+            reason,
+            retry_after: None,
+            no_retry: false,
+        }
+    }
+
+    /// Adds a `Retry-After`.
+    pub const fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// Marks the response as "not processed, do not retry upstream of here".
+    pub const fn no_retry(mut self) -> Self {
+        self.no_retry = true;
+        self
+    }
+
+    /// Builds the synthetic response: status, reason header, a short text body.
+    pub fn response(self) -> Response<Body> {
+        let mut rsp = local_response(self.status, self.reason);
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            rsp.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if self.no_retry {
+            rsp.headers_mut()
+                .insert(NO_RETRY_HEADER, HeaderValue::from_static("1"));
+        }
+        rsp
+    }
+}
+
+/// A synthetic response with `x-seawall-error: reason` and a one-line body.
+pub fn local_response(status: StatusCode, reason: &'static str) -> Response<Body> {
+    let mut rsp = Response::new(body::full(format!("{} {}\n", status.as_u16(), reason)));
+    *rsp.status_mut() = status;
+    let headers = rsp.headers_mut();
+    headers.insert(ERROR_HEADER, HeaderValue::from_static(reason));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    rsp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds_at_least_one() {
+        let rsp = Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "shed-queue-full")
+            .with_retry_after(Duration::from_millis(1200))
+            .no_retry()
+            .response();
+        assert_eq!(rsp.headers()[http::header::RETRY_AFTER], "2");
+        assert_eq!(rsp.headers()[NO_RETRY_HEADER], "1");
+        let rsp = Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "x")
+            .with_retry_after(Duration::from_millis(10))
+            .response();
+        assert_eq!(rsp.headers()[http::header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn synthetic_response_carries_reason() {
+        let rsp = Rescue::new(StatusCode::BAD_GATEWAY, "upstream-reset").response();
+        assert_eq!(rsp.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(rsp.headers()[ERROR_HEADER], "upstream-reset");
+    }
+}
