@@ -11,12 +11,17 @@
 //! seawall forwards. `integration/hostile.rs` pins each of these down, so
 //! no framing check is repeated here.
 //!
+//! hyper also accepts a missing or duplicate Host; [`request_host`]
+//! refuses both, and a Host that disagrees with the target.
+//!
 //! What hyper does not do is give a long request target its own limit: it
 //! only refuses a target that overflows the whole head (431). URIs end up
 //! in logs, caches and upstream routers whose limits are usually lower than
 //! a head's, so seawall refuses a target over `max_uri_bytes` with 414.
 
-use http::{StatusCode, Uri};
+use http::{StatusCode, Uri, Version, header};
+
+use crate::routing::normalize_host;
 
 use crate::wire::reason::Rescue;
 
@@ -35,6 +40,48 @@ pub fn check_target(uri: &Uri, max: usize) -> Result<(), Rescue> {
         return Err(Rescue::new(StatusCode::URI_TOO_LONG, "uri-too-long"));
     }
     Ok(())
+}
+
+/// The host a request is for, lower-case without port, or a 400.
+///
+/// HTTP/1.1 needs exactly one Host; an absolute-form target must agree with
+/// it (a disagreement is how requests get smuggled past host routing).
+/// HTTP/2 uses `:authority`; a Host header, if present, must agree.
+pub fn request_host<B>(req: &http::Request<B>) -> Result<String, Rescue> {
+    let bad = |reason| Rescue::new(StatusCode::BAD_REQUEST, reason);
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host_header = hosts.next();
+    if hosts.next().is_some() {
+        return Err(bad("duplicate-host"));
+    }
+    let from_header = match host_header {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(normalize_host)
+                .ok_or_else(|| bad("invalid-host"))?,
+        ),
+        None => None,
+    };
+    let from_uri = match req.uri().authority() {
+        Some(a) => Some(normalize_host(a.as_str()).ok_or_else(|| bad("invalid-host"))?),
+        None => None,
+    };
+    match (from_header, from_uri) {
+        (Some(h), Some(u)) if h != u => Err(bad("conflicting-host")),
+        (Some(h), _) => Ok(h),
+        (None, Some(u)) => Ok(u),
+        (None, None) if req.version() == Version::HTTP_10 => Ok(String::new()),
+        (None, None) => Err(bad("missing-host")),
+    }
+}
+
+/// The request's `Content-Length`, when it has a valid one.
+pub fn content_length<B>(req: &http::Request<B>) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 #[cfg(test)]

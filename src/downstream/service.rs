@@ -29,7 +29,7 @@ use super::prebuffer;
 use super::rescue;
 use super::tunnel;
 use crate::config::ServerLimits;
-use crate::routing::{Route, normalize_host};
+use crate::routing::Route;
 use crate::snapshot::{RouteTarget, Shared};
 use crate::stack::RouteService;
 use crate::wire::body::{self, Response};
@@ -228,9 +228,9 @@ impl Proxy {
             ));
         };
         hygiene::check_target(req.uri(), listener.limits.max_uri_bytes)?;
-        let host = request_host(&req)?;
+        let host = hygiene::request_host(&req)?;
         let max_body = listener.limits.max_body_bytes;
-        if content_length(&req).is_some_and(|len| len > max_body) {
+        if hygiene::content_length(&req).is_some_and(|len| len > max_body) {
             return Err(Rescue::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large"));
         }
         let table = snapshot
@@ -347,40 +347,6 @@ impl Prepared {
     }
 }
 
-/// The host a request is for, lower-case without port, or a 400.
-///
-/// HTTP/1.1 needs exactly one Host; an absolute-form target must agree with
-/// it (a disagreement is how requests get smuggled past host routing).
-/// HTTP/2 uses `:authority`; a Host header, if present, must agree.
-fn request_host<B>(req: &http::Request<B>) -> Result<String, Rescue> {
-    let bad = |reason| Rescue::new(StatusCode::BAD_REQUEST, reason);
-    let mut hosts = req.headers().get_all(header::HOST).iter();
-    let host_header = hosts.next();
-    if hosts.next().is_some() {
-        return Err(bad("duplicate-host"));
-    }
-    let from_header = match host_header {
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(normalize_host)
-                .ok_or_else(|| bad("invalid-host"))?,
-        ),
-        None => None,
-    };
-    let from_uri = match req.uri().authority() {
-        Some(a) => Some(normalize_host(a.as_str()).ok_or_else(|| bad("invalid-host"))?),
-        None => None,
-    };
-    match (from_header, from_uri) {
-        (Some(h), Some(u)) if h != u => Err(bad("conflicting-host")),
-        (Some(h), _) => Ok(h),
-        (None, Some(u)) => Ok(u),
-        (None, None) if req.version() == Version::HTTP_10 => Ok(String::new()),
-        (None, None) => Err(bad("missing-host")),
-    }
-}
-
 /// Drives one request through a route stack. Spelled out (rather than
 /// `ServiceExt::oneshot`) because the generic `Oneshot` future trips the
 /// compiler's higher-ranked `Send` inference inside hyper's executor bounds;
@@ -397,11 +363,4 @@ fn call(
         std::future::poll_fn(|cx| svc.poll_ready(cx)).await?;
         svc.call(req).await
     }
-}
-
-fn content_length<B>(req: &http::Request<B>) -> Option<u64> {
-    req.headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
 }

@@ -1,0 +1,92 @@
+//! Opening connections: dial through the connector, hand the socket to
+//! hyper's HTTP/1 or HTTP/2 handshake, and give the connection its own task.
+//! Every failure here is a [`ConnectFailed`]: the request was never sent.
+
+use http::uri::{Authority, Scheme, Uri};
+use hyper::client::conn::{http1, http2};
+use hyper::rt::{Read, Write};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+use super::{Pool, Protocol};
+use crate::upstream::facts::{ConnectFailed, ConnectionReady};
+use crate::wire::BoxError;
+use crate::wire::body::Body;
+
+impl<C, IO> Pool<C>
+where
+    C: tower::Service<Uri, Response = IO> + Clone + Send + Sync + 'static,
+    C::Error: Into<BoxError>,
+    C::Future: Send,
+    IO: Read + Write + Unpin + Send + 'static,
+{
+    /// A new HTTP/1 connection to `authority`, driven by its own task.
+    pub(super) async fn open_h1(
+        &self,
+        authority: &Authority,
+    ) -> Result<(http1::SendRequest<Body>, ConnectionReady), ConnectFailed> {
+        let io = self.connect(authority).await?;
+        let (tx, conn) = http1::handshake(io)
+            .await
+            .map_err(|e| ConnectFailed(e.into()))?;
+        drive(conn.with_upgrades());
+        Ok((tx, ConnectionReady(Instant::now())))
+    }
+
+    /// A new HTTP/2 connection to `authority`, driven by its own task and
+    /// shared from the pool.
+    pub(super) async fn open_h2(
+        &self,
+        authority: &Authority,
+    ) -> Result<(http2::SendRequest<Body>, ConnectionReady), ConnectFailed> {
+        let io = self.connect(authority).await?;
+        let mut builder = http2::Builder::new(TokioExecutor::new());
+        builder.timer(TokioTimer::new());
+        if let Protocol::Http2 {
+            keepalive_interval,
+            keepalive_timeout,
+        } = self.inner.protocol
+        {
+            builder
+                .keep_alive_interval(keepalive_interval)
+                .keep_alive_timeout(keepalive_timeout)
+                .keep_alive_while_idle(true);
+        }
+        let (tx, conn) = builder
+            .handshake(io)
+            .await
+            .map_err(|e| ConnectFailed(e.into()))?;
+        drive(conn);
+        let ready = ConnectionReady(Instant::now());
+        self.inner.share(authority, tx.clone(), ready);
+        Ok((tx, ready))
+    }
+
+    async fn connect(&self, authority: &Authority) -> Result<IO, ConnectFailed> {
+        let uri = Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(|e| ConnectFailed(e.into()))?;
+        self.inner
+            .connector
+            .clone()
+            .oneshot(uri)
+            .await
+            .map_err(|e| ConnectFailed(e.into()))
+    }
+}
+
+/// Gives a connection its own task, which ends when the connection does.
+fn drive<F>(conn: F)
+where
+    F: std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "upstream connection closed with an error");
+        }
+    });
+}

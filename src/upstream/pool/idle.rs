@@ -1,0 +1,130 @@
+//! The idle side of the pool: HTTP/1 connections waiting per endpoint
+//! (newest first, at most `max_idle`, none past `idle_timeout`), the shared
+//! HTTP/2 connection per endpoint, and the reaper that closes what expired.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use http::uri::Authority;
+use hyper::client::conn::{http1, http2};
+use tokio::time::Instant;
+
+use super::{Host, Idle, Inner, Shared};
+use crate::upstream::facts::ConnectionReady;
+use crate::wire::body::Body;
+
+impl<C: Send + Sync + 'static> Inner<C> {
+    /// Keeps an idle HTTP/1 connection (up to `max_idle` per endpoint), and
+    /// at the first one starts the reaper.
+    pub(super) fn put(
+        self: &Arc<Self>,
+        authority: Authority,
+        tx: http1::SendRequest<Body>,
+        ready: ConnectionReady,
+    ) {
+        let idle = Idle {
+            tx,
+            ready,
+            since: Instant::now(),
+        };
+        {
+            let mut hosts = self.hosts();
+            let host = host_entry(&mut hosts, authority);
+            if host.idle.len() >= self.limits.max_idle {
+                return;
+            }
+            host.idle.push(idle);
+        }
+        if !self.reaping.load(Ordering::Relaxed) && !self.reaping.swap(true, Ordering::Relaxed) {
+            self.reap();
+        }
+    }
+
+    /// The task that closes connections idle for longer than the idle
+    /// timeout; it ends with the pool.
+    pub(super) fn reap(self: &Arc<Self>) {
+        let period = self.limits.idle_timeout.max(Duration::from_millis(100));
+        let pool: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = pool.upgrade() else { return };
+                inner.expire(Instant::now());
+            }
+        });
+    }
+}
+
+impl<C> Inner<C> {
+    pub(super) fn hosts(&self) -> std::sync::MutexGuard<'_, Vec<Host>> {
+        // A panic while holding the lock leaves plain data behind: use it.
+        self.hosts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The newest idle connection to `authority` that is still usable.
+    pub(super) fn checkout(&self, authority: &Authority) -> Option<Idle> {
+        let mut hosts = self.hosts();
+        let host = hosts.iter_mut().find(|h| h.authority == *authority)?;
+        while let Some(idle) = host.idle.pop() {
+            if idle.tx.is_ready() && idle.since.elapsed() < self.limits.idle_timeout {
+                return Some(idle);
+            }
+        }
+        None
+    }
+
+    pub(super) fn shared(&self, authority: &Authority) -> Option<Shared> {
+        let hosts = self.hosts();
+        let shared = hosts
+            .iter()
+            .find(|h| h.authority == *authority)?
+            .shared
+            .as_ref()?;
+        (!shared.tx.is_closed()).then(|| shared.clone())
+    }
+
+    pub(super) fn share(
+        &self,
+        authority: &Authority,
+        tx: http2::SendRequest<Body>,
+        ready: ConnectionReady,
+    ) {
+        let mut hosts = self.hosts();
+        let host = host_entry(&mut hosts, authority.clone());
+        if host.shared.as_ref().is_none_or(|s| s.tx.is_closed()) {
+            host.shared = Some(Shared { tx, ready });
+        }
+    }
+
+    /// Forgets idle connections past the idle timeout and closed ones.
+    pub(super) fn expire(&self, now: Instant) {
+        let limit = self.limits.idle_timeout;
+        let mut hosts = self.hosts();
+        for host in hosts.iter_mut() {
+            host.idle
+                .retain(|i| i.tx.is_ready() && now.saturating_duration_since(i.since) < limit);
+            if host.shared.as_ref().is_some_and(|s| s.tx.is_closed()) {
+                host.shared = None;
+            }
+        }
+        hosts.retain(|h| !h.idle.is_empty() || h.shared.is_some());
+    }
+}
+
+fn host_entry(hosts: &mut Vec<Host>, authority: Authority) -> &mut Host {
+    let at = match hosts.iter().position(|h| h.authority == authority) {
+        Some(at) => at,
+        None => {
+            hosts.push(Host {
+                authority,
+                idle: Vec::new(),
+                shared: None,
+            });
+            hosts.len() - 1
+        }
+    };
+    &mut hosts[at]
+}
