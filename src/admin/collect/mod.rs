@@ -1,0 +1,178 @@
+//! Scrape-time metrics: read the state the layers keep anyway.
+//!
+//! Admission compartments, breakers and endpoint sets count in plain
+//! atomics; this collector walks the current snapshot on each scrape and
+//! encodes them. Nothing is registered per cluster, so clusters added or
+//! removed by a reload appear and disappear without bookkeeping.
+
+mod clusters;
+mod family;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType;
+
+use crate::middleware::admission::{AdmissionState, QUEUE_WAIT_BOUNDS};
+use crate::reload::ReloadHandle;
+use crate::snapshot::Shared;
+use clusters::encode_clusters;
+use family::{Family, load, load_usize};
+
+/// Reads snapshot state on each scrape.
+#[derive(Debug)]
+pub struct StateCollector {
+    shared: Shared,
+    reload: ReloadHandle,
+}
+
+impl StateCollector {
+    /// A collector of the running snapshot and reload task.
+    pub fn new(shared: Shared, reload: ReloadHandle) -> Self {
+        Self { shared, reload }
+    }
+}
+
+impl Collector for StateCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (shared, reload) = (&self.shared, &self.reload);
+        let snapshot = shared.load();
+        #[allow(clippy::cast_precision_loss)]
+        let generation = snapshot.generation as f64;
+        let mut generation_family = Family::<0>::new(
+            "seawall_config_generation",
+            "Generation of the config in force",
+            MetricType::Gauge,
+        );
+        generation_family.add([], generation);
+        generation_family.encode(&mut encoder)?;
+        let mut reloads = Family::<1>::new(
+            "seawall_config_reloads",
+            "Config reloads by outcome",
+            MetricType::Counter,
+        );
+        for (outcome, n) in reload.status().counts() {
+            #[allow(clippy::cast_precision_loss)]
+            reloads.add([("outcome", outcome.to_owned())], n as f64);
+        }
+        reloads.encode(&mut encoder)?;
+
+        // Compartments: each cluster's, and routes' own, once each.
+        let mut compartments: BTreeMap<String, (String, &AdmissionState)> = BTreeMap::new();
+        let route_states: Vec<_> = snapshot
+            .listeners
+            .values()
+            .flat_map(|t| t.routes())
+            .filter_map(|r| {
+                r.target
+                    .admission
+                    .clone()
+                    .map(|a| (r.settings.cluster.clone(), a))
+            })
+            .collect();
+        for cluster in snapshot.clusters.values() {
+            compartments.insert(
+                cluster.admission.name().to_owned(),
+                (cluster.settings.name.clone(), &cluster.admission),
+            );
+        }
+        for (cluster, state) in &route_states {
+            compartments.insert(state.name().to_owned(), (cluster.clone(), state));
+        }
+        encode_admission(&mut encoder, &compartments)?;
+        encode_clusters(&mut encoder, &snapshot)?;
+        Ok(())
+    }
+}
+
+fn encode_admission(
+    encoder: &mut DescriptorEncoder,
+    compartments: &BTreeMap<String, (String, &AdmissionState)>,
+) -> Result<(), std::fmt::Error> {
+    use MetricType::{Counter, Gauge};
+    let mut in_flight = Family::<2>::new(
+        "seawall_admission_in_flight",
+        "Requests holding an admission slot",
+        Gauge,
+    );
+    let mut queued = Family::<2>::new(
+        "seawall_admission_queue_depth",
+        "Requests waiting for a slot",
+        Gauge,
+    );
+    let mut admitted = Family::<2>::new(
+        "seawall_admission_admitted",
+        "Requests given a slot",
+        Counter,
+    );
+    let mut shed = Family::<3>::new(
+        "seawall_shed",
+        "Requests refused by admission, by reason",
+        Counter,
+    );
+    for (name, (cluster, state)) in compartments {
+        let m = state.metrics();
+        let labels = || [("cluster", cluster.clone()), ("compartment", name.clone())];
+        in_flight.add(labels(), load_usize(&m.in_flight));
+        queued.add(labels(), load_usize(&m.queued));
+        admitted.add(labels(), load(&m.admitted_total));
+        for (reason, counter) in [
+            ("queue-full", &m.shed_queue_full_total),
+            ("queue-delay", &m.shed_queue_delay_total),
+            ("deadline", &m.shed_deadline_total),
+        ] {
+            shed.add(
+                [
+                    ("cluster", cluster.clone()),
+                    ("compartment", name.clone()),
+                    ("reason", reason.to_owned()),
+                ],
+                load(counter),
+            );
+        }
+    }
+    for f in [&in_flight, &queued, &admitted] {
+        f.encode(encoder)?;
+    }
+    encode_queue_wait_histogram(encoder, compartments)?;
+    shed.encode(encoder)
+}
+
+/// `seawall_admission_queue_wait_seconds`: how long admitted
+/// requests waited for a slot, from the compartment's bucket counters.
+fn encode_queue_wait_histogram(
+    encoder: &mut DescriptorEncoder,
+    compartments: &BTreeMap<String, (String, &AdmissionState)>,
+) -> Result<(), std::fmt::Error> {
+    let mut metric = encoder.encode_descriptor(
+        "seawall_admission_queue_wait_seconds",
+        "Time admitted requests waited in the queue",
+        None,
+        MetricType::Histogram,
+    )?;
+    for (name, (cluster, state)) in compartments {
+        let m = state.metrics();
+        let counts: Vec<u64> = m
+            .queue_wait_buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        let buckets: Vec<(f64, u64)> = QUEUE_WAIT_BOUNDS
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(counts.iter().copied())
+            .collect();
+        let count = counts.iter().sum();
+        let sum = load(&m.queue_wait_sum_micros) / 1e6;
+        let labels = [("cluster", cluster.clone()), ("compartment", name.clone())];
+        metric
+            .encode_family(&labels)?
+            .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                sum, count, &buckets, None,
+            )?;
+    }
+    Ok(())
+}
