@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::discovery::Resolve;
 use crate::middleware::admission::AdmissionState;
 use crate::routing::RouteTable;
+use crate::stack::carry::Carry;
 use crate::stack::{self, Cluster, RouteService};
 use crate::telemetry::Metrics;
 use crate::telemetry::metrics::RouteMetrics;
@@ -54,10 +55,8 @@ pub type Shared = Arc<ArcSwap<Snapshot>>;
 impl Snapshot {
     /// Builds a snapshot: starts each cluster (resolving new endpoints
     /// once, concurrently) and assembles every route's stack. With
-    /// `previous`, state is carried over by name: an unchanged cluster is
-    /// reused whole, a changed one keeps every piece whose settings did not
-    /// change (see [`Cluster::build`]), and a route keeps its own admission
-    /// compartment.
+    /// `previous`, state is carried over by name, as the rules in
+    /// [`crate::stack::carry`] say.
     pub async fn build(
         config: Config,
         generation: u64,
@@ -70,7 +69,7 @@ impl Snapshot {
             let (resolver, metrics) = (resolver.clone(), metrics.clone());
             async move {
                 match old {
-                    Some(old) if old.settings == *c => old.clone(),
+                    Some(old) if Carry::between(&old.settings, c).whole => old.clone(),
                     _ => Arc::new(
                         Cluster::build(c.clone(), resolver, old.map(|o| &**o), &metrics).await,
                     ),

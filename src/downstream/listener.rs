@@ -94,18 +94,7 @@ pub async fn serve(
                     tracing::info!(listener = %name, "below the connection limit again");
                     at_capacity = false;
                 }
-                // A reload may have changed this listener's limits: new
-                // connections get the new ones, open ones keep theirs.
-                let snapshot = shared.load();
-                if snapshot.generation != generation {
-                    generation = snapshot.generation;
-                    if let Some(l) = snapshot.config.listeners.iter().find(|l| l.name == name)
-                        && l.limits != limits
-                    {
-                        limits = l.limits.clone();
-                        servers = Arc::new(Servers::new(&limits));
-                    }
-                }
+                refresh_limits(&shared, &name, &mut generation, &mut limits, &mut servers);
                 let conn = Connection {
                     servers: servers.clone(),
                     started_tls: started_tls.clone(),
@@ -124,6 +113,28 @@ pub async fn serve(
         }
     }
     tracing::info!(listener = %name, "listener closed");
+}
+
+/// A reload may have changed this listener's limits: new connections get
+/// the new ones (and servers built for them), open ones keep theirs.
+fn refresh_limits(
+    shared: &Shared,
+    name: &str,
+    generation: &mut u64,
+    limits: &mut ServerLimits,
+    servers: &mut Arc<Servers>,
+) {
+    let snapshot = shared.load();
+    if snapshot.generation == *generation {
+        return;
+    }
+    *generation = snapshot.generation;
+    if let Some(l) = snapshot.config.listeners.iter().find(|l| l.name == name)
+        && l.limits != *limits
+    {
+        *limits = l.limits.clone();
+        *servers = Arc::new(Servers::new(limits));
+    }
 }
 
 /// On resource exhaustion (EMFILE/ENFILE/ENOBUFS) `accept` fails at once,

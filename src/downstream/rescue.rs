@@ -48,44 +48,8 @@ fn classify_leaf(err: &BoxError) -> Rescue {
     let mut fallback = Rescue::new(StatusCode::BAD_GATEWAY, "upstream-protocol");
     let mut next: Option<&(dyn StdError + 'static)> = Some(err.as_ref());
     while let Some(e) = next {
-        if let Some(shed) = e.downcast_ref::<Shed>() {
-            // Refused before using the upstream: tell the caller when to
-            // come back, and that nobody upstream of us should retry it.
-            return Rescue::new(StatusCode::SERVICE_UNAVAILABLE, shed.reason.code())
-                .with_retry_after(shed.retry_after)
-                .no_retry();
-        }
-        if e.is::<NoEndpoint>() {
-            return Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "no-endpoint");
-        }
-        if e.is::<DeadlineExceeded>() {
-            // The whole budget of this hop is spent, its own retries
-            // included: a hop further up retrying it would multiply work.
-            return Rescue::new(StatusCode::GATEWAY_TIMEOUT, "timeout").no_retry();
-        }
-        if e.is::<AttemptTimeout>() {
-            return Rescue::new(StatusCode::GATEWAY_TIMEOUT, "attempt-timeout");
-        }
-        if e.is::<HeaderTimeout>() {
-            return Rescue::new(StatusCode::GATEWAY_TIMEOUT, "upstream-header-timeout");
-        }
-        if let Some(e) = e.downcast_ref::<BodyIdleTimeout>() {
-            return match e.direction {
-                Direction::Upload => {
-                    Rescue::new(StatusCode::REQUEST_TIMEOUT, "downstream-body-timeout")
-                }
-                Direction::Download => {
-                    Rescue::new(StatusCode::GATEWAY_TIMEOUT, "upstream-body-timeout")
-                }
-            };
-        }
-        if let Some(open) = e.downcast_ref::<BreakerOpen>() {
-            return Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "breaker-open")
-                .with_retry_after(open.retry_after())
-                .no_retry();
-        }
-        if e.is::<http_body_util::LengthLimitError>() {
-            return Rescue::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large");
+        if let Some(rescue) = refusal_or_timeout(e) {
+            return rescue;
         }
         connect |= e.is::<ConnectFailed>();
         if let Some(e) = e.downcast_ref::<hyper::Error>() {
@@ -130,6 +94,58 @@ fn classify_leaf(err: &BoxError) -> Rescue {
     } else {
         fallback
     }
+}
+
+/// seawall's own refusals and timeouts: the answer for `e` itself, if it
+/// is one (its `source()`s are the caller's to walk).
+fn refusal_or_timeout(e: &(dyn StdError + 'static)) -> Option<Rescue> {
+    if let Some(shed) = e.downcast_ref::<Shed>() {
+        // Refused before using the upstream: tell the caller when to
+        // come back, and that nobody upstream of us should retry it.
+        return Some(
+            Rescue::new(StatusCode::SERVICE_UNAVAILABLE, shed.reason.code())
+                .with_retry_after(shed.retry_after)
+                .no_retry(),
+        );
+    }
+    if e.is::<NoEndpoint>() {
+        return Some(Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "no-endpoint"));
+    }
+    if e.is::<DeadlineExceeded>() {
+        // The whole budget of this hop is spent, its own retries
+        // included: a hop further up retrying it would multiply work.
+        return Some(Rescue::new(StatusCode::GATEWAY_TIMEOUT, "timeout").no_retry());
+    }
+    if e.is::<AttemptTimeout>() {
+        return Some(Rescue::new(StatusCode::GATEWAY_TIMEOUT, "attempt-timeout"));
+    }
+    if e.is::<HeaderTimeout>() {
+        return Some(Rescue::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream-header-timeout",
+        ));
+    }
+    if let Some(e) = e.downcast_ref::<BodyIdleTimeout>() {
+        return Some(match e.direction {
+            Direction::Upload => {
+                Rescue::new(StatusCode::REQUEST_TIMEOUT, "downstream-body-timeout")
+            }
+            Direction::Download => {
+                Rescue::new(StatusCode::GATEWAY_TIMEOUT, "upstream-body-timeout")
+            }
+        });
+    }
+    if let Some(open) = e.downcast_ref::<BreakerOpen>() {
+        return Some(
+            Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "breaker-open")
+                .with_retry_after(open.retry_after())
+                .no_retry(),
+        );
+    }
+    if e.is::<http_body_util::LengthLimitError>() {
+        return Some(Rescue::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large"));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tower::ServiceBuilder;
 
+use super::carry::{self, Carry};
 use crate::config::ClusterSettings;
 use crate::discovery::health::HealthChecker;
 use crate::discovery::{Discovery, Resolve};
@@ -52,34 +53,19 @@ impl Cluster {
 
     /// Builds the cluster for `settings`, carrying over from `previous` (the
     /// cluster of the same name in the snapshot being replaced) every piece
-    /// of state a reload must not reset:
-    ///
-    /// - the endpoint set always (latency estimates, ejections and health
-    ///   survive, by address); its outlier policy is replaced;
-    /// - discovery, when endpoints and `resolve_interval` are unchanged;
-    /// - the connection pool, when no connection setting changed;
-    /// - the admission compartment always, resized in place when its limits
-    ///   changed, so permits held by in-flight requests stay held;
-    /// - the breaker (state, windows, manual override) when its settings are
-    ///   unchanged;
-    /// - the health checker when its settings and the pool's are unchanged;
-    /// - the retry budget (deposits, withdrawals, counters) when its
-    ///   settings are unchanged.
+    /// of state the rules in [`super::carry`] keep.
     pub async fn build(
         settings: ClusterSettings,
         resolver: Arc<dyn Resolve>,
         previous: Option<&Cluster>,
         metrics: &Metrics,
     ) -> Self {
+        let carry = previous.map(|p| (p, Carry::between(&p.settings, &settings)));
+        let keep = |wanted: fn(&Carry) -> bool| carry.filter(|(_, c)| wanted(c)).map(|(p, _)| p);
         let endpoints = previous.map_or_else(EndpointSet::new, |p| p.endpoints.clone());
-        let discovery = match previous {
-            Some(p)
-                if p.settings.endpoints == settings.endpoints
-                    && p.settings.resolve_interval == settings.resolve_interval =>
-            {
-                p.discovery.clone()
-            }
-            _ => {
+        let discovery = match keep(|c| c.discovery) {
+            Some(p) => p.discovery.clone(),
+            None => {
                 // The endpoint set is shared with the previous cluster,
                 // which lives on while requests hold the old snapshot: its
                 // discovery must stop now, or its next round writes the
@@ -87,47 +73,29 @@ impl Cluster {
                 if let Some(p) = previous {
                     p.discovery.stop();
                 }
-                Arc::new(
-                    Discovery::start(
-                        settings.endpoints.clone(),
-                        settings.resolve_interval,
-                        resolver,
-                        endpoints.clone(),
-                    )
-                    .await,
-                )
+                let (specs, every) = (settings.endpoints.clone(), settings.resolve_interval);
+                Arc::new(Discovery::start(specs, every, resolver, endpoints.clone()).await)
             }
         };
-        let same_pool =
-            previous.is_some_and(|p| UpstreamClient::same_settings(&p.settings, &settings));
-        let client = match previous {
-            Some(p) if same_pool => p.client.clone(),
-            _ => UpstreamClient::counted(&settings, metrics.upstream_connections(&settings.name)),
-        };
-        let admission = match previous {
-            Some(p) => {
-                if p.settings.admission != settings.admission {
-                    p.admission.resize(settings.admission.clone());
-                }
-                p.admission.clone()
-            }
-            None => AdmissionState::new(settings.name.clone(), settings.admission.clone()),
-        };
-        let breaker = match previous {
-            Some(p) if p.settings.breaker == settings.breaker => p.breaker.clone(),
-            _ => Breaker::new(&settings.name, settings.breaker.clone()),
-        };
-        let retry_budget = match previous {
-            Some(p) if p.settings.retry.budget == settings.retry.budget => p.retry_budget.clone(),
-            _ => RetryBudget::new(settings.retry.budget.clone()),
-        };
+        let client = keep(|c| c.pool).map_or_else(
+            || UpstreamClient::counted(&settings, metrics.upstream_connections(&settings.name)),
+            |p| p.client.clone(),
+        );
+        let admission =
+            carry::cluster_compartment(&settings, carry.map(|(p, c)| (&p.admission, c)));
+        let breaker = keep(|c| c.breaker).map_or_else(
+            || Breaker::new(&settings.name, settings.breaker.clone()),
+            |p| p.breaker.clone(),
+        );
+        let retry_budget = keep(|c| c.retry_budget).map_or_else(
+            || RetryBudget::new(settings.retry.budget.clone()),
+            |p| p.retry_budget.clone(),
+        );
         let classifier = Classifier::new(&settings.failure_statuses);
         endpoints.set_outlier(settings.outlier.clone(), classifier.clone());
-        let health = match previous {
-            Some(p) if same_pool && p.settings.health_check == settings.health_check => {
-                p.health.clone()
-            }
-            _ => settings
+        let health = match keep(|c| c.health) {
+            Some(p) => p.health.clone(),
+            None => settings
                 .health_check
                 .clone()
                 .map(|check| Arc::new(HealthChecker::start(&settings, check, endpoints.clone()))),

@@ -31,6 +31,7 @@
 //! they need the downstream request (connection, upgrade handle) that the
 //! route stack never sees.
 
+pub mod carry;
 mod cluster;
 
 pub use cluster::{Cluster, ClusterService};
@@ -52,24 +53,16 @@ use crate::wire::body::{Request, Response};
 pub type RouteService = BoxCloneSyncService<Request, Response, BoxError>;
 
 /// The route's own admission compartment, when it has an `admission:`
-/// block: the one it had before a reload (resized in place if its limits
-/// changed), or a new one. `None`: the route shares its cluster's.
+/// block (carried over as [`carry`] says). `None`: the route shares its
+/// cluster's.
 pub fn route_compartment(
     route: &RouteSettings,
     cluster: &Cluster,
     previous: Option<Arc<AdmissionState>>,
 ) -> Option<Arc<AdmissionState>> {
     let own = route.admission.as_ref()?;
-    Some(match previous {
-        Some(state) => {
-            state.resize(own.clone());
-            state
-        }
-        None => AdmissionState::new(
-            format!("{}/{}", cluster.settings.name, route.name),
-            own.clone(),
-        ),
-    })
+    let name = format!("{}/{}", cluster.settings.name, route.name);
+    Some(carry::route_compartment(name, own, previous))
 }
 
 /// Assembles a route's stack on top of its cluster's shared stack, with

@@ -75,43 +75,29 @@ where
     S::Future: Send,
 {
     cx.budget.deposit();
-    let deadline = request.extensions().get::<Deadline>().copied();
-    let safe = state::safe_to_repeat(request.method(), request.headers());
-    let (mut parts, body) = request.into_parts();
-    // The first attempt's number goes in before the head is copied, so no
-    // copy has to grow its header map for it (retries replace the value).
-    parts.headers.insert(ATTEMPT_HEADER, attempt_value(1));
-    // A request without a body needs no buffer: every attempt gets an
-    // empty one.
-    let replay = (!http_body::Body::is_end_stream(&body))
-        .then(|| Replay::new(body, cx.policy.replay_buffer));
+    let Prepared {
+        parts,
+        replay,
+        deadline,
+        safe,
+    } = prepare(request, &cx.policy);
     let rng = cx
         .seed
         .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
     let mut backoff = Backoff::new(cx.policy.backoff_base, cx.policy.backoff_max, rng);
     async move {
-        // `first` is ready for one call; later attempts drive clones of it
-        // to readiness, so nothing is cloned for a request that is never
-        // retried.
+        // `first` is ready for one call; later attempts drive clones of
+        // it, so nothing is cloned for a request that is never retried.
         let mut ready = true;
         let mut avoid = None;
         let mut _permit: Option<RetryPermit> = None;
         let mut attempt = 1u32;
         loop {
             let hint = EndpointHint::avoiding(avoid);
-            // The attempt's request lives only in this block, so it takes
+            // The attempt's request lives only in this call, so it takes
             // no room in the future across the await.
-            let sent = {
-                let req = attempt_request(&parts, replay.as_ref(), attempt, &hint);
-                // The request span (opened by the proxy handler) shows the
-                // attempt.
-                tracing::Span::current().record("attempt", attempt);
-                if std::mem::take(&mut ready) {
-                    boxed(first.call(req))
-                } else {
-                    boxed(first.clone().oneshot(req))
-                }
-            };
+            let req = attempt_request(&parts, replay.as_ref(), attempt, &hint);
+            let sent = send(&mut first, std::mem::take(&mut ready), req, attempt);
             let started = Instant::now();
             let result = sent.await;
             let judged = match &result {
@@ -124,17 +110,7 @@ where
             if judged.retryable.is_none() {
                 return result;
             }
-            let now = Instant::now();
-            let facts = Facts {
-                attempt,
-                safe,
-                elapsed: now.saturating_duration_since(started),
-                remaining: deadline.map(|d| d.remaining_at(now)),
-                // A body still held by the finished attempt is checked
-                // again after the backoff, when the connection has let go
-                // of it.
-                replayable: !replay.as_ref().is_some_and(Replay::overflowed),
-            };
+            let facts = facts(attempt, safe, started, deadline, replay.as_ref());
             let wait = match state::decide(&judged, facts, &cx.policy, &mut backoff) {
                 Decision::Return => return result,
                 Decision::GiveUp(why) => {
@@ -169,6 +145,56 @@ where
     }
 }
 
+/// What `run` keeps of the request across its attempts.
+struct Prepared {
+    parts: http::request::Parts,
+    replay: Option<Replay>,
+    deadline: Option<Deadline>,
+    safe: bool,
+}
+
+/// Takes the request apart once: its head (with the first attempt's
+/// number), a replay buffer for its body, its deadline and whether it is
+/// safe to send twice.
+fn prepare(request: Request, policy: &RetryPolicy) -> Prepared {
+    let deadline = request.extensions().get::<Deadline>().copied();
+    let safe = state::safe_to_repeat(request.method(), request.headers());
+    let (mut parts, body) = request.into_parts();
+    // The first attempt's number goes in before the head is copied, so no
+    // copy has to grow its header map for it (retries replace the value).
+    parts.headers.insert(ATTEMPT_HEADER, attempt_value(1));
+    // A request without a body needs no buffer: every attempt gets an
+    // empty one.
+    let replay =
+        (!http_body::Body::is_end_stream(&body)).then(|| Replay::new(body, policy.replay_buffer));
+    Prepared {
+        parts,
+        replay,
+        deadline,
+        safe,
+    }
+}
+
+/// The facts of a finished, retryable attempt that a retry decision reads.
+fn facts(
+    attempt: u32,
+    safe: bool,
+    started: Instant,
+    deadline: Option<Deadline>,
+    replay: Option<&Replay>,
+) -> Facts {
+    let now = Instant::now();
+    Facts {
+        attempt,
+        safe,
+        elapsed: now.saturating_duration_since(started),
+        remaining: deadline.map(|d| d.remaining_at(now)),
+        // A body still held by the finished attempt is checked again after
+        // the backoff, when the connection has let go of it.
+        replayable: !replay.is_some_and(Replay::overflowed),
+    }
+}
+
 /// A copy of the request head for one attempt, with the body's replay (or
 /// an empty body), the attempt number and the endpoint hint.
 fn attempt_request(
@@ -189,6 +215,23 @@ fn attempt_request(
     }
     req.extensions_mut().insert(hint.clone());
     req
+}
+
+/// Sends one attempt: through `first` when it is still ready for its one
+/// call, else through a clone driven to readiness.
+fn send<S>(first: &mut S, ready: bool, req: Request, attempt: u32) -> ResponseFuture
+where
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    // The request span (opened by the proxy handler) shows the attempt.
+    tracing::Span::current().record("attempt", attempt);
+    if ready {
+        boxed(first.call(req))
+    } else {
+        boxed(first.clone().oneshot(req))
+    }
 }
 
 /// Boxes an attempt's future outside the `async fn`, where the compiler can
