@@ -1,8 +1,8 @@
 //! Per-request overhead of each layer of the route stack, and of the whole
 //! stack, against a bare always-ready service: what seawall's resilience
 //! costs per request before any socket is touched. Each layer is timed alone
-//! over the bare service, then all of them stacked as `stack::route_service`
-//! orders them. The runtime and the settings are built outside the timed
+//! over the bare service, then the whole route stack as seawall assembles it
+//! (`stack::route_stack` over `stack::cluster_stack`, retry included). The runtime and the settings are built outside the timed
 //! loops; settings come from a parsed config, as in production.
 //! Run with `cargo bench --bench stack`.
 
@@ -12,17 +12,18 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use seawall::config::ClusterSettings;
+use seawall::config::{ClusterSettings, RouteSettings};
 use seawall::middleware::admission::{AdmissionLayer, AdmissionState};
 use seawall::middleware::balance::{BalanceLayer, EndpointSet};
 use seawall::middleware::breaker::{Breaker, BreakerLayer};
 use seawall::middleware::classify::Classifier;
+use seawall::middleware::retry::{RetryBudget, RetryLayer};
 use seawall::middleware::timeout::{AttemptLayer, DeadlineLayer};
+use seawall::stack;
 use seawall::telemetry::Metrics;
 use seawall::telemetry::timed::TimedLayer;
 use seawall::wire::body::{self, Request, Response};
-use tower::util::BoxCloneSyncService;
-use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower::{Layer, Service, ServiceExt};
 
 const CONFIG: &str = "
 listeners: [{ name: l, address: 127.0.0.1:1, routes: [{ name: r, cluster: c }] }]
@@ -47,9 +48,10 @@ impl Service<Request> for Ready200 {
     }
 }
 
-fn settings() -> ClusterSettings {
-    let config = seawall::config::parse(CONFIG, None).expect("bench config is valid");
-    config.clusters.into_iter().next().expect("one cluster")
+fn settings() -> (ClusterSettings, RouteSettings) {
+    let mut config = seawall::config::parse(CONFIG, None).expect("bench config is valid");
+    let route = config.listeners[0].routes.remove(0);
+    (config.clusters.remove(0), route)
 }
 
 fn request() -> Request {
@@ -74,7 +76,8 @@ fn bench_stack(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let _guard = rt.enter();
-    let s = settings();
+    let (s, route) = settings();
+    let budget = RetryBudget::new(s.retry.budget.clone());
     let classifier = Classifier::new(&s.failure_statuses);
     let endpoints = EndpointSet::with_ewma(Duration::from_millis(30), Duration::from_secs(10));
     endpoints.update(["127.0.0.1:2".parse::<SocketAddr>().expect("addr")]);
@@ -109,20 +112,24 @@ fn bench_stack(c: &mut Criterion) {
     let timed = TimedLayer::new(metrics.attempt_duration("c"));
     run(c, &rt, "stack/timed", timed.layer(Ready200));
 
-    // The whole stack, in `stack::route_service`'s order, boxed as there.
-    let cluster = BoxCloneSyncService::new(
-        ServiceBuilder::new()
-            .layer(BalanceLayer::new(endpoints.clone(), &s.balance))
-            .layer(TimedLayer::new(metrics.attempt_duration("c")))
-            .service(Ready200),
+    let retry = RetryLayer::new(route.retry.clone(), budget.clone(), classifier.clone());
+    run(c, &rt, "stack/retry", retry.layer(Ready200));
+
+    // The whole stack, assembled by seawall's own stack module.
+    let cluster = stack::cluster_stack(
+        endpoints.clone(),
+        &s.balance,
+        metrics.attempt_duration("c"),
+        Ready200,
     );
-    let full = ServiceBuilder::new()
-        .layer(DeadlineLayer::new(&s.timeouts))
-        .layer(AdmissionLayer::new(admission()))
-        .layer(BreakerLayer::new(breaker, classifier))
-        .layer(AttemptLayer::new(&s.timeouts))
-        .service(cluster);
-    run(c, &rt, "stack/full", BoxCloneSyncService::new(full));
+    let shared = stack::Shared {
+        settings: &s,
+        breaker: &breaker,
+        retry_budget: &budget,
+        classifier: &classifier,
+    };
+    let full = stack::route_stack(&route, shared, admission(), cluster);
+    run(c, &rt, "stack/full", full);
 }
 
 fn config() -> Criterion {

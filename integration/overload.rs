@@ -5,7 +5,7 @@
 //! `delay=20ms` and seawall's compartment allows `max_concurrent: 8`, so the
 //! system serves at most 8 / 20 ms ≈ 400 req/s (the test upstream has no
 //! concurrency limit of its own). The queue holds 2: a quarter of the slots,
-//! so a waiter waits about a quarter of a service time. The claims, from DESIGN.md: admitted
+//! so a waiter waits about a quarter of a service time. The claims: admitted
 //! requests stay fast, the excess is refused at once with 503 +
 //! `Retry-After`, goodput stays near capacity, and latency is back to
 //! normal shortly after the load drops.

@@ -1,4 +1,4 @@
-//! Tower middleware, one folder per layer (see `DESIGN.md`, "Layout").
+//! Tower middleware, one folder per layer (`ARCHITECTURE.md` draws the layers).
 //!
 //! Each folder follows tower's shape: the service and an argued module doc in
 //! `mod.rs`, then `layer.rs`, `future.rs`, `error.rs`, and the decision logic

@@ -2,19 +2,17 @@
 
 use std::sync::Arc;
 
-use tower::ServiceBuilder;
-
 use super::carry::{self, Carry};
 use crate::config::ClusterSettings;
 use crate::discovery::health::HealthChecker;
 use crate::discovery::{Discovery, Resolve};
 use crate::middleware::admission::AdmissionState;
-use crate::middleware::balance::{Balance, BalanceLayer, EndpointSet};
+use crate::middleware::balance::{Balance, EndpointSet};
 use crate::middleware::breaker::Breaker;
 use crate::middleware::classify::Classifier;
 use crate::middleware::retry::RetryBudget;
 use crate::telemetry::Metrics;
-use crate::telemetry::timed::{Timed, TimedLayer};
+use crate::telemetry::timed::Timed;
 use crate::upstream::client::UpstreamClient;
 
 /// The cluster stack: balance → timing → client. A concrete type, not a
@@ -46,6 +44,16 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// What the cluster's routes share (see [`super::route_stack`]).
+    pub fn shared(&self) -> super::Shared<'_> {
+        super::Shared {
+            settings: &self.settings,
+            breaker: &self.breaker,
+            retry_budget: &self.retry_budget,
+            classifier: &self.classifier,
+        }
+    }
+
     /// Resolves the endpoints once, starts re-resolution and builds the stack.
     pub async fn start(settings: ClusterSettings, resolver: Arc<dyn Resolve>) -> Self {
         Self::build(settings, resolver, None, &Metrics::new()).await
@@ -100,12 +108,12 @@ impl Cluster {
                 .clone()
                 .map(|check| Arc::new(HealthChecker::start(&settings, check, endpoints.clone()))),
         };
-        let service = ServiceBuilder::new()
-            // Pick the endpoint last, so every attempt is balanced afresh.
-            .layer(BalanceLayer::new(endpoints.clone(), &settings.balance))
-            // Innermost: time each attempt as the upstream sees it.
-            .layer(TimedLayer::new(metrics.attempt_duration(&settings.name)))
-            .service(client.clone());
+        let service = super::cluster_stack(
+            endpoints.clone(),
+            &settings.balance,
+            metrics.attempt_duration(&settings.name),
+            client.clone(),
+        );
         Self {
             admission,
             settings,

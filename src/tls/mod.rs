@@ -7,7 +7,7 @@
 //!   depends on which crate called `install_default` first and a second
 //!   provider pulled in by a dependency cannot make rustls panic. It is
 //!   rustls' default, builds here without cmake, and links statically into
-//!   the `static-pie` binary (FACTS.md).
+//!   the `static-pie` binary the image ships.
 //! - **PEM parsing by `rustls-pki-types`** (re-exported by rustls), not
 //!   `rustls-pemfile`: the latter is unmaintained and now a thin shim over
 //!   the former, so it would add a crate and nothing else.

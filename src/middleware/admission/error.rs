@@ -1,7 +1,7 @@
 //! The admission layer's one error: the request was refused before it used
 //! any upstream capacity.
 //!
-//! A [`Shed`] is a *local* rejection (DESIGN.md error table: 503 with
+//! A [`Shed`] is a *local* rejection (503 with
 //! `x-seawall-error: shed-*`, a `Retry-After` and the no-retry mark). It says
 //! nothing about the upstream's health, so the breaker and outlier detection
 //! must ignore it: they can ask [`Shed::is_local`] on any error in a

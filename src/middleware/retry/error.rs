@@ -4,7 +4,7 @@
 //! with that error's status through `source()`, and adds what this layer
 //! knows: the answer is final at this hop (`x-seawall-no-retry`, so a seawall
 //! further up does not retry what this one already retried), and, when the
-//! budget refused, the reason code `budget-exhausted` (DESIGN.md table).
+//! budget refused, the reason code `budget-exhausted` (the error taxonomy in `ARCHITECTURE.md`).
 
 use std::error::Error as StdError;
 use std::fmt;

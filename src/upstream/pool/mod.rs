@@ -2,11 +2,9 @@
 //!
 //! Built on hyper's connection API (`hyper::client::conn`), the way
 //! linkerd2-proxy and Pingora keep their own pools, rather than on
-//! hyper-util's legacy `Client`: under callgrind seawall with that client
-//! ran ~6,400 more instructions per proxied request than with this pool
-//! (its map hashed with SipHash twice per request, a checkout racing a
-//! connect, `Pooled` wrappers), a tenth of seawall's user-space work
-//! (`benches/load/instructions.sh` measures it).
+//! hyper-util's legacy `Client`, whose map hashes with SipHash twice per
+//! request, races a checkout against a connect and wraps every connection
+//! (the figures are in `benches/RESULTS.md`).
 //!
 //! - **HTTP/1**: each connection carries one request at a time. It goes back
 //!   to its endpoint's idle list as soon as hyper has read the whole
