@@ -150,14 +150,23 @@ impl Reloader {
         let Some(path) = &self.path else {
             return Outcome::Rejected("seawall was not started from a config file".into());
         };
-        let config = match read_stable(path)
-            .await
-            .and_then(|text| config::parse(&text, Some(path)).map_err(|e| e.to_string()))
-        {
-            Ok(config) => config,
+        let text = match read_stable(path).await {
+            Ok(text) => text,
             Err(reason) => return Outcome::Rejected(reason),
         };
-        self.apply(config).await
+        // Validation reads PEM and token files with blocking I/O: off the
+        // async workers, so a slow disk (or a file that is a pipe) cannot
+        // stall requests, even with one worker thread.
+        let path = path.clone();
+        let parsed = tokio::task::spawn_blocking(move || {
+            config::parse(&text, Some(&path)).map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the config parser failed: {e}")));
+        match parsed {
+            Ok(config) => self.apply(config).await,
+            Err(reason) => Outcome::Rejected(reason),
+        }
     }
 
     /// Applies a validated config: the live-applicability check, new

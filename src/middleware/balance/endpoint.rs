@@ -11,18 +11,17 @@
 //! behind a std `Mutex` held for nanoseconds (no `.await` under it).
 //!
 //! [`EndpointSet`]: super::EndpointSet
+//! [`InFlight`]: super::InFlight
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::outlier::{Change, EndpointHealth};
-use super::set::EndpointSet;
 use super::state::PeakEwma;
-use crate::middleware::classify::{Classifier, Outcome};
 
 /// Below this an RTT is measurement noise; flooring the estimate keeps the
 /// in-flight count meaningful in the cost even for a "zero-latency" endpoint.
@@ -36,7 +35,7 @@ pub struct Endpoint {
     /// endpoint gets it (a cheap `Bytes` clone) instead of a new string.
     /// `None` only if the address does not parse back as an authority.
     authority: Option<http::uri::Authority>,
-    in_flight: AtomicUsize,
+    pub(super) in_flight: AtomicUsize,
     rtt: Mutex<PeakEwma>,
     health: Mutex<EndpointHealth>,
     ejections: AtomicU64,
@@ -192,7 +191,7 @@ impl Endpoint {
         }
     }
 
-    fn ewma(&self) -> MutexGuard<'_, PeakEwma> {
+    pub(super) fn ewma(&self) -> MutexGuard<'_, PeakEwma> {
         // A panic while holding the lock cannot leave the floats half-written
         // in a way that matters; keep serving with whatever is there.
         self.rtt
@@ -201,107 +200,12 @@ impl Endpoint {
     }
 }
 
-/// Counts one request against an endpoint for as long as it lives.
-///
-/// Created when the balancer picks the endpoint; [`InFlight::complete`]
-/// records the latency when the answer (or an error) arrives. Dropped without
-/// completing (the caller cancelled, e.g. a per-try timeout), it records the
-/// elapsed time as a lower bound, so a hung endpoint looks expensive rather
-/// than idle; either way the in-flight count goes back down.
-///
-/// Created with [`InFlight::reporting`], it also feeds outlier ejection: the
-/// outcome on completion, and a cancellation after `cancelled_after` as a
-/// failure (a hung endpoint is only ever seen through cancellations: per-try
-/// timeouts, deadlines and clients giving up all drop this guard).
-#[derive(Debug)]
-pub struct InFlight {
-    endpoint: Arc<Endpoint>,
-    started: Instant,
-    completed: bool,
-    set: Option<Arc<EndpointSet>>,
-}
-
-impl InFlight {
-    /// Starts counting a request against `endpoint`.
-    pub fn new(endpoint: Arc<Endpoint>) -> Self {
-        endpoint.in_flight.fetch_add(1, Ordering::AcqRel);
-        Self {
-            endpoint,
-            started: Instant::now(),
-            completed: false,
-            set: None,
-        }
-    }
-
-    /// Starts counting a request against `endpoint`, reporting its outcome
-    /// to `set`'s outlier detection.
-    pub fn reporting(endpoint: Arc<Endpoint>, set: Arc<EndpointSet>) -> Self {
-        let mut guard = Self::new(endpoint);
-        guard.set = Some(set);
-        guard
-    }
-
-    /// The endpoint this request was sent to.
-    pub fn endpoint(&self) -> &Arc<Endpoint> {
-        &self.endpoint
-    }
-
-    /// Time since the request was counted.
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    /// Records that the request took `rtt`, then stops counting it.
-    pub fn complete(mut self, rtt: Duration) {
-        self.endpoint.observe(rtt, Instant::now());
-        self.completed = true;
-    }
-
-    /// Records that the request failed after `rtt` without an answer (no
-    /// connection, reset, protocol error): a lower bound, as for a
-    /// cancellation. A refused connection fails in microseconds, and read
-    /// as an RTT it would make the dead endpoint the cheapest of all.
-    pub fn fail(mut self, rtt: Duration) {
-        self.endpoint.ewma().observe_at_least(rtt, Instant::now());
-        self.completed = true;
-    }
-
-    /// [`InFlight::complete`] for an answer, [`InFlight::fail`] for `None`,
-    /// and reports the outcome `judge` reads with the cluster's classifier.
-    pub fn complete_with(
-        self,
-        rtt: Duration,
-        answered: bool,
-        judge: impl FnOnce(&Classifier) -> Outcome,
-    ) {
-        if let Some(set) = &self.set {
-            set.report(&self.endpoint, judge, Instant::now());
-        }
-        if answered {
-            self.complete(rtt);
-        } else {
-            self.fail(rtt);
-        }
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        if !self.completed {
-            let now = Instant::now();
-            let elapsed = now.saturating_duration_since(self.started);
-            self.endpoint.ewma().observe_at_least(elapsed, now);
-            if let Some(set) = &self.set {
-                set.report_cancelled(&self.endpoint, elapsed, now);
-            }
-        }
-        self.endpoint.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use crate::middleware::balance::InFlight;
 
     const MS: Duration = Duration::from_millis(1);
 

@@ -21,7 +21,7 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
-use super::endpoint::InFlight;
+use super::inflight::InFlight;
 use crate::upstream::ConnectionReady;
 use crate::wire::BoxError;
 

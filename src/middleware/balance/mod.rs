@@ -57,6 +57,7 @@
 mod endpoint;
 mod error;
 mod future;
+mod inflight;
 mod layer;
 pub mod outlier;
 #[cfg(test)]
@@ -76,9 +77,10 @@ use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 use tokio::time::Instant;
 use tower::Service;
 
-pub use endpoint::{Endpoint, InFlight};
+pub use endpoint::Endpoint;
 pub use error::NoEndpoint;
 pub use future::ResponseFuture;
+pub use inflight::InFlight;
 pub use layer::BalanceLayer;
 pub use pick::{pick, pick_round_robin};
 pub use set::{DEFAULT_DECAY, DEFAULT_RTT, EndpointSet, SetChange};

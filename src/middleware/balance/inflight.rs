@@ -1,0 +1,111 @@
+//! The guard a request holds on the endpoint it was sent to: it counts the
+//! request in flight, records its latency, and reports its outcome to the
+//! set's outlier detection.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::endpoint::Endpoint;
+use super::set::EndpointSet;
+use crate::middleware::classify::{Classifier, Outcome};
+
+/// Counts one request against an endpoint for as long as it lives.
+///
+/// Created when the balancer picks the endpoint; [`InFlight::complete`]
+/// records the latency when the answer (or an error) arrives. Dropped without
+/// completing (the caller cancelled, e.g. a per-try timeout), it records the
+/// elapsed time as a lower bound, so a hung endpoint looks expensive rather
+/// than idle; either way the in-flight count goes back down.
+///
+/// Created with [`InFlight::reporting`], it also feeds outlier ejection: the
+/// outcome on completion, and a cancellation after `cancelled_after` as a
+/// failure (a hung endpoint is only ever seen through cancellations: per-try
+/// timeouts, deadlines and clients giving up all drop this guard).
+#[derive(Debug)]
+pub struct InFlight {
+    endpoint: Arc<Endpoint>,
+    started: Instant,
+    completed: bool,
+    set: Option<Arc<EndpointSet>>,
+}
+
+impl InFlight {
+    /// Starts counting a request against `endpoint`.
+    pub fn new(endpoint: Arc<Endpoint>) -> Self {
+        endpoint.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self {
+            endpoint,
+            started: Instant::now(),
+            completed: false,
+            set: None,
+        }
+    }
+
+    /// Starts counting a request against `endpoint`, reporting its outcome
+    /// to `set`'s outlier detection.
+    pub fn reporting(endpoint: Arc<Endpoint>, set: Arc<EndpointSet>) -> Self {
+        let mut guard = Self::new(endpoint);
+        guard.set = Some(set);
+        guard
+    }
+
+    /// The endpoint this request was sent to.
+    pub fn endpoint(&self) -> &Arc<Endpoint> {
+        &self.endpoint
+    }
+
+    /// Time since the request was counted.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Records that the request took `rtt`, then stops counting it.
+    pub fn complete(mut self, rtt: Duration) {
+        self.endpoint.observe(rtt, Instant::now());
+        self.completed = true;
+    }
+
+    /// Records that the request failed after `rtt` without an answer (no
+    /// connection, reset, protocol error): a lower bound, as for a
+    /// cancellation. A refused connection fails in microseconds, and read
+    /// as an RTT it would make the dead endpoint the cheapest of all.
+    pub fn fail(mut self, rtt: Duration) {
+        self.endpoint.ewma().observe_at_least(rtt, Instant::now());
+        self.completed = true;
+    }
+
+    /// [`InFlight::complete`] for an answer, [`InFlight::fail`] for `None`,
+    /// and reports the outcome `judge` reads with the cluster's classifier.
+    pub fn complete_with(
+        self,
+        rtt: Duration,
+        answered: bool,
+        judge: impl FnOnce(&Classifier) -> Outcome,
+    ) {
+        if let Some(set) = &self.set {
+            set.report(&self.endpoint, judge, Instant::now());
+        }
+        if answered {
+            self.complete(rtt);
+        } else {
+            self.fail(rtt);
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if !self.completed {
+            let now = Instant::now();
+            let elapsed = now.saturating_duration_since(self.started);
+            self.endpoint.ewma().observe_at_least(elapsed, now);
+            if let Some(set) = &self.set {
+                set.report_cancelled(&self.endpoint, elapsed, now);
+            }
+        }
+        self.endpoint.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
