@@ -60,8 +60,6 @@ mod future;
 mod inflight;
 mod layer;
 pub mod outlier;
-#[cfg(test)]
-mod outlier_tests;
 mod pick;
 mod set;
 mod state;

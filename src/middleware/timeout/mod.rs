@@ -58,8 +58,6 @@ mod future;
 mod layer;
 pub mod state;
 #[cfg(test)]
-mod state_tests;
-#[cfg(test)]
 mod tests;
 
 /// Builders of this module's errors for other modules' tests.

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::outlier::{Change, EndpointHealth, max_ejected};
-use super::*;
+use super::super::outlier::{Change, EndpointHealth, max_ejected};
+use super::super::*;
 use crate::config::{HealthCheckSettings, OutlierSettings};
 use crate::middleware::classify::{Classifier, Outcome};
 

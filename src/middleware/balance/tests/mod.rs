@@ -1,5 +1,7 @@
 //! Behaviour of the balancer: picking, cost, the service's bookkeeping.
 
+mod outlier;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HeaderName};
 use tokio::time::Instant;
 
-use super::state::*;
+use super::super::state::*;
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 

@@ -2,6 +2,8 @@
 //! exactly its bound, with the error that names it; the deadline travels
 //! decremented; expired work never reaches the inner service.
 
+mod state;
+
 use std::time::Duration;
 
 use bytes::Bytes;
