@@ -463,3 +463,73 @@ async fn an_open_breaker_stays_open_across_a_reload_that_does_not_touch_it() {
         "still open after the reload"
     );
 }
+
+/// Serves `content` to every reader of the FIFO at `path` from `after` on,
+/// until `stop` is set: a file whose reads block until then.
+#[allow(clippy::disallowed_methods)] // a plain thread: it must not need the runtime
+fn serve_fifo(path: std::path::PathBuf, content: String, after: Duration, stop: Arc<AtomicBool>) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        while !stop.load(Ordering::Relaxed) {
+            // Non-blocking open fails (ENXIO) until a reader has it open.
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&path)
+            {
+                Ok(mut fifo) => {
+                    let _ = fifo.write_all(content.as_bytes());
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+}
+
+/// The test runtime has one thread, as `--worker-threads 1` gives: a parse
+/// that blocked it (here on a CA file that is a FIFO nobody writes yet)
+/// would hold every request until the file could be read.
+#[tokio::test]
+async fn a_reload_blocked_on_reading_a_file_does_not_stall_requests() {
+    let up = Upstream::spawn("a").await;
+    let base = basic_config(&[up.addr]);
+    let sw = Seawall::start_from_file(&base).await;
+    let path = sw.config_path.clone().unwrap();
+    let fifo = path.with_file_name("ca.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let stop = Arc::new(AtomicBool::new(false));
+    let blocked_for = Duration::from_secs(3);
+    let ca = rcgen::generate_simple_self_signed(vec!["inner.test".into()]).unwrap();
+    serve_fifo(fifo.clone(), ca.cert.pem(), blocked_for, stop.clone());
+    let with_tls_cluster = format!(
+        "{base}  - name: secure\n    endpoints: [\"127.0.0.1:9\"]\n    tls: {{ server_name: inner.test, ca: {} }}\n",
+        fifo.display()
+    );
+    std::fs::write(&path, with_tls_cluster).unwrap();
+    let reload = sw.running.reload.clone();
+    let asked = tokio::spawn(async move { reload.reload().await });
+    // Timed from here: a blocked runtime would not even end the sleep.
+    let started = tokio::time::Instant::now();
+    // The reload is now waiting on the FIFO; requests must not wait with it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reply = fetch(&sw.url("/")).await;
+    let took = started.elapsed();
+    assert_eq!(reply.status, 200);
+    assert!(
+        took < Duration::from_millis(1300),
+        "a request waited {took:?} for the reload"
+    );
+    let outcome = asked.await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    assert!(
+        matches!(outcome, Outcome::Applied { .. } | Outcome::Unchanged),
+        "{outcome:?}"
+    );
+    wait_generation(&sw, 2).await;
+}
