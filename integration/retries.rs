@@ -320,3 +320,49 @@ async fn bodies_are_replayed_within_the_buffer_and_posts_only_when_safe() {
     .await
     .unwrap();
 }
+
+/// A retry that can go to a replica the request has not tried goes at once:
+/// the backoff (2 s here, so it could not hide) is only for retrying an
+/// endpoint that already failed.
+#[tokio::test]
+async fn a_retry_to_another_replica_costs_no_backoff() {
+    timeout(Duration::from_secs(60), async {
+        let ups = [
+            Upstream::spawn("a").await,
+            Upstream::spawn("b").await,
+            Upstream::spawn("c").await,
+        ];
+        ups[0]
+            .set_config(serde_json::json!({"status": 503, "error_rate": 0.5}))
+            .await;
+        let addrs: Vec<_> = ups.iter().map(|u| u.addr).collect();
+        let yaml = basic_config(&addrs).replace(
+            "resolve_interval: 200ms",
+            "resolve_interval: 200ms
+    breaker: { mode: force_closed }
+    outlier: { consecutive_failures: 0 }
+    retry:
+      backoff: { base: 2s, max: 2s }
+      budget: { min_per_second: 100 }",
+        );
+        let sw = Seawall::start(&yaml).await;
+        let answers = drive(&sw.url("/"), 400, 4).await;
+        let ok = answers
+            .iter()
+            .filter(|a| a.status == StatusCode::OK)
+            .count();
+        let slowest = answers.iter().map(|a| a.took).max().unwrap();
+        eprintln!(
+            "503-half replica: {ok}/400 ok, {} retries, slowest {slowest:?}",
+            retries(&sw)
+        );
+        assert_eq!(ok, 400, "every request succeeds");
+        assert!(retries(&sw) > 10, "the 503s were retried");
+        assert!(
+            slowest < Duration::from_millis(400),
+            "a retry waited: slowest answer {slowest:?}"
+        );
+    })
+    .await
+    .unwrap();
+}

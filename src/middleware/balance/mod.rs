@@ -88,35 +88,71 @@ use crate::config::BalanceSettings;
 use crate::wire::BoxError;
 
 /// A request extension set by the retry layer on every attempt: the
-/// endpoint to avoid (the previous attempt's), and a slot where the
-/// balancer records the endpoint it picked. Clones share the slot.
+/// endpoints to avoid (those the request already tried), and a slot where
+/// the balancer records the endpoint it picked and whether an untried one
+/// was left besides it. Clones share the slot.
 #[derive(Clone, Debug, Default)]
 pub struct EndpointHint {
-    avoid: Option<SocketAddr>,
-    picked: Arc<Mutex<Option<SocketAddr>>>,
+    avoid: Vec<SocketAddr>,
+    picked: Arc<Mutex<Option<Pick>>>,
+}
+
+/// What the balancer recorded for one attempt.
+#[derive(Clone, Copy, Debug)]
+struct Pick {
+    addr: SocketAddr,
+    untried_left: bool,
 }
 
 impl EndpointHint {
     /// A hint asking the balancer to avoid `avoid` when it has another choice.
     pub fn avoiding(avoid: Option<SocketAddr>) -> Self {
+        Self::avoiding_all(avoid.into_iter().collect())
+    }
+
+    /// A hint asking the balancer to avoid every endpoint of `tried` while
+    /// it has an available endpoint outside them.
+    pub fn avoiding_all(tried: Vec<SocketAddr>) -> Self {
         Self {
-            avoid,
+            avoid: tried,
             picked: Arc::default(),
         }
     }
 
-    /// The endpoint to avoid.
+    /// The most recently tried endpoint to avoid.
     pub fn avoid(&self) -> Option<SocketAddr> {
-        self.avoid
+        self.avoid.last().copied()
+    }
+
+    /// Every endpoint to avoid.
+    pub fn avoided(&self) -> &[SocketAddr] {
+        &self.avoid
     }
 
     /// The endpoint the balancer picked for the request carrying this hint.
     pub fn picked(&self) -> Option<SocketAddr> {
+        self.pick().map(|p| p.addr)
+    }
+
+    /// Whether, when it picked, the balancer had another available endpoint
+    /// this request had not tried (`None`: no balancer recorded a pick).
+    /// A retry can go there at once; with none left it must back off.
+    pub fn untried_left(&self) -> Option<bool> {
+        self.pick().map(|p| p.untried_left)
+    }
+
+    fn pick(&self) -> Option<Pick> {
         *self.picked.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[cfg(test)]
     pub(crate) fn record(&self, addr: SocketAddr) {
-        *self.picked.lock().unwrap_or_else(PoisonError::into_inner) = Some(addr);
+        self.record_pick(addr, false);
+    }
+
+    fn record_pick(&self, addr: SocketAddr, untried_left: bool) {
+        *self.picked.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Pick { addr, untried_left });
     }
 }
 
@@ -188,17 +224,18 @@ where
         let now = Instant::now();
         let mut endpoints = self.endpoints.available(now);
         let hint = request.extensions().get::<EndpointHint>().cloned();
-        if let Some(avoid) = hint.as_ref().and_then(EndpointHint::avoid)
-            && endpoints.len() > 1
-            && endpoints.iter().any(|e| e.addr() == avoid)
-        {
+        let tried = hint.as_ref().map_or(&[][..], EndpointHint::avoided);
+        if !tried.is_empty() && endpoints.iter().any(|e| tried.contains(&e.addr())) {
             // Only on retries: an allocation the first attempt never pays.
             let others: Vec<_> = endpoints
                 .iter()
-                .filter(|e| e.addr() != avoid)
+                .filter(|e| !tried.contains(&e.addr()))
                 .cloned()
                 .collect();
-            endpoints = Arc::new(others);
+            // Every endpoint tried already: any of them, as before.
+            if !others.is_empty() {
+                endpoints = Arc::new(others);
+            }
         }
         let chosen = match &self.policy {
             Policy::P2cPeakEwma => pick(&endpoints, now, &mut self.rng),
@@ -209,7 +246,12 @@ where
         };
         let addr = endpoint.addr();
         if let Some(hint) = &hint {
-            hint.record(addr);
+            // Another untried endpoint is left when this pick had company
+            // among the endpoints the request has not tried.
+            let untried_left = endpoints
+                .iter()
+                .any(|e| e.addr() != addr && !tried.contains(&e.addr()));
+            hint.record_pick(addr, untried_left);
         }
         let uri = match endpoint.authority() {
             Some(authority) => endpoint_uri(request.uri(), authority.clone()),

@@ -89,11 +89,13 @@ where
         // `first` is ready for one call; later attempts drive clones of
         // it, so nothing is cloned for a request that is never retried.
         let mut ready = true;
-        let mut avoid = None;
+        // The endpoints this request tried; empty (no allocation) until
+        // a retry.
+        let mut tried = Vec::new();
         let mut _permit: Option<RetryPermit> = None;
         let mut attempt = 1u32;
         loop {
-            let hint = EndpointHint::avoiding(avoid);
+            let hint = EndpointHint::avoiding_all(tried.clone());
             // The attempt's request lives only in this call, so it takes
             // no room in the future across the await.
             let req = attempt_request(&parts, replay.as_ref(), attempt, &hint);
@@ -110,7 +112,8 @@ where
             if judged.retryable.is_none() {
                 return result;
             }
-            let facts = facts(attempt, safe, started, deadline, replay.as_ref());
+            let mut facts = facts(attempt, safe, started, deadline, replay.as_ref());
+            facts.untried_endpoint = hint.untried_left().unwrap_or(false);
             let wait = match state::decide(&judged, facts, &cx.policy, &mut backoff) {
                 Decision::Return => return result,
                 Decision::GiveUp(why) => {
@@ -127,7 +130,7 @@ where
             }
             // The balancer recorded its pick in the hint, whether the
             // attempt was answered or failed.
-            avoid = hint.picked();
+            tried.extend(hint.picked());
             drop(hint);
             // Free the failed attempt's connection before the backoff,
             // unless the body check after it may still need this answer.
@@ -192,6 +195,7 @@ fn facts(
         // A body still held by the finished attempt is checked again after
         // the backoff, when the connection has let go of it.
         replayable: !replay.is_some_and(Replay::overflowed),
+        untried_endpoint: false,
     }
 }
 

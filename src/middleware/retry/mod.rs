@@ -44,10 +44,13 @@
 //!
 //! # How
 //!
-//! A retry waits an exponential backoff with full jitter ([`Backoff`]), or
-//! the upstream's `Retry-After` when longer (a longer one than
-//! `max_retry_after` is not retried), and goes to another endpoint when the
-//! balancer has one ([`EndpointHint`]). No retry starts that cannot finish:
+//! A retry goes to an endpoint the request has not tried when the balancer
+//! has one ([`EndpointHint`] carries the tried endpoints down and the
+//! balancer's answer back), and then it starts at once: backoff protects an
+//! endpoint that just failed, and an untried one has not. A retry that must
+//! go back to a tried endpoint waits an exponential backoff with full
+//! jitter ([`Backoff`]). The upstream's `Retry-After` is honoured either way
+//! when longer (a longer one than `max_retry_after` is not retried). No retry starts that cannot finish:
 //! the wait plus an attempt as long as the last must fit in the
 //! [`Deadline`]. The body is kept for replay up to `replay_buffer` bytes
 //! while the first attempt streams it ([`Replay`]).

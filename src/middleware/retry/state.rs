@@ -178,6 +178,9 @@ pub struct Facts {
     pub remaining: Option<Duration>,
     /// The body is still replayable (within the buffer).
     pub replayable: bool,
+    /// The balancer had an available endpoint this request has not tried:
+    /// the retry goes there, so it does not wait.
+    pub untried_endpoint: bool,
 }
 
 /// Decides what follows an attempt. The budget is asked by the caller only
@@ -209,9 +212,15 @@ pub fn decide(
     if let Some(why) = give_up {
         return Decision::GiveUp(why);
     }
-    let wait = backoff
-        .wait(facts.attempt)
-        .max(judged.retry_after.unwrap_or_default());
+    // Backoff protects an endpoint (or a cluster) that just failed; a retry
+    // that goes to an endpoint this request has not tried costs it nothing,
+    // so it starts at once. An upstream's `Retry-After` is always honoured.
+    let backoff_wait = if facts.untried_endpoint {
+        Duration::ZERO
+    } else {
+        backoff.wait(facts.attempt)
+    };
+    let wait = backoff_wait.max(judged.retry_after.unwrap_or_default());
     match facts.remaining {
         // No retry starts that cannot finish: the wait plus an attempt as
         // long as the last one must fit before the deadline.

@@ -432,3 +432,48 @@ clusters: [{name: c, endpoints: [\"127.0.0.1:2\"], breaker: {mode: force_open}}]
     let r = rescue::classify(&err);
     assert_eq!((r.reason, r.no_retry), ("breaker-open", true));
 }
+
+#[test]
+fn a_retry_to_an_untried_endpoint_starts_at_once_unless_the_upstream_asks_to_wait() {
+    let policy = RetryPolicy {
+        backoff_base: 200 * MS,
+        backoff_max: 200 * MS,
+        ..RetryPolicy::default()
+    };
+    let judged = |retry_after| state::Judged {
+        outcome: budget::AttemptOutcome::Failure,
+        retryable: Some(state::Failure::Status(503)),
+        unprocessed: false,
+        retry_after,
+    };
+    let facts = |untried_endpoint| state::Facts {
+        attempt: 1,
+        safe: true,
+        elapsed: MS,
+        remaining: None,
+        replayable: true,
+        untried_endpoint,
+    };
+    let mut backoff = Backoff::new(200 * MS, 200 * MS, fastrand::Rng::with_seed(7));
+    for _ in 0..100 {
+        assert_eq!(
+            state::decide(&judged(None), facts(true), &policy, &mut backoff),
+            state::Decision::Retry(Duration::ZERO)
+        );
+    }
+    // Only the same endpoint (or one already failed) is left: back off.
+    let waits: Vec<_> = (0..100)
+        .map(|_| state::decide(&judged(None), facts(false), &policy, &mut backoff))
+        .collect();
+    assert!(
+        waits
+            .iter()
+            .any(|d| matches!(d, state::Decision::Retry(w) if *w > 10 * MS)),
+        "{waits:?}"
+    );
+    // The upstream's Retry-After holds even with a fresh endpoint.
+    assert_eq!(
+        state::decide(&judged(Some(100 * MS)), facts(true), &policy, &mut backoff),
+        state::Decision::Retry(100 * MS)
+    );
+}

@@ -361,3 +361,39 @@ fn sent_to<B>(request: &http::Request<B>) -> std::net::SocketAddr {
         .parse()
         .expect("an ip:port authority")
 }
+
+type MockBalance = Balance<mock::Mock<http::Request<()>, http::Response<()>>>;
+
+/// Sends one request avoiding `tried`; returns the pick and whether an
+/// untried endpoint was left besides it.
+async fn pick_avoiding(
+    balance: &mut MockBalance,
+    handle: &mut mock::Handle<http::Request<()>, http::Response<()>>,
+    tried: Vec<SocketAddr>,
+) -> (SocketAddr, Option<bool>) {
+    handle.allow(1);
+    let hint = EndpointHint::avoiding_all(tried);
+    let mut request = http::Request::new(());
+    request.extensions_mut().insert(hint.clone());
+    let _response = balance.ready().await.expect("ready").call(request);
+    let _ = handle.next_request().await.expect("request");
+    (hint.picked().expect("picked"), hint.untried_left())
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_pick_tells_a_retry_whether_an_untried_endpoint_is_left() {
+    let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<()>>();
+    let mut balance = Balance::new(service, set_of(&[1, 2, 3]), &ewma());
+    let (b, h) = (&mut balance, &mut handle);
+    for _ in 0..20 {
+        let (to, left) = pick_avoiding(b, h, vec![addr(1)]).await;
+        assert_ne!(to, addr(1), "a tried endpoint is avoided");
+        assert_eq!(left, Some(true), "one of 2 and 3 is still untried");
+        let (to, left) = pick_avoiding(b, h, vec![addr(1), addr(2)]).await;
+        assert_eq!(to, addr(3));
+        assert_eq!(left, Some(false), "nothing untried is left besides 3");
+        let (_, left) = pick_avoiding(b, h, vec![addr(1), addr(2), addr(3)]).await;
+        assert_eq!(left, Some(false), "every endpoint was tried");
+    }
+    assert_eq!(EndpointHint::default().untried_left(), None);
+}
