@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{MessageFormatter, Spanned, UserMessageFormatter};
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// Builds the [`ConfigError`] for an error serde-saphyr returned on `text`.
 pub(crate) fn yaml_error(err: &serde_saphyr::Error, text: &str) -> ConfigError {
