@@ -9,6 +9,7 @@ mod cluster;
 mod duration;
 mod fuzz;
 mod listener;
+mod locate;
 mod log;
 mod memory;
 mod parse;
