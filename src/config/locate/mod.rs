@@ -13,12 +13,20 @@ use serde_saphyr::{MessageFormatter, UserMessageFormatter};
 use super::error::ConfigError;
 use tree::Tree;
 
+mod scalar;
 mod tree;
 
 /// Builds the [`ConfigError`] for an error serde-saphyr returned on `text`.
 pub(crate) fn yaml_error(err: &serde_saphyr::Error, text: &str) -> ConfigError {
     let err = err.without_snippet();
-    let message = UserMessageFormatter.format_message(err).into_owned();
+    let message = match err {
+        serde_saphyr::Error::InvalidScalar { ty, location } => scalar::message(
+            ty,
+            scalar::text_at(text, location.line(), location.column()),
+        ),
+        _ => None,
+    }
+    .unwrap_or_else(|| UserMessageFormatter.format_message(err).into_owned());
     let Some(loc) = err.location() else {
         return ConfigError::at(0, 0, None, message);
     };
