@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
-use super::super::ConfigError;
 use super::super::duration;
-use super::super::file::AdmissionFile;
-use super::super::settings::AdmissionSettings;
-use super::{defaults, error, positive_duration};
+use super::super::error::ConfigError;
+use super::super::file::admission::AdmissionFile;
+use super::super::settings::admission::AdmissionSettings;
+use super::super::settings::defaults;
+use super::error;
+use super::scalar::positive_duration;
 
 /// Resolves `blocks` (most specific first, each with its key path).
 pub(super) fn admission(

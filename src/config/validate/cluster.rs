@@ -1,42 +1,25 @@
-//! Validation of one upstream cluster.
+//! Validation of one upstream cluster: its endpoints, protocol, pooling and
+//! balancing, and the blocks of the other features it holds (timeouts,
+//! admission, failure isolation, TLS, retries).
 
 use std::collections::HashMap;
 
-use super::super::file::{BalanceFile, ClusterFile, PolicyFile, ProtocolFile};
-use super::super::settings::{
-    AdmissionSettings, BalanceSettings, ClusterSettings, UpstreamProtocol,
+use serde_saphyr::Spanned;
+
+use super::super::error::ConfigError;
+use super::super::file::cluster::{BalanceFile, ClusterFile, PolicyFile, ProtocolFile};
+use super::super::settings::admission::AdmissionSettings;
+use super::super::settings::cluster::{
+    BalanceSettings, ClusterSettings, EndpointSpec, UpstreamProtocol,
 };
-use super::super::{ConfigError, values};
-use super::admission::admission;
-use super::{defaults, error, name, positive_duration, resilience, timeouts};
+use super::super::settings::defaults;
+use super::scalar::{self, positive_duration};
+use super::{admission, error, name, resilience, retry, timeouts, tls};
 
 /// Validates `raw`, at key path `key`.
 pub(super) fn cluster(raw: &ClusterFile, key: &str) -> Result<ClusterSettings, ConfigError> {
     let name = name(&raw.name, &format!("{key}.name"))?;
-    if raw.endpoints.value.is_empty() {
-        return Err(error(
-            &raw.endpoints,
-            &format!("{key}.endpoints"),
-            format!("cluster \"{name}\" has no endpoints; list at least one `host:port`"),
-        ));
-    }
-    let mut endpoints = Vec::with_capacity(raw.endpoints.value.len());
-    let mut seen = HashMap::new();
-    for (i, e) in raw.endpoints.value.iter().enumerate() {
-        let k = format!("{key}.endpoints[{i}]");
-        let spec = values::endpoint(&e.value).map_err(|m| error(e, &k, m))?;
-        if let Some(first) = seen.insert(spec.clone(), e.referenced.line()) {
-            return Err(error(
-                e,
-                &k,
-                format!(
-                    "duplicate endpoint `{}` (first listed at line {first})",
-                    e.value
-                ),
-            ));
-        }
-        endpoints.push(spec);
-    }
+    let endpoints = endpoints(&raw.endpoints, &name, key)?;
     let protocol = match raw.protocol {
         Some(ProtocolFile::Http2) => UpstreamProtocol::Http2,
         Some(ProtocolFile::Http1) | None => UpstreamProtocol::Http1,
@@ -58,25 +41,13 @@ pub(super) fn cluster(raw: &ClusterFile, key: &str) -> Result<ClusterSettings, C
     )?;
     let balance = balance(raw.balance.as_ref(), &format!("{key}.balance"))?;
     let timeouts = timeouts::cluster(raw.timeouts.as_ref(), &format!("{key}.timeouts"))?;
-    let ping_key = format!("{key}.http2_keepalive_interval");
-    if let (UpstreamProtocol::Http1, Some(at)) = (protocol, &raw.http2_keepalive_interval) {
-        return Err(error(
-            at,
-            &ping_key,
-            "`http2_keepalive_interval` applies only to protocol http2; remove it or change the protocol",
-        ));
-    }
-    let http2_keepalive_interval = positive_duration(
-        raw.http2_keepalive_interval.as_ref(),
-        &ping_key,
-        defaults::HTTP2_KEEPALIVE_INTERVAL,
-    )?;
+    let http2_keepalive_interval = http2_keepalive_interval(raw, protocol, key)?;
     let admission_key = format!("{key}.admission");
     let admission = match &raw.admission {
-        Some(block) => admission(&[(block, admission_key.as_str())])?,
+        Some(block) => admission::admission(&[(block, admission_key.as_str())])?,
         None => AdmissionSettings::default(),
     };
-    let tls = super::tls::cluster(raw, &endpoints, protocol, &format!("{key}.tls"))?;
+    let tls = tls::cluster(raw, &endpoints, protocol, &format!("{key}.tls"))?;
     Ok(ClusterSettings {
         name,
         endpoints,
@@ -97,13 +68,67 @@ pub(super) fn cluster(raw: &ClusterFile, key: &str) -> Result<ClusterSettings, C
         )?,
         breaker: resilience::breaker(raw.breaker.as_ref(), &format!("{key}.breaker"))?,
         outlier: resilience::outlier(raw.outlier.as_ref(), &format!("{key}.outlier"))?,
-        retry: super::retry::cluster(raw.retry.as_ref(), &format!("{key}.retry"))?,
+        retry: retry::cluster(raw.retry.as_ref(), &format!("{key}.retry"))?,
         health_check: resilience::health_check(
             raw.health_check.as_ref(),
             &format!("{key}.health_check"),
         )?,
         tls,
     })
+}
+
+/// `endpoints`: at least one, each `host:port`, none listed twice.
+fn endpoints(
+    raw: &Spanned<Vec<Spanned<String>>>,
+    name: &str,
+    key: &str,
+) -> Result<Vec<EndpointSpec>, ConfigError> {
+    if raw.value.is_empty() {
+        return Err(error(
+            raw,
+            &format!("{key}.endpoints"),
+            format!("cluster \"{name}\" has no endpoints; list at least one `host:port`"),
+        ));
+    }
+    let mut endpoints = Vec::with_capacity(raw.value.len());
+    let mut seen = HashMap::new();
+    for (i, e) in raw.value.iter().enumerate() {
+        let k = format!("{key}.endpoints[{i}]");
+        let spec = scalar::endpoint(&e.value).map_err(|m| error(e, &k, m))?;
+        if let Some(first) = seen.insert(spec.clone(), e.referenced.line()) {
+            return Err(error(
+                e,
+                &k,
+                format!(
+                    "duplicate endpoint `{}` (first listed at line {first})",
+                    e.value
+                ),
+            ));
+        }
+        endpoints.push(spec);
+    }
+    Ok(endpoints)
+}
+
+/// `http2_keepalive_interval`, which only an HTTP/2 cluster may set.
+fn http2_keepalive_interval(
+    raw: &ClusterFile,
+    protocol: UpstreamProtocol,
+    key: &str,
+) -> Result<std::time::Duration, ConfigError> {
+    let ping_key = format!("{key}.http2_keepalive_interval");
+    if let (UpstreamProtocol::Http1, Some(at)) = (protocol, &raw.http2_keepalive_interval) {
+        return Err(error(
+            at,
+            &ping_key,
+            "`http2_keepalive_interval` applies only to protocol http2; remove it or change the protocol",
+        ));
+    }
+    positive_duration(
+        raw.http2_keepalive_interval.as_ref(),
+        &ping_key,
+        defaults::HTTP2_KEEPALIVE_INTERVAL,
+    )
 }
 
 fn balance(raw: Option<&BalanceFile>, key: &str) -> Result<BalanceSettings, ConfigError> {

@@ -1,14 +1,20 @@
-//! Validation of one listener and its routes.
+//! Validation of one listener: its address, the limits of its HTTP server
+//! (timeouts, sizes, and the hardening against hostile clients: target
+//! length, request buffering, the connection cap and the HTTP/2 abuse
+//! limits), its TLS, and the list of its routes.
 
 use std::num::NonZeroUsize;
 
-use super::super::file::{ClusterFile, ListenerFile, RouteFile, SizeFile};
-use super::super::settings::{ListenerSettings, RouteSettings, ServerLimits};
-use super::super::{ConfigError, values};
-use super::admission::admission;
-use super::hardening::hardening;
-use super::{Seen, defaults, error, name, positive_duration, timeouts};
 use serde_saphyr::Spanned;
+
+use super::super::error::ConfigError;
+use super::super::file::cluster::ClusterFile;
+use super::super::file::listener::{Http2File, ListenerFile};
+use super::super::file::scalar::SizeFile;
+use super::super::settings::defaults;
+use super::super::settings::listener::{Http2Limits, ListenerSettings, ServerLimits};
+use super::scalar::{self, positive_duration, positive_size};
+use super::{Seen, error, name, route, tls};
 
 /// Validates `raw` (at key path `key`); routes must name one of `clusters`
 /// (whose `admission:` blocks a route's own block overrides).
@@ -18,10 +24,10 @@ pub(super) fn listener(
     clusters: &[ClusterFile],
 ) -> Result<ListenerSettings, ConfigError> {
     let name = name(&raw.name, &format!("{key}.name"))?;
-    let address = values::bind_address(&raw.address.value)
+    let address = scalar::bind_address(&raw.address.value)
         .map_err(|m| error(&raw.address, &format!("{key}.address"), m))?;
     let limits = limits(raw, key)?;
-    let tls = super::tls::listener(raw.tls.as_ref(), &format!("{key}.tls"))?;
+    let tls = tls::listener(raw.tls.as_ref(), &format!("{key}.tls"))?;
 
     if raw.routes.value.is_empty() {
         return Err(error(
@@ -35,7 +41,7 @@ pub(super) fn listener(
     for (j, route_raw) in raw.routes.value.iter().enumerate() {
         let route_key = format!("{key}.routes[{j}]");
         names.insert(&route_raw.name, &format!("{route_key}.name"), "route name")?;
-        routes.push(route(route_raw, &route_key, clusters)?);
+        routes.push(route::route(route_raw, &route_key, clusters)?);
     }
     Ok(ListenerSettings {
         name,
@@ -58,7 +64,7 @@ fn limits(raw: &ListenerFile, key: &str) -> Result<ServerLimits, ConfigError> {
         defaults::KEEPALIVE_TIMEOUT,
     )?;
     let header_key = format!("{key}.max_header_bytes");
-    let max_header_bytes = size(
+    let max_header_bytes = positive_size(
         raw.max_header_bytes.as_ref(),
         &header_key,
         defaults::MAX_HEADER_BYTES,
@@ -88,7 +94,7 @@ fn limits(raw: &ListenerFile, key: &str) -> Result<ServerLimits, ConfigError> {
                 )
             })?,
     };
-    let max_body_bytes = size(
+    let max_body_bytes = positive_size(
         raw.max_body_bytes.as_ref(),
         &format!("{key}.max_body_bytes"),
         defaults::MAX_BODY_BYTES,
@@ -118,125 +124,97 @@ fn limits(raw: &ListenerFile, key: &str) -> Result<ServerLimits, ConfigError> {
     })
 }
 
-/// Parses an optional size, rejecting zero.
-pub(super) fn size(
+/// The hardening part of a listener's `ServerLimits`.
+struct Hardening {
+    max_uri_bytes: usize,
+    request_buffer_bytes: usize,
+    max_connections: usize,
+    http2: Http2Limits,
+}
+
+/// Validates the hardening keys of `raw` (at key path `key`).
+fn hardening(raw: &ListenerFile, key: &str) -> Result<Hardening, ConfigError> {
+    let max_uri_bytes = buffer_size(
+        raw.max_uri_bytes.as_ref(),
+        &format!("{key}.max_uri_bytes"),
+        defaults::MAX_URI_BYTES,
+        "a request target",
+    )?;
+    let request_buffer_bytes = buffer_size(
+        raw.request_buffer_bytes.as_ref(),
+        &format!("{key}.request_buffer_bytes"),
+        defaults::REQUEST_BUFFER_BYTES,
+        "the body buffer",
+    )?;
+    let max_connections = count(
+        raw.max_connections.as_ref(),
+        &format!("{key}.max_connections"),
+        defaults::MAX_CONNECTIONS,
+    )?;
+    Ok(Hardening {
+        max_uri_bytes,
+        request_buffer_bytes,
+        max_connections,
+        http2: http2(raw.http2.as_ref(), &format!("{key}.http2"))?,
+    })
+}
+
+fn http2(raw: Option<&Http2File>, key: &str) -> Result<Http2Limits, ConfigError> {
+    let field = |name: &str| format!("{key}.{name}");
+    Ok(Http2Limits {
+        max_pending_accept_reset_streams: count(
+            raw.and_then(|r| r.max_pending_accept_reset_streams.as_ref()),
+            &field("max_pending_accept_reset_streams"),
+            defaults::H2_MAX_PENDING_ACCEPT_RESET_STREAMS,
+        )?,
+        max_local_error_reset_streams: count(
+            raw.and_then(|r| r.max_local_error_reset_streams.as_ref()),
+            &field("max_local_error_reset_streams"),
+            defaults::H2_MAX_LOCAL_ERROR_RESET_STREAMS,
+        )?,
+        max_send_buf_size: buffer_size(
+            raw.and_then(|r| r.max_send_buf_size.as_ref()),
+            &field("max_send_buf_size"),
+            defaults::H2_MAX_SEND_BUF_SIZE,
+            "a stream's send buffer",
+        )?,
+        keepalive_interval: positive_duration(
+            raw.and_then(|r| r.keepalive_interval.as_ref()),
+            &field("keepalive_interval"),
+            defaults::H2_KEEPALIVE_INTERVAL,
+        )?,
+        keepalive_timeout: positive_duration(
+            raw.and_then(|r| r.keepalive_timeout.as_ref()),
+            &field("keepalive_timeout"),
+            defaults::H2_KEEPALIVE_TIMEOUT,
+        )?,
+    })
+}
+
+/// A positive size that fits in memory.
+fn buffer_size(
     raw: Option<&Spanned<SizeFile>>,
     key: &str,
     default: u64,
-) -> Result<u64, ConfigError> {
+    what: &str,
+) -> Result<usize, ConfigError> {
     let Some(raw) = raw else {
-        return Ok(default);
+        return Ok(usize::try_from(default).unwrap_or(usize::MAX));
     };
-    let value = values::size(&raw.value).map_err(|m| error(raw, key, m))?;
+    let value = scalar::size(&raw.value).map_err(|m| error(raw, key, m))?;
     if value == 0 {
-        return Err(error(raw, key, "size must be greater than zero"));
+        return Err(error(raw, key, format!("{what} cannot be zero bytes")));
     }
-    Ok(value)
+    usize::try_from(value).map_err(|_| error(raw, key, "too large for this platform"))
 }
 
-fn route(
-    raw: &RouteFile,
-    key: &str,
-    clusters: &[ClusterFile],
-) -> Result<RouteSettings, ConfigError> {
-    let matches = raw.matches.as_ref();
-    let host = match matches.and_then(|m| m.host.as_ref()) {
-        Some(h) => Some(
-            values::route_host(&h.value).map_err(|m| error(h, &format!("{key}.match.host"), m))?,
-        ),
-        None => None,
+/// A positive count.
+fn count(raw: Option<&Spanned<u64>>, key: &str, default: u64) -> Result<usize, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(usize::try_from(default).unwrap_or(usize::MAX));
     };
-    let path_prefix = match matches.and_then(|m| m.path_prefix.as_ref()) {
-        Some(p) => {
-            let k = format!("{key}.match.path_prefix");
-            if !p.value.starts_with('/') {
-                return Err(error(
-                    p,
-                    &k,
-                    format!("path_prefix \"{}\" must start with `/`", p.value),
-                ));
-            }
-            if let Some(c) = p
-                .value
-                .chars()
-                .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#'))
-            {
-                return Err(error(
-                    p,
-                    &k,
-                    format!(
-                        "path_prefix \"{}\" contains {c:?}; it matches the path only",
-                        p.value
-                    ),
-                ));
-            }
-            p.value.clone()
-        }
-        None => defaults::PATH_PREFIX.to_owned(),
-    };
-    let methods = match matches.and_then(|m| m.methods.as_ref()) {
-        Some(list) if list.value.is_empty() => {
-            return Err(error(
-                list,
-                &format!("{key}.match.methods"),
-                "an empty method list matches nothing; omit `methods` to match any method",
-            ));
-        }
-        Some(list) => {
-            for (k, m) in list.value.iter().enumerate() {
-                values::method(&m.value)
-                    .map_err(|msg| error(m, &format!("{key}.match.methods[{k}]"), msg))?;
-            }
-            Some(list.value.iter().map(|m| m.value.clone()).collect())
-        }
-        None => None,
-    };
-    let cluster = &raw.cluster;
-    let target = clusters.iter().position(|c| c.name.value == cluster.value);
-    let Some(index) = target else {
-        let known: Vec<&str> = clusters.iter().map(|c| c.name.value.as_str()).collect();
-        let known = if known.is_empty() {
-            "none defined".to_owned()
-        } else {
-            known.join(", ")
-        };
-        return Err(error(
-            cluster,
-            &format!("{key}.cluster"),
-            format!(
-                "unknown cluster \"{}\" (known clusters: {known})",
-                cluster.value
-            ),
-        ));
-    };
-    let admission = match &raw.admission {
-        Some(own) => {
-            let route_key = format!("{key}.admission");
-            let cluster_key = format!("clusters[{index}].admission");
-            let inherited = clusters[index].admission.as_ref();
-            let mut blocks = vec![(own, route_key.as_str())];
-            blocks.extend(inherited.map(|b| (b, cluster_key.as_str())));
-            Some(admission(&blocks)?)
-        }
-        None => None,
-    };
-    let route_retry_key = format!("{key}.retry");
-    let cluster_retry_key = format!("clusters[{index}].retry");
-    let retry = super::retry::route(
-        raw.retry.as_ref().map(|b| (b, route_retry_key.as_str())),
-        clusters[index]
-            .retry
-            .as_ref()
-            .map(|b| (b, cluster_retry_key.as_str())),
-    )?;
-    Ok(RouteSettings {
-        retry,
-        name: raw.name.value.clone(),
-        host,
-        path_prefix,
-        methods,
-        cluster: cluster.value.clone(),
-        timeouts: timeouts::overrides(raw.timeouts.as_ref(), &format!("{key}.timeouts"))?,
-        admission,
-    })
+    if raw.value == 0 {
+        return Err(error(raw, key, "must be at least 1"));
+    }
+    usize::try_from(raw.value).map_err(|_| error(raw, key, "too large for this platform"))
 }

@@ -1,20 +1,21 @@
 //! Validation of a cluster's failure-isolation blocks: `failure_statuses`,
-//! `breaker:`, `outlier:` and `health_check:`. Defaults live in
-//! [`super::defaults`] beside the others; `config/seawall.yaml` documents them.
+//! `breaker:`, `outlier:` and `health_check:`.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
-use super::super::file_resilience::{
-    BreakerFile, BreakerModeFile, HealthCheckFile, NumberOrText, OutlierFile,
-};
-use super::super::settings::{
+use super::super::duration;
+use super::super::error::ConfigError;
+use super::super::file::resilience::{BreakerFile, BreakerModeFile, HealthCheckFile, OutlierFile};
+use super::super::file::scalar::NumberOrText;
+use super::super::settings::defaults;
+use super::super::settings::resilience::{
     BreakerMode, BreakerSettings, BreakerWindow, HealthCheckSettings, OutlierSettings,
 };
-use super::super::{ConfigError, duration};
-use super::{defaults, error, positive_duration};
+use super::error;
+use super::scalar::{positive_duration, ratio};
 
 /// `failure_statuses`: 5xx codes only, since a 4xx is the caller's fault.
 pub(super) fn failure_statuses(
@@ -201,35 +202,6 @@ pub(super) fn health_check(
             defaults::UNHEALTHY_THRESHOLD,
         )?,
     }))
-}
-
-/// A share in `[0, 1]`, written `0.5` or `50%`.
-pub(super) fn ratio(
-    raw: Option<&Spanned<NumberOrText>>,
-    key: &str,
-    default: f64,
-) -> Result<f64, ConfigError> {
-    let Some(raw) = raw else { return Ok(default) };
-    let hint = "write a share such as `0.5` or `50%`";
-    let value = match &raw.value {
-        NumberOrText::Number(n) => *n,
-        NumberOrText::Text(t) => match t.trim().strip_suffix('%') {
-            Some(pct) => pct
-                .trim()
-                .parse::<f64>()
-                .map(|p| p / 100.0)
-                .map_err(|_| error(raw, key, format!("`{t}` is not a percentage; {hint}")))?,
-            None => return Err(error(raw, key, format!("`{t}` is not a share; {hint}"))),
-        },
-    };
-    if !(0.0..=1.0).contains(&value) {
-        return Err(error(
-            raw,
-            key,
-            format!("{value} is outside [0, 1]; {hint}"),
-        ));
-    }
-    Ok(value)
 }
 
 /// `window`: a call count (`100`) or a duration (`10s`).

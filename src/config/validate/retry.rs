@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
-use super::super::ConfigError;
-use super::super::file_retry::{BudgetFile, RetryFile};
-use super::super::settings_retry::{RetryBudgetSettings, RetryOn, RetryPolicy, RetrySettings};
-use super::listener::size;
-use super::resilience::ratio;
-use super::{defaults, error, positive_duration};
+use super::super::error::ConfigError;
+use super::super::file::retry::{BudgetFile, RetryFile};
+use super::super::file::scalar::SizeFile;
+use super::super::settings::defaults;
+use super::super::settings::retry::{RetryBudgetSettings, RetryOn, RetryPolicy, RetrySettings};
+use super::error;
+use super::scalar::{positive_duration, positive_size, ratio};
 
 /// A cluster's `retry:` block (`None`: every default).
 pub(super) fn cluster(raw: Option<&RetryFile>, key: &str) -> Result<RetrySettings, ConfigError> {
@@ -184,16 +185,13 @@ fn statuses(raw: Option<&Spanned<Vec<Spanned<u16>>>>, key: &str) -> Result<Vec<u
     Ok(out)
 }
 
-fn replay_buffer(
-    raw: Option<&Spanned<super::super::file::SizeFile>>,
-    key: &str,
-) -> Result<usize, ConfigError> {
+fn replay_buffer(raw: Option<&Spanned<SizeFile>>, key: &str) -> Result<usize, ConfigError> {
     let Some(at) = raw else { return Ok(0) };
     // Zero is allowed: only requests without a body are retried then.
-    if matches!(at.value, super::super::file::SizeFile::Bytes(0)) {
+    if matches!(at.value, SizeFile::Bytes(0)) {
         return Ok(0);
     }
-    let bytes = size(raw, key, 0)?;
+    let bytes = positive_size(raw, key, 0)?;
     usize::try_from(bytes).map_err(|_| error(at, key, "replay_buffer is too large"))
 }
 

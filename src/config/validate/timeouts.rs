@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
-use super::super::ConfigError;
-use super::super::file::TimeoutsFile;
-use super::super::settings::{TimeoutOverrides, TimeoutSettings};
-use super::{defaults, positive_duration};
+use super::super::error::ConfigError;
+use super::super::file::timeouts::TimeoutsFile;
+use super::super::settings::defaults;
+use super::super::settings::timeouts::{TimeoutOverrides, TimeoutSettings};
+use super::scalar::positive_duration;
 
 /// A cluster's timeouts: the block's values over the defaults.
 pub(super) fn cluster(

@@ -8,15 +8,17 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use rustls::pki_types::ServerName;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_saphyr::Spanned;
 
-use super::super::ConfigError;
-use super::super::file::ClusterFile;
-use super::super::file_tls::ListenerTlsFile;
-use super::super::settings::{EndpointSpec, UpstreamProtocol};
-use super::super::tls_settings::{ClusterTls, ListenerTls, Loaded};
-use super::{defaults, error, positive_duration};
+use super::super::error::ConfigError;
+use super::super::file::cluster::ClusterFile;
+use super::super::file::tls::{ClusterTlsFile, ListenerTlsFile};
+use super::super::settings::cluster::{EndpointSpec, UpstreamProtocol};
+use super::super::settings::defaults;
+use super::super::settings::tls::{ClusterTls, ListenerTls, Loaded};
+use super::error;
+use super::scalar::positive_duration;
 use crate::tls::{client, pem, server};
 
 /// A file named at `raw` (key path `key`): its path and bytes.
@@ -137,39 +139,12 @@ pub(super) fn cluster(
         }
         None => (None, Vec::new(), None),
     };
-    let (certificate, private_key, id_bytes, identity) = match (&raw.certificate, &raw.private_key)
-    {
-        (None, None) => (None, None, Vec::new(), None),
-        (Some(at), None) => {
-            return Err(error(
-                at,
-                &format!("{key}.certificate"),
-                "`certificate` needs `private_key`",
-            ));
-        }
-        (None, Some(at)) => {
-            return Err(error(
-                at,
-                &format!("{key}.private_key"),
-                "`private_key` needs `certificate`",
-            ));
-        }
-        (Some(c), Some(k)) => {
-            let (cert_key, pk_key) = (format!("{key}.certificate"), format!("{key}.private_key"));
-            let (cert_path, cert_bytes) = read(c, &cert_key)?;
-            let chain =
-                pem::certificates(&cert_path, &cert_bytes).map_err(|m| error(c, &cert_key, m))?;
-            let (pk_path, pk_bytes) = read(k, &pk_key)?;
-            let secret = pem::private_key(&pk_path, &pk_bytes).map_err(|m| error(k, &pk_key, m))?;
-            let bytes = [cert_bytes, pk_bytes].concat();
-            (Some(cert_path), Some(pk_path), bytes, Some((chain, secret)))
-        }
-    };
+    let identity = identity(raw, key)?;
     let alpn: &[u8] = match protocol {
         UpstreamProtocol::Http1 => b"http/1.1",
         UpstreamProtocol::Http2 => b"h2",
     };
-    let config = client::client_config(roots, identity, alpn).map_err(|e| {
+    let config = client::client_config(roots, identity.parsed, alpn).map_err(|e| {
         let at = raw.private_key.as_ref().unwrap_or(&cluster.name);
         error(
             at,
@@ -182,16 +157,62 @@ pub(super) fn cluster(
         &format!("{key}.handshake_timeout"),
         defaults::CLIENT_HANDSHAKE_TIMEOUT,
     )?;
-    let fingerprint = pem::fingerprint(&[server_name.as_bytes(), &ca_bytes, &id_bytes, alpn]);
+    let fingerprint = pem::fingerprint(&[server_name.as_bytes(), &ca_bytes, &identity.bytes, alpn]);
     Ok(Some(ClusterTls {
         server_name,
         sni,
         ca,
-        certificate,
-        private_key,
+        certificate: identity.certificate,
+        private_key: identity.private_key,
         handshake_timeout,
         client_config: Loaded::new(config, fingerprint),
     }))
+}
+
+/// The client certificate of a cluster's `tls:` block (mTLS to the
+/// upstream), as read from its files.
+#[derive(Default)]
+struct Identity {
+    /// Path of the certificate chain.
+    certificate: Option<PathBuf>,
+    /// Path of its private key.
+    private_key: Option<PathBuf>,
+    /// Both files' bytes, for the fingerprint.
+    bytes: Vec<u8>,
+    /// The chain and key, parsed.
+    parsed: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+}
+
+/// `certificate` and `private_key` of a cluster's `tls:` block (at key path
+/// `key`): both or neither.
+fn identity(raw: &ClusterTlsFile, key: &str) -> Result<Identity, ConfigError> {
+    match (&raw.certificate, &raw.private_key) {
+        (None, None) => Ok(Identity::default()),
+        (Some(at), None) => Err(error(
+            at,
+            &format!("{key}.certificate"),
+            "`certificate` needs `private_key`",
+        )),
+        (None, Some(at)) => Err(error(
+            at,
+            &format!("{key}.private_key"),
+            "`private_key` needs `certificate`",
+        )),
+        (Some(c), Some(k)) => {
+            let (cert_key, pk_key) = (format!("{key}.certificate"), format!("{key}.private_key"));
+            let (cert_path, cert_bytes) = read(c, &cert_key)?;
+            let chain =
+                pem::certificates(&cert_path, &cert_bytes).map_err(|m| error(c, &cert_key, m))?;
+            let (pk_path, pk_bytes) = read(k, &pk_key)?;
+            let secret = pem::private_key(&pk_path, &pk_bytes).map_err(|m| error(k, &pk_key, m))?;
+            Ok(Identity {
+                certificate: Some(cert_path),
+                private_key: Some(pk_path),
+                bytes: [cert_bytes, pk_bytes].concat(),
+                parsed: Some((chain, secret)),
+            })
+        }
+    }
 }
 
 /// The hostname every endpoint is written with. An IP literal has no name

@@ -1,0 +1,22 @@
+//! The serde model of an `admission:` block, on a cluster or a route.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// `clusters[].admission:` and `routes[].admission:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AdmissionFile {
+    /// Most requests in flight.
+    pub max_concurrent: Option<Spanned<u64>>,
+    /// Most requests waiting.
+    pub max_queue: Option<Spanned<u64>>,
+    /// Longest wait for a slot.
+    pub max_queue_wait: Option<Spanned<String>>,
+    /// CoDel target delay.
+    pub target: Option<Spanned<String>>,
+    /// CoDel interval.
+    pub interval: Option<Spanned<String>>,
+    /// Newest first while the queue is standing.
+    pub adaptive_lifo: Option<bool>,
+}

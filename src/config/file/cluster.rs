@@ -1,0 +1,84 @@
+//! The serde model of one entry of `clusters:`, with its `balance:` block.
+//! The balance block is a flat struct rather than a tagged enum because
+//! serde loses spans inside internally tagged enums.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::admission::AdmissionFile;
+use super::resilience::{BreakerFile, HealthCheckFile, OutlierFile};
+use super::retry::RetryFile;
+use super::timeouts::TimeoutsFile;
+use super::tls::ClusterTlsFile;
+
+/// One entry of `clusters:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClusterFile {
+    /// Unique name, referenced by routes.
+    pub name: Spanned<String>,
+    /// `host:port` of each upstream instance.
+    pub endpoints: Spanned<Vec<Spanned<String>>>,
+    /// `http1` or `http2`.
+    pub protocol: Option<ProtocolFile>,
+    /// TCP connect timeout.
+    pub connect_timeout: Option<Spanned<String>>,
+    /// Idle pooled connection lifetime.
+    pub pool_idle_timeout: Option<Spanned<String>>,
+    /// Idle pooled connections per endpoint.
+    pub pool_max_idle_per_endpoint: Option<usize>,
+    /// DNS re-resolution period.
+    pub resolve_interval: Option<Spanned<String>>,
+    /// Load balancing.
+    pub balance: Option<BalanceFile>,
+    /// Request, attempt and body timeouts.
+    pub timeouts: Option<TimeoutsFile>,
+    /// HTTP/2 PING interval on a silent connection.
+    pub http2_keepalive_interval: Option<Spanned<String>>,
+    /// Bulkhead, queue and shedding.
+    pub admission: Option<AdmissionFile>,
+    /// Statuses counted as upstream failures.
+    pub failure_statuses: Option<Spanned<Vec<Spanned<u16>>>>,
+    /// Circuit breaker.
+    pub breaker: Option<BreakerFile>,
+    /// Outlier ejection.
+    pub outlier: Option<OutlierFile>,
+    /// Active health checks.
+    pub health_check: Option<HealthCheckFile>,
+    /// TLS to the endpoints.
+    pub tls: Option<ClusterTlsFile>,
+    /// Retry policy and budget.
+    pub retry: Option<RetryFile>,
+}
+
+/// `clusters[].protocol`
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ProtocolFile {
+    /// HTTP/1.1.
+    Http1,
+    /// HTTP/2 prior knowledge.
+    Http2,
+}
+
+/// `clusters[].balance:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BalanceFile {
+    /// Which algorithm; `p2c_peak_ewma` by default.
+    pub policy: Option<PolicyFile>,
+    /// PeakEWMA only: latency assumed before the first answer.
+    pub default_rtt: Option<Spanned<String>>,
+    /// PeakEWMA only: how fast old latencies fade.
+    pub decay: Option<Spanned<String>>,
+}
+
+/// `clusters[].balance.policy`
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PolicyFile {
+    /// Power of two choices over PeakEWMA.
+    P2cPeakEwma,
+    /// Each endpoint in turn.
+    RoundRobin,
+}

@@ -1,0 +1,56 @@
+//! The serde model of one entry of `listeners:`, with its `http2:` limits.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::route::RouteFile;
+use super::scalar::SizeFile;
+use super::tls::ListenerTlsFile;
+
+/// One entry of `listeners:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListenerFile {
+    /// Unique name.
+    pub name: Spanned<String>,
+    /// `ip:port` to bind.
+    pub address: Spanned<String>,
+    /// Time to receive a request head.
+    pub header_read_timeout: Option<Spanned<String>>,
+    /// Idle keep-alive time.
+    pub keepalive_timeout: Option<Spanned<String>>,
+    /// Largest request head.
+    pub max_header_bytes: Option<Spanned<SizeFile>>,
+    /// Largest request body.
+    pub max_body_bytes: Option<Spanned<SizeFile>>,
+    /// HTTP/2 streams per connection.
+    pub max_concurrent_streams: Option<Spanned<u32>>,
+    /// Longest request target.
+    pub max_uri_bytes: Option<Spanned<SizeFile>>,
+    /// Body bytes read before admission.
+    pub request_buffer_bytes: Option<Spanned<SizeFile>>,
+    /// Most open downstream connections.
+    pub max_connections: Option<Spanned<u64>>,
+    /// HTTP/2 abuse limits.
+    pub http2: Option<Http2File>,
+    /// Routes (at least one).
+    pub routes: Spanned<Vec<RouteFile>>,
+    /// TLS termination.
+    pub tls: Option<ListenerTlsFile>,
+}
+
+/// `listeners[].http2:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Http2File {
+    /// Client resets of not yet accepted streams tolerated.
+    pub max_pending_accept_reset_streams: Option<Spanned<u64>>,
+    /// Resets caused by client errors tolerated.
+    pub max_local_error_reset_streams: Option<Spanned<u64>>,
+    /// Send buffer per stream.
+    pub max_send_buf_size: Option<Spanned<SizeFile>>,
+    /// PING interval on a silent connection.
+    pub keepalive_interval: Option<Spanned<String>>,
+    /// Time to wait for a PING's answer.
+    pub keepalive_timeout: Option<Spanned<String>>,
+}

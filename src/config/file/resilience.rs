@@ -1,0 +1,83 @@
+//! The serde model of a cluster's failure-isolation blocks: `breaker:`,
+//! `outlier:` and `health_check:`.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::scalar::NumberOrText;
+
+/// `clusters[].breaker:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BreakerFile {
+    /// `auto`, `force_open`, `force_closed` or `metrics_only`.
+    pub mode: Option<BreakerModeFile>,
+    /// Failures in a row that trip; 0 disables.
+    pub consecutive_failures: Option<u32>,
+    /// Failure share of the window that trips; 0 disables.
+    pub failure_rate: Option<Spanned<NumberOrText>>,
+    /// Slow share of the window that trips; 0 disables.
+    pub slow_call_rate: Option<Spanned<NumberOrText>>,
+    /// What "slow" means.
+    pub slow_call_threshold: Option<Spanned<String>>,
+    /// `100` (calls) or `10s` (time).
+    pub window: Option<Spanned<NumberOrText>>,
+    /// Calls needed before a rate is judged.
+    pub minimum_calls: Option<u32>,
+    /// First open time.
+    pub open_duration: Option<Spanned<String>>,
+    /// Cap of the open time.
+    pub max_open_duration: Option<Spanned<String>>,
+    /// Random shortening of the open time.
+    pub jitter: Option<Spanned<NumberOrText>>,
+    /// Probes admitted while half-open.
+    pub half_open_probes: Option<Spanned<u32>>,
+}
+
+/// `clusters[].breaker.mode`
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum BreakerModeFile {
+    /// Opens and closes by itself.
+    Auto,
+    /// Refuses everything.
+    ForceOpen,
+    /// Admits everything.
+    ForceClosed,
+    /// Never refuses, still records.
+    MetricsOnly,
+}
+
+/// `clusters[].outlier:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutlierFile {
+    /// Failures in a row that eject; 0 disables.
+    pub consecutive_failures: Option<u32>,
+    /// Ejection time per ejection.
+    pub base_ejection_time: Option<Spanned<String>>,
+    /// Cap of the ejection time.
+    pub max_ejection_time: Option<Spanned<String>>,
+    /// Cap of the ejected share.
+    pub max_ejection_percent: Option<Spanned<NumberOrText>>,
+    /// When a cancelled attempt counts as a failure.
+    pub cancelled_after: Option<Spanned<String>>,
+}
+
+/// `clusters[].health_check:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HealthCheckFile {
+    /// GET path.
+    pub path: Option<Spanned<String>>,
+    /// Period per endpoint.
+    pub interval: Option<Spanned<String>>,
+    /// Random lengthening of the period.
+    pub jitter: Option<Spanned<NumberOrText>>,
+    /// Probe timeout.
+    pub timeout: Option<Spanned<String>>,
+    /// Passes in a row to become healthy.
+    pub healthy_threshold: Option<Spanned<u32>>,
+    /// Failures in a row to become unhealthy.
+    pub unhealthy_threshold: Option<Spanned<u32>>,
+}

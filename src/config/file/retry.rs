@@ -1,0 +1,53 @@
+//! The serde model of a `retry:` block, on a cluster or a route (the
+//! `budget:` is the cluster's only; validation refuses it on a route).
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::scalar::{NumberOrText, SizeFile};
+
+/// `clusters[].retry:` and `routes[].retry:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetryFile {
+    /// Retries on or off.
+    pub enabled: Option<bool>,
+    /// Attempts per request, the first included.
+    pub max_attempts: Option<Spanned<u32>>,
+    /// `connect-failure`, `reset`, `refused-stream`, `attempt-timeout`.
+    pub on: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Retried response statuses.
+    pub statuses: Option<Spanned<Vec<Spanned<u16>>>>,
+    /// Exponential backoff with full jitter.
+    pub backoff: Option<BackoffFile>,
+    /// Longest upstream `Retry-After` honoured.
+    pub max_retry_after: Option<Spanned<String>>,
+    /// Request body bytes kept for replay.
+    pub replay_buffer: Option<Spanned<SizeFile>>,
+    /// Cluster only: the retry budget.
+    pub budget: Option<Spanned<BudgetFile>>,
+}
+
+/// `retry.backoff:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BackoffFile {
+    /// Cap of the first wait.
+    pub base: Option<Spanned<String>>,
+    /// Cap of every wait.
+    pub max: Option<Spanned<String>>,
+}
+
+/// `clusters[].retry.budget:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BudgetFile {
+    /// Retries per request (`0.2` or `20%`).
+    pub ratio: Option<Spanned<NumberOrText>>,
+    /// Retries per second allowed whatever the traffic.
+    pub min_per_second: Option<Spanned<u32>>,
+    /// How long a request counts.
+    pub ttl: Option<Spanned<String>>,
+    /// Retries in progress at once.
+    pub max_concurrent: Option<Spanned<u64>>,
+}

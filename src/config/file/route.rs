@@ -1,0 +1,39 @@
+//! The serde model of one entry of `listeners[].routes:`.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::admission::AdmissionFile;
+use super::retry::RetryFile;
+use super::timeouts::TimeoutsFile;
+
+/// One entry of `listeners[].routes:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RouteFile {
+    /// Unique name within the listener.
+    pub name: Spanned<String>,
+    /// What requests this route takes; absent means everything.
+    #[serde(rename = "match")]
+    pub matches: Option<MatchFile>,
+    /// Name of the cluster requests go to.
+    pub cluster: Spanned<String>,
+    /// This route's own timeouts, replacing the cluster's.
+    pub timeouts: Option<TimeoutsFile>,
+    /// The route's own compartment; absent keys come from the cluster's.
+    pub admission: Option<AdmissionFile>,
+    /// The route's retry policy; absent keys come from the cluster's.
+    pub retry: Option<RetryFile>,
+}
+
+/// `routes[].match:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MatchFile {
+    /// Exact host or `*.suffix`.
+    pub host: Option<Spanned<String>>,
+    /// Path prefix, starting with `/`.
+    pub path_prefix: Option<Spanned<String>>,
+    /// HTTP methods.
+    pub methods: Option<Spanned<Vec<Spanned<String>>>>,
+}

@@ -1,0 +1,18 @@
+//! The serde model of a `timeouts:` block, on a cluster or a route.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// `clusters[].timeouts:` and `routes[].timeouts:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TimeoutsFile {
+    /// Total time for a request, retries and response body included.
+    pub request: Option<Spanned<String>>,
+    /// Time for one attempt, to the response headers.
+    pub attempt: Option<Spanned<String>>,
+    /// Time from the request sent in full to the response headers.
+    pub response_header: Option<Spanned<String>>,
+    /// Longest pause within a request or response body.
+    pub body_idle: Option<Spanned<String>>,
+}

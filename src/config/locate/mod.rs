@@ -1,0 +1,61 @@
+//! Turns a YAML or serde error into a [`ConfigError`] that also names the key.
+//!
+//! serde-saphyr reports where a deserialization error happened (line and
+//! column) but not which key it was under. Rather than threading a path
+//! through every serde type, we re-read the same text into a [`Tree`] of
+//! positions and look the position up: the node that starts exactly there
+//! gives the key path. This runs only on the error path, so its cost does
+//! not matter; when the text is not even valid YAML there is no tree and
+//! the error carries line and column only.
+
+use serde_saphyr::{MessageFormatter, UserMessageFormatter};
+
+use super::error::ConfigError;
+use tree::Tree;
+
+mod scalar;
+mod tree;
+
+/// Builds the [`ConfigError`] for an error serde-saphyr returned on `text`.
+pub(crate) fn yaml_error(err: &serde_saphyr::Error, text: &str) -> ConfigError {
+    let err = err.without_snippet();
+    let message = match err {
+        serde_saphyr::Error::InvalidScalar { ty, location } => scalar::message(
+            ty,
+            scalar::text_at(text, location.line(), location.column()),
+        ),
+        _ => None,
+    }
+    .unwrap_or_else(|| UserMessageFormatter.format_message(err).into_owned());
+    let Some(loc) = err.location() else {
+        return ConfigError::at(0, 0, None, message);
+    };
+    let (line, column) = (loc.line(), loc.column());
+    let Ok(tree) = Tree::read(text) else {
+        return ConfigError::at(line, column, None, message);
+    };
+    if let serde_saphyr::Error::SerdeMissingField { field, .. } = err {
+        return missing_field(&tree, field, (line, column), message);
+    }
+    let key = tree.path_at(line, column).map(str::to_owned);
+    ConfigError::at(line, column, key, message)
+}
+
+/// serde-saphyr reports a missing field at the last key it read from the
+/// mapping that lacks it (or at its start, when it has none): report it at
+/// the start of that mapping, under the mapping's key path (the field's
+/// own name, for the top level).
+fn missing_field(
+    tree: &Tree,
+    field: &str,
+    (line, column): (u64, u64),
+    message: String,
+) -> ConfigError {
+    match tree.map_at(line, column) {
+        Some(map) if map.path.is_empty() => {
+            ConfigError::at(map.line, map.column, Some(field.to_owned()), message)
+        }
+        Some(map) => ConfigError::at(map.line, map.column, Some(map.path.clone()), message),
+        None => ConfigError::at(line, column, None, message),
+    }
+}

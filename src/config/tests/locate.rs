@@ -1,0 +1,76 @@
+//! Tests of errors that serde or the YAML parser reports, beyond the basic
+//! kinds in `parse`: each names the key path, line and column an operator
+//! has to fix, with a message that says what is wrong.
+
+use super::support::{MINIMAL, at, error_of};
+
+#[test]
+fn missing_field_after_other_keys_is_reported_at_its_mapping() {
+    let text = format!("{MINIMAL}  - name: other\n    protocol: http2\n");
+    let (err, pos) = error_of(&text);
+    assert_eq!(pos, at(10, 5, "clusters[1]"));
+    assert!(err.message().contains("missing field `endpoints`"), "{err}");
+    let text = MINIMAL.replace("    address: 127.0.0.1:8080\n", "");
+    let (err, pos) = error_of(&text);
+    assert_eq!(pos, at(2, 5, "listeners[0]"));
+    assert!(err.message().contains("missing field `address`"), "{err}");
+}
+
+#[test]
+fn missing_top_level_section_is_named() {
+    let text = MINIMAL.replace(
+        "clusters:\n  - name: demo\n    endpoints: [\"127.0.0.1:8081\"]\n",
+        "",
+    );
+    let (err, pos) = error_of(&text);
+    assert_eq!(pos, at(1, 1, "clusters"));
+    assert!(err.message().contains("missing field `clusters`"), "{err}");
+}
+
+/// MINIMAL with `line` (indented) under the listener.
+fn with_listener_line(line: &str) -> String {
+    MINIMAL.replace("    routes:", &format!("    {line}\n    routes:"))
+}
+
+#[test]
+fn negative_number_says_it_is_negative_and_what_is_accepted() {
+    let (err, pos) = error_of(&with_listener_line("max_connections: -1"));
+    assert_eq!(pos, at(4, 22, "listeners[0].max_connections"));
+    assert_eq!(
+        err.message(),
+        "`-1` is negative; write a whole number from 0 to 18446744073709551615"
+    );
+    let (err, pos) = error_of(&format!("{MINIMAL}    failure_statuses: [-1]\n"));
+    assert_eq!(pos, at(10, 24, "clusters[0].failure_statuses[0]"));
+    assert!(err.message().contains("from 0 to 65535"), "{err}");
+}
+
+#[test]
+fn number_of_the_wrong_type_or_size_says_what_was_found() {
+    let (err, pos) = error_of(&with_listener_line("max_concurrent_streams: lots"));
+    assert_eq!(pos, at(4, 29, "listeners[0].max_concurrent_streams"));
+    assert_eq!(
+        err.message(),
+        "`lots` is not a whole number; write one from 0 to 4294967295"
+    );
+    let (err, _) = error_of(&with_listener_line("max_concurrent_streams: 1.5"));
+    assert!(
+        err.message().starts_with("`1.5` is not a whole number"),
+        "{err}"
+    );
+    let (err, _) = error_of(&with_listener_line("max_concurrent_streams: 99999999999"));
+    assert_eq!(
+        err.message(),
+        "`99999999999` is too large; write a whole number from 0 to 4294967295"
+    );
+}
+
+#[test]
+fn boolean_of_the_wrong_type_says_what_was_found() {
+    let (err, pos) = error_of(&format!("{MINIMAL}log:\n  access_log: maybe # comment\n"));
+    assert_eq!(pos, at(11, 15, "log.access_log"));
+    assert_eq!(
+        err.message(),
+        "`maybe` is not a boolean; write `true` or `false`"
+    );
+}

@@ -1,0 +1,21 @@
+//! Tests of config loading, one file per feature (as in `file`, `validate`
+//! and `settings`), all starting from the fixture in `support`: every error
+//! kind reports the exact line, column and key, and defaults are the
+//! documented ones.
+
+mod admin;
+mod admission;
+mod cluster;
+mod duration;
+mod fuzz;
+mod listener;
+mod locate;
+mod log;
+mod memory;
+mod parse;
+mod resilience;
+mod retry;
+mod route;
+mod support;
+mod timeouts;
+mod tls;
