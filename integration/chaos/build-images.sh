@@ -1,30 +1,12 @@
 #!/usr/bin/env bash
-# Builds the chaos suite's images, with no registry access, in one command:
+# Builds the images the chaos suite's compose stack runs (seawall/seawall
+# and seawall/upstream, see docker-compose.yml), with no registry access:
 #
 #   integration/chaos/build-images.sh
 #
-# 1. seawall and seawall-upstream, statically linked (static-pie; the
-#    getrandom flag keeps randomness working without /dev/urandom quirks);
-# 2. one FROM-scratch image per binary, with the legacy builder
-#    (DOCKER_BUILDKIT=0: BuildKit tries to reach a registry even for scratch).
-#
-# Each image's build context is a directory holding only its binary, so the
-# legacy builder does not upload the whole repository.
+# The same images as the Kubernetes manifests': deploy/image.sh does the
+# work (static binaries, FROM scratch, non-root, tagged with the version,
+# the commit and `latest`). PROFILE=ci (set by ci.sh) reuses CI's faster
+# build; `release` otherwise.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-
-TARGET=x86_64-unknown-linux-gnu
-# PROFILE=ci (set by ci.sh) reuses CI's faster build; `release` otherwise.
-PROFILE="${PROFILE:-release}"
-RUSTFLAGS='-C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"' \
-  cargo build --profile "$PROFILE" --locked --target "$TARGET" --bin seawall --bin seawall-upstream
-
-for bin in seawall seawall-upstream; do
-  context="target/chaos/image-$bin"
-  rm -rf "$context"
-  mkdir -p "$context"
-  cp "target/$TARGET/$PROFILE/$bin" "$context/app"
-  cp Dockerfile "$context/Dockerfile"
-  DOCKER_BUILDKIT=0 docker build --quiet --tag "seawall-chaos/$bin:latest" "$context" >/dev/null
-  echo "built seawall-chaos/$bin:latest ($(du -h "$context/app" | cut -f1) static binary)"
-done
+exec "$(dirname "$0")/../../deploy/image.sh" "$@"

@@ -16,8 +16,13 @@ use tokio::time::{Instant, timeout};
 use super::{Exit, REPLICAS, Topology, control};
 use crate::Error;
 
-/// Name of the compose project and of its network (see docker-compose.yml).
+/// Name of the compose project (`-p`).
 pub const PROJECT: &str = "seawall-chaos";
+
+/// The project's network: compose names it `<project>_<key>` (the key is
+/// `chaos` in docker-compose.yml, which sets no fixed `name:`, so `-p`
+/// isolates stacks).
+const NETWORK: &str = "seawall-chaos_chaos";
 
 /// A handle on the compose project.
 #[derive(Debug)]
@@ -190,7 +195,7 @@ impl Compose {
     pub(super) async fn partition(&mut self, r: usize, on: bool) -> Result<(), Error> {
         let id = self.id(REPLICAS[r]).await?;
         let args: Vec<&str> = if on {
-            vec!["network", "disconnect", PROJECT, &id]
+            vec!["network", "disconnect", NETWORK, &id]
         } else {
             vec![
                 "network",
@@ -199,7 +204,7 @@ impl Compose {
                 "upstream",
                 "--alias",
                 REPLICAS[r],
-                PROJECT,
+                NETWORK,
                 &id,
             ]
         };
