@@ -225,6 +225,8 @@ where
         let mut endpoints = self.endpoints.available(now);
         let hint = request.extensions().get::<EndpointHint>().cloned();
         let tried = hint.as_ref().map_or(&[][..], EndpointHint::avoided);
+        // How many available endpoints this request has not tried.
+        let mut untried = endpoints.len();
         if !tried.is_empty() && endpoints.iter().any(|e| tried.contains(&e.addr())) {
             // Only on retries: an allocation the first attempt never pays.
             let others: Vec<_> = endpoints
@@ -232,6 +234,7 @@ where
                 .filter(|e| !tried.contains(&e.addr()))
                 .cloned()
                 .collect();
+            untried = others.len();
             // Every endpoint tried already: any of them, as before.
             if !others.is_empty() {
                 endpoints = Arc::new(others);
@@ -248,10 +251,7 @@ where
         if let Some(hint) = &hint {
             // Another untried endpoint is left when this pick had company
             // among the endpoints the request has not tried.
-            let untried_left = endpoints
-                .iter()
-                .any(|e| e.addr() != addr && !tried.contains(&e.addr()));
-            hint.record_pick(addr, untried_left);
+            hint.record_pick(addr, untried > 1);
         }
         let uri = match endpoint.authority() {
             Some(authority) => endpoint_uri(request.uri(), authority.clone()),
