@@ -8,6 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
+use seawall::server::Drained;
+
 use common::{
     Seawall, SeawallProcess, TempDir, Upstream, basic_config, eventually, fetch, seawall_bin,
 };
@@ -311,3 +313,28 @@ async fn hands_back_the_memory_a_burst_freed_once_quiet() {
 
 /// Long enough for two of the release task's one-second ticks.
 const QUIET_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+#[tokio::test]
+async fn ready_turns_503_when_a_drain_starts_and_admin_stays_up_through_it() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let admin = sw.admin;
+    let ready = fetch(&format!("http://{admin}/ready")).await;
+    assert_eq!(ready.status, 200, "{:?}", ready.body);
+    // A slow request keeps the drain going while the probes look.
+    let slow_url = format!("http://{}/?delay=1500ms", sw.addr);
+    let slow = tokio::spawn(async move { fetch(&slow_url).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let drain = tokio::spawn(sw.drain());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ready = fetch(&format!("http://{admin}/ready")).await;
+    assert_eq!(ready.status, 503, "{:?}", ready.body);
+    assert_eq!(ready.json()["draining"], true);
+    let live = fetch(&format!("http://{admin}/live")).await;
+    assert_eq!(
+        live.status, 200,
+        "the admin listener serves during the drain"
+    );
+    assert_eq!(slow.await.unwrap().status, 200);
+    assert_eq!(drain.await.unwrap(), Drained::Clean);
+}

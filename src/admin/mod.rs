@@ -40,6 +40,9 @@ pub struct AdminState {
     pub listeners: Arc<Listeners>,
     /// The reload writer task.
     pub reload: ReloadHandle,
+    /// Cancelled when a drain starts: `/ready` answers 503 from then on,
+    /// while the admin listener keeps serving probes and scrapes.
+    pub draining: CancellationToken,
 }
 
 /// Serves the admin API until `shutdown` fires.
@@ -139,8 +142,11 @@ async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-/// Ready when every configured listener is bound and every cluster knows an
-/// endpoint.
+/// Ready when every configured listener is bound and no drain has started:
+/// seawall's own readiness. A cluster without endpoints is reported in the
+/// body but does not make seawall unready: taking this pod out of its
+/// Service because a dependency is down is the cascade seawall exists to
+/// stop.
 fn ready(state: &AdminState) -> Response<Body> {
     let snapshot = state.shared.load();
     let bound_names = state.listeners.addresses();
@@ -155,7 +161,8 @@ fn ready(state: &AdminState) -> Response<Body> {
         .filter(|(_, c)| c.endpoints.is_empty())
         .map(|(name, _)| name.as_str())
         .collect();
-    let ok = bound && empty.is_empty();
+    let draining = state.draining.is_cancelled();
+    let ok = bound && !draining;
     let status = if ok {
         StatusCode::OK
     } else {
@@ -166,6 +173,7 @@ fn ready(state: &AdminState) -> Response<Body> {
         &serde_json::json!({
             "ready": ok,
             "listeners_bound": bound,
+            "draining": draining,
             "clusters_without_endpoints": empty,
         }),
     )

@@ -36,6 +36,7 @@ pub struct Running {
     /// Sends reload requests to the one writer task.
     pub reload: ReloadHandle,
     shutdown: CancellationToken,
+    admin_stop: CancellationToken,
     tracker: TaskTracker,
 }
 
@@ -79,14 +80,17 @@ pub async fn start(
     metrics.observe(admin::StateCollector::new(shared.clone(), reload.clone()));
     tokio::spawn(memory::run(shared.clone(), metrics.memory_releases()));
     tracing::info!(address = %admin, "admin listening");
+    // The admin listener outlives the drain, so probes see it happen.
+    let admin_stop = CancellationToken::new();
     tokio::spawn(admin::serve(
         admin_listener,
         AdminState {
             shared: shared.clone(),
             listeners: listeners.clone(),
             reload: reload.clone(),
+            draining: shutdown.clone(),
         },
-        shutdown.clone(),
+        admin_stop.clone(),
     ));
     Ok(Running {
         admin,
@@ -94,6 +98,7 @@ pub async fn start(
         listeners,
         reload,
         shutdown,
+        admin_stop,
         tracker,
     })
 }
@@ -110,9 +115,11 @@ impl Running {
         let drain_timeout = self.shared.load().config.shutdown.drain_timeout;
         self.shutdown.cancel();
         self.tracker.close();
-        match tokio::time::timeout(drain_timeout, self.tracker.wait()).await {
+        let drained = match tokio::time::timeout(drain_timeout, self.tracker.wait()).await {
             Ok(()) => Drained::Clean,
             Err(_) => Drained::TimedOut,
-        }
+        };
+        self.admin_stop.cancel();
+        drained
     }
 }
