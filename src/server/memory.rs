@@ -2,9 +2,8 @@
 //!
 //! glibc's malloc keeps what a process frees for reuse and returns only the
 //! free top of each heap to the OS. A burst of connections leaves their
-//! buffers behind once they close: measured on the bench setup, 64
-//! connections that came and went left 4.7 MiB of anonymous memory, 2.3 MiB
-//! of it free, and RSS stayed there for good. jemalloc and tcmalloc return
+//! buffers behind once they close, free but still resident, and RSS stays
+//! there for good. jemalloc and tcmalloc return
 //! such memory on their own (a decay timer, a background release rate);
 //! with glibc a program must ask, with `malloc_trim(0)`, which gives back
 //! every free page of every arena.

@@ -89,9 +89,7 @@ where
         // `first` is ready for one call; later attempts drive clones of
         // it, so nothing is cloned for a request that is never retried.
         let mut ready = true;
-        // The endpoints this request tried; empty (no allocation) until
-        // a retry.
-        let mut tried = Vec::new();
+        let mut tried = Vec::new(); // endpoints tried: no allocation until a retry
         let mut _permit: Option<RetryPermit> = None;
         let mut attempt = 1u32;
         loop {
@@ -107,13 +105,11 @@ where
                 Err(error) => state::judge_error(error, &cx.classifier, &cx.policy),
             };
             cx.budget.record_attempt(judged.outcome);
-            // Not a retryable failure: `decide` would return it as it is.
-            // Said here so the common case skips the facts' clock reads.
+            // Not retryable: returned before the facts' clock reads.
             if judged.retryable.is_none() {
                 return result;
             }
-            let mut facts = facts(attempt, safe, started, deadline, replay.as_ref());
-            facts.untried_endpoint = hint.untried_left().unwrap_or(false);
+            let facts = facts(attempt, safe, started, deadline, replay.as_ref(), &hint);
             let wait = match state::decide(&judged, facts, &cx.policy, &mut backoff) {
                 Decision::Return => return result,
                 Decision::GiveUp(why) => {
@@ -122,20 +118,20 @@ where
                 }
                 Decision::Retry(wait) => wait,
             };
-            // The previous retry (if any) is over: free its slot first.
-            _permit = None;
+            _permit = None; // the previous retry is over: free its slot first
             match cx.budget.try_retry() {
                 Ok(permit) => _permit = Some(permit),
                 Err(refusal) => return give_up(result, GiveUp::Budget(refusal)),
             }
-            // The balancer recorded its pick in the hint, whether the
-            // attempt was answered or failed.
+            // The balancer's pick, whether answered or failed.
             tried.extend(hint.picked());
             drop(hint);
             // Free the failed attempt's connection before the backoff,
             // unless the body check after it may still need this answer.
             let kept = replay.as_ref().map(|_| result);
-            sleep(wait).await;
+            if !wait.is_zero() {
+                sleep(wait).await;
+            }
             if let (Some(replay), Some(result)) = (&replay, kept)
                 && !replay.can_replay()
             {
@@ -185,6 +181,7 @@ fn facts(
     started: Instant,
     deadline: Option<Deadline>,
     replay: Option<&Replay>,
+    hint: &EndpointHint,
 ) -> Facts {
     let now = Instant::now();
     Facts {
@@ -195,7 +192,7 @@ fn facts(
         // A body still held by the finished attempt is checked again after
         // the backoff, when the connection has let go of it.
         replayable: !replay.is_some_and(Replay::overflowed),
-        untried_endpoint: false,
+        untried_endpoint: hint.untried_left().unwrap_or(false),
     }
 }
 
