@@ -23,7 +23,7 @@ mod tree;
 /// Builds the [`ConfigError`] for an error serde-saphyr returned on `text`.
 pub(crate) fn yaml_error(err: &serde_saphyr::Error, text: &str) -> ConfigError {
     let err = err.without_snippet();
-    let message = match err {
+    let mut message = match err {
         serde_saphyr::Error::InvalidScalar { ty, location } => scalar::message(
             ty,
             scalar::text_at(text, location.line(), location.column()),
@@ -41,6 +41,13 @@ pub(crate) fn yaml_error(err: &serde_saphyr::Error, text: &str) -> ConfigError {
     };
     if let serde_saphyr::Error::SerdeMissingField { field, .. } = err {
         return missing_field(&tree, field, (line, column), message);
+    }
+    if let serde_saphyr::Error::DuplicateMappingKey {
+        key: Some(name), ..
+    } = err
+        && let Some(better) = duplicate_key(&tree, name, (line, column))
+    {
+        message = better;
     }
     let key = tree.path_at(line, column).map(str::to_owned);
     ConfigError::at(line, column, key, message)
@@ -95,4 +102,24 @@ fn missing_field(
         Some(map) => ConfigError::at(map.line, map.column, Some(map.path.clone()), message),
         None => ConfigError::at(line, column, None, message),
     }
+}
+
+/// A key set twice in one mapping. serde-saphyr says only that it is not
+/// allowed; say where the first one is, and, when it is the first key of
+/// an entry of a list, what this most often is: the next entry, written
+/// without its `- `.
+fn duplicate_key(tree: &Tree, name: &str, (line, column): (u64, u64)) -> Option<String> {
+    let map = tree.map_at(line, column)?;
+    let (_, first, _) = map.keys.iter().find(|(k, _, _)| k == name)?;
+    // An entry's first key again most likely begins the next entry.
+    let list = map.path.strip_suffix(']').and_then(|p| p.rsplit_once('['));
+    let advice = match list {
+        Some((list, _)) if map.keys.first().is_some_and(|(k, _, _)| k == name) => {
+            format!("if line {line} starts another entry of `{list}`, begin it with `- `")
+        }
+        _ => "a key appears once in a mapping".to_owned(),
+    };
+    Some(format!(
+        "duplicate key `{name}` (first set on line {first}); {advice}"
+    ))
 }
