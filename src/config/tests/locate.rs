@@ -74,3 +74,59 @@ fn boolean_of_the_wrong_type_says_what_was_found() {
         "`maybe` is not a boolean; write `true` or `false`"
     );
 }
+
+#[test]
+fn key_indented_one_space_too_deep_is_named_with_both_columns() {
+    let text = MINIMAL.replace("    address:", "     address:");
+    let (err, pos) = error_of(&text);
+    assert_eq!(pos, at(3, 13, "listeners[0].address"));
+    assert!(
+        err.message().contains(
+            "check the indentation: `address` starts in column 6, `name` on line 2 in column 5"
+        ),
+        "{err}"
+    );
+    let text = MINIMAL.replace("        cluster: demo", "         cluster: demo");
+    assert_eq!(
+        error_of(&text).1,
+        at(6, 17, "listeners[0].routes[0].cluster")
+    );
+}
+
+#[test]
+fn key_indented_one_space_too_shallow_is_an_indentation_error_not_a_missing_field() {
+    let text = MINIMAL.replace("    endpoints:", "   endpoints:");
+    let (err, pos) = error_of(&text);
+    assert_eq!(pos, at(9, 4, "clusters[0].endpoints"));
+    assert!(!err.message().contains("missing field"), "{err}");
+    assert!(
+        err.message().contains(
+            "check the indentation: `endpoints` starts in column 4, `name` on line 8 in column 5"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn second_entry_without_its_dash_is_not_called_a_duplicate_mapping_key() {
+    // A second cluster whose `- ` was forgotten reads as the first cluster
+    // setting `name` again.
+    let text = format!("{MINIMAL}    name: api\n    endpoints: [\"b:1\"]\n");
+    let (err, pos) = error_of(&text);
+    assert_eq!(pos, at(10, 5, "clusters[0].name"));
+    assert_eq!(
+        err.message(),
+        "duplicate key `name` (first set on line 8); if line 10 starts another entry of `clusters`, begin it with `- `"
+    );
+}
+
+#[test]
+fn duplicate_key_names_the_line_of_the_first() {
+    let text = MINIMAL.replace("    routes:", "    address: 127.0.0.1:8082\n    routes:");
+    let (err, pos) = error_of(&text);
+    assert_eq!(pos, at(4, 5, "listeners[0].address"));
+    assert_eq!(
+        err.message(),
+        "duplicate key `address` (first set on line 3); a key appears once in a mapping"
+    );
+}
