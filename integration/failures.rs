@@ -374,3 +374,68 @@ async fn health_checks_mark_a_hung_replica_out_and_bring_it_back() {
     // Two 200 ms health intervals and a probe, with room for a slow machine.
     assert!(back < Duration::from_millis(1500), "back after {back:?}");
 }
+
+/// An upstream of 5 slots × 20 ms offered far more than it serves, with a
+/// per-try timeout its queue exceeds: most attempts time out while the
+/// rest succeed. That is overload, not an outage: the breaker throttles
+/// the excess and never cuts the upstream off.
+#[tokio::test]
+async fn an_overloaded_upstream_is_throttled_never_cut_off() {
+    timeout(Duration::from_secs(60), async {
+        let up = Upstream::spawn_with("busy", &["--capacity", "5"]).await;
+        up.set_config(serde_json::json!({"delay": "20ms"})).await;
+        let yaml = basic_config(&[up.addr]).replace(
+            "resolve_interval: 200ms",
+            "resolve_interval: 200ms
+    retry: { enabled: false }
+    outlier: { consecutive_failures: 0 }
+    timeouts: { attempt: 60ms }",
+        );
+        let sw = Seawall::start(&yaml).await;
+        let started = Instant::now();
+        let length = Duration::from_secs(3);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..30 {
+            let url = sw.url("/");
+            tasks.spawn(async move {
+                let client = h1_client();
+                let mut seen = Vec::new();
+                while started.elapsed() < length {
+                    let reply = send_with(&client, get(&url)).await.unwrap();
+                    let slice = started.elapsed().as_millis() / 500;
+                    let reason = reply.header("x-seawall-error").map(str::to_owned);
+                    seen.push((slice, reply.status, reason));
+                }
+                seen
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            all.extend(done.unwrap());
+        }
+        let count = |reason: &str| all.iter().filter(|(_, _, r)| r.as_deref() == Some(reason)).count();
+        let ok = all.iter().filter(|(_, s, _)| *s == StatusCode::OK).count();
+        eprintln!(
+            "overloaded upstream: {} answers, {ok} ok, {} attempt-timeout, {} throttled, {} breaker-open",
+            all.len(),
+            count("attempt-timeout"),
+            count("breaker-throttled"),
+            count("breaker-open"),
+        );
+        assert_eq!(count("breaker-open"), 0, "the breaker cut off an upstream that serves");
+        for slice in 0..6 {
+            let served = all.iter().filter(|(s, st, _)| *s == slice && *st == StatusCode::OK).count();
+            assert!(served > 0, "nothing served in half-second {slice}");
+        }
+        // 5 slots × 20 ms is 250 a second (750 in the run). Attempts that
+        // time out still hold the upstream's slots, so overload without an
+        // admission limit wastes part of it; what the breaker must not do
+        // is add an outage on top (an open breaker here served ~0 for its
+        // whole open time).
+        assert!(ok >= 200, "only {ok} served in 3 s");
+        let state = clusters(&sw).await["breaker"].clone();
+        assert_eq!(state["state"], "closed", "{state}");
+    })
+    .await
+    .unwrap();
+}

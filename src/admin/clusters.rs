@@ -54,15 +54,21 @@ fn cluster(name: &str, cluster: &Cluster) -> Value {
         "breaker": {
             "state": phase_name(breaker.phase()),
             "mode": mode_name(breaker.mode()),
+            // Below 1 while the upstream accepts only part of the load
+            // (overload): the throttle refuses the excess.
+            "admit_ratio": breaker.admit_ratio(),
             "opened": {
                 "consecutive_failures": n(&c.opened_consecutive),
                 "failure_rate": n(&c.opened_failure_rate),
                 "slow_call_rate": n(&c.opened_slow_call_rate),
+                "no_success": n(&c.opened_no_success),
                 "probe_failed": n(&c.reopened),
             },
             "half_opened": n(&c.half_opened),
             "closed": n(&c.closed),
             "rejected": n(&c.rejected),
+            "throttle_started": n(&c.throttle_started),
+            "throttled": n(&c.throttled),
         },
         "retry": retry(cluster),
     })

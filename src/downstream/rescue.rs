@@ -136,8 +136,13 @@ fn refusal_or_timeout(e: &(dyn StdError + 'static)) -> Option<Rescue> {
         });
     }
     if let Some(open) = e.downcast_ref::<BreakerOpen>() {
+        let reason = if open.is_throttle() {
+            "breaker-throttled"
+        } else {
+            "breaker-open"
+        };
         return Some(
-            Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "breaker-open")
+            Rescue::new(StatusCode::SERVICE_UNAVAILABLE, reason)
                 .with_retry_after(open.retry_after())
                 .no_retry(),
         );

@@ -45,6 +45,16 @@ fn encode_breakers(
         "Requests refused by an open breaker",
         Counter,
     );
+    let mut throttled = Family::<1>::new(
+        "seawall_breaker_throttled",
+        "Requests refused by the breaker's throttle (the upstream accepted only part of the load)",
+        Counter,
+    );
+    let mut admit_ratio = Family::<1>::new(
+        "seawall_breaker_admit_ratio",
+        "Share of requests the breaker's throttle admits (1: it refuses nothing)",
+        Gauge,
+    );
     for (name, cluster) in clusters(snapshot) {
         let phase = cluster.breaker.phase();
         for (label, p) in [
@@ -62,7 +72,9 @@ fn encode_breakers(
             ("consecutive_failures", &counters.opened_consecutive),
             ("failure_rate", &counters.opened_failure_rate),
             ("slow_call_rate", &counters.opened_slow_call_rate),
+            ("no_success", &counters.opened_no_success),
             ("probe_failed", &counters.reopened),
+            ("throttle_started", &counters.throttle_started),
             ("half_open", &counters.half_opened),
             ("closed", &counters.closed),
         ] {
@@ -72,10 +84,14 @@ fn encode_breakers(
             );
         }
         rejected.add([("cluster", name.clone())], load(&counters.rejected));
+        throttled.add([("cluster", name.clone())], load(&counters.throttled));
+        admit_ratio.add([("cluster", name.clone())], cluster.breaker.admit_ratio());
     }
     state.encode(encoder)?;
     transitions.encode(encoder)?;
-    rejected.encode(encoder)
+    rejected.encode(encoder)?;
+    throttled.encode(encoder)?;
+    admit_ratio.encode(encoder)
 }
 
 fn encode_endpoints(

@@ -18,6 +18,8 @@ pub(crate) struct BreakerFile {
     pub failure_rate: Option<Spanned<NumberOrText>>,
     /// Slow share of the window that trips; 0 disables.
     pub slow_call_rate: Option<Spanned<NumberOrText>>,
+    /// The throttle's K: admit up to K × what the upstream accepts; 0 off.
+    pub accept_multiplier: Option<Spanned<f64>>,
     /// What "slow" means.
     pub slow_call_threshold: Option<Spanned<String>>,
     /// `100` (calls) or `10s` (time).

@@ -81,8 +81,11 @@ pub const ADAPTIVE_LIFO: bool = false;
 pub const FAILURE_STATUSES: [u16; 3] = [502, 503, 504];
 /// `clusters[].breaker.consecutive_failures`
 pub const BREAKER_CONSECUTIVE: u32 = 20;
-/// `clusters[].breaker.failure_rate`
-pub const BREAKER_FAILURE_RATE: f64 = 0.5;
+/// `clusters[].breaker.failure_rate`: open fully only when nothing in the
+/// window succeeded; below that the throttle refuses only the excess.
+pub const BREAKER_FAILURE_RATE: f64 = 1.0;
+/// `clusters[].breaker.accept_multiplier` (the SRE book's K)
+pub const BREAKER_ACCEPT_MULTIPLIER: f64 = 2.0;
 /// `clusters[].breaker.slow_call_threshold`
 pub const BREAKER_SLOW_CALL: Duration = Duration::from_secs(5);
 /// `clusters[].breaker.window`

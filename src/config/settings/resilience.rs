@@ -37,8 +37,12 @@ pub struct BreakerSettings {
     pub mode: BreakerMode,
     /// Trip after this many failures in a row (0: off).
     pub consecutive_failures: u32,
-    /// Trip when this share of the window failed (0: off).
+    /// Trip when this share of the window failed (0: off; 1: only when
+    /// nothing succeeds).
     pub failure_rate: f64,
+    /// The throttle admits up to this many times what the upstream has
+    /// been accepting (0: off).
+    pub accept_multiplier: f64,
     /// Trip when this share of the window was slow (0: off).
     pub slow_call_rate: f64,
     /// A call slower than this is slow.

@@ -21,7 +21,10 @@ fn defaults_are_conservative_and_health_checks_off() {
     assert_eq!(c.failure_statuses, [502, 503, 504]);
     assert_eq!(c.breaker.mode, BreakerMode::Auto);
     assert_eq!(c.breaker.consecutive_failures, 20);
-    assert!((c.breaker.failure_rate - 0.5).abs() < 1e-12);
+    // Open fully only when nothing succeeds; the throttle (K = 2) refuses
+    // the excess while the upstream accepts part of the load.
+    assert!((c.breaker.failure_rate - 1.0).abs() < 1e-12);
+    assert!((c.breaker.accept_multiplier - 2.0).abs() < 1e-12);
     assert!(c.breaker.slow_call_rate.abs() < 1e-12);
     assert_eq!(
         c.breaker.window,

@@ -52,6 +52,7 @@ pub(super) fn breaker(
         consecutive_failures: None,
         failure_rate: None,
         slow_call_rate: None,
+        accept_multiplier: None,
         slow_call_threshold: None,
         window: None,
         minimum_calls: None,
@@ -97,6 +98,10 @@ pub(super) fn breaker(
             defaults::BREAKER_FAILURE_RATE,
         )?,
         slow_call_rate: ratio(raw.slow_call_rate.as_ref(), &k("slow_call_rate"), 0.0)?,
+        accept_multiplier: accept_multiplier(
+            raw.accept_multiplier.as_ref(),
+            &k("accept_multiplier"),
+        )?,
         slow_call_threshold: positive_duration(
             raw.slow_call_threshold.as_ref(),
             &k("slow_call_threshold"),
@@ -113,6 +118,24 @@ pub(super) fn breaker(
             defaults::BREAKER_PROBES,
         )?,
     })
+}
+
+/// `breaker.accept_multiplier`: 0 (off), or at least 1 (below 1 the
+/// throttle would refuse part of what a healthy upstream serves).
+fn accept_multiplier(raw: Option<&Spanned<f64>>, key: &str) -> Result<f64, ConfigError> {
+    let Some(at) = raw else {
+        return Ok(defaults::BREAKER_ACCEPT_MULTIPLIER);
+    };
+    let k = at.value;
+    if k == 0.0 || (k.is_finite() && k >= 1.0) {
+        Ok(k)
+    } else {
+        Err(error(
+            at,
+            key,
+            "must be 0 (throttle off) or a number of at least 1 (2 admits twice what the upstream accepts)",
+        ))
+    }
 }
 
 /// `outlier:`

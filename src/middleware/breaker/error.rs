@@ -11,9 +11,10 @@ use crate::middleware::classify::LocalRefusal;
 
 /// The breaker refused the request without sending it.
 #[derive(Debug, thiserror::Error)]
-#[error("circuit breaker open; retry after {retry_after:?}")]
+#[error("circuit breaker {}; retry after {retry_after:?}", if *throttled { "throttling" } else { "open" })]
 pub struct BreakerOpen {
     retry_after: Duration,
+    throttled: bool,
     #[source]
     local: LocalRefusal,
 }
@@ -23,8 +24,23 @@ impl BreakerOpen {
     pub(crate) fn new(retry_after: Duration) -> Self {
         Self {
             retry_after,
+            throttled: false,
             local: LocalRefusal,
         }
+    }
+
+    /// Refused by the throttle: the upstream accepts only part of the load.
+    pub(crate) fn throttled() -> Self {
+        Self {
+            retry_after: Duration::from_secs(1),
+            throttled: true,
+            local: LocalRefusal,
+        }
+    }
+
+    /// True when the throttle refused (overload), not an open breaker.
+    pub fn is_throttle(&self) -> bool {
+        self.throttled
     }
 
     /// Time until the breaker may admit requests again.

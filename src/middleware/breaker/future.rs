@@ -9,7 +9,9 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 
 use super::shared::Ticket;
-use crate::middleware::classify::Classifier;
+use super::state::Call;
+use crate::middleware::classify::{Classifier, Outcome};
+use crate::middleware::timeout::{AttemptTimeout, HeaderTimeout};
 use crate::wire::BoxError;
 
 pin_project! {
@@ -75,15 +77,36 @@ where
                 classifier,
             } => {
                 let result = ready!(future.poll(cx)).map_err(Into::into);
-                let outcome = match &result {
-                    Ok(response) => classifier.response(response),
-                    Err(error) => classifier.error(error),
+                let call = match &result {
+                    Ok(response) => classifier.response(response).into(),
+                    Err(error) => judge_error(classifier, error),
                 };
                 if let Some(ticket) = ticket.take() {
-                    ticket.finish(outcome);
+                    ticket.finish(call);
                 }
                 Poll::Ready(result)
             }
         }
     }
+}
+
+/// An error as the breaker counts it: a timeout of the attempt (or of the
+/// response headers) is told apart from a failure, because it may only
+/// mean the upstream is busy.
+fn judge_error(classifier: &Classifier, error: &BoxError) -> Call {
+    match classifier.error(error) {
+        Outcome::Failure if timed_out(error.as_ref()) => Call::TimedOut,
+        outcome => outcome.into(),
+    }
+}
+
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if e.is::<AttemptTimeout>() || e.is::<HeaderTimeout>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }

@@ -3,16 +3,39 @@
 //!
 //! # Closed, Open, HalfOpen
 //!
-//! **Closed**: every request goes through and its outcome (judged by the one
-//! [`Classifier`]) is counted. Three
-//! independent triggers open the breaker, each can be disabled with 0:
-//! `consecutive_failures` in a row (reacts in a handful of calls when a
-//! dependency dies outright), the failure share of a sliding window, and the
-//! share of calls slower than `slow_call_threshold` (a dependency that
-//! answers, but too late to be useful). The rate triggers judge nothing until
-//! the window holds `minimum_calls`: two failures out of three calls at
-//! 3 a.m. are noise, not an outage. The window is either the last N calls or
-//! the last T of time (constant memory, whole-bucket expiry).
+//! **Closed**: requests go through and their outcomes (judged by the one
+//! [`Classifier`]) are counted. Between "everything" and "nothing" sits a
+//! throttle ([`throttle`]): while the upstream accepts only part of the
+//! load, the excess is refused (503 `breaker-throttled`) and about
+//! `accept_multiplier` times what it accepts goes through.
+//!
+//! **Overload is not an outage.** Resilience4j, Hystrix and failure accrual
+//! (linkerd, Finagle) open on a failure rate or a failure streak, and an
+//! upstream that is merely overloaded produces both: its queue makes calls
+//! time out while others succeed, the breaker opens, and a capacity dip
+//! becomes a full outage, often a second time just after capacity came
+//! back. Here the rule is what the upstream *accepts*:
+//!
+//! - a hard failure (refused or broken connection, reset, failure status)
+//!   counts toward `consecutive_failures`: a dead dependency opens the
+//!   breaker within a handful of calls, as before;
+//! - a timed-out attempt ([`state::Call::TimedOut`]) only feeds the
+//!   throttle while anything else succeeds; it opens the breaker when
+//!   nothing at all has succeeded for [`state::STALL`] (1 s) while
+//!   `consecutive_failures` calls failed, timed out or were throttled (a
+//!   paused or hung dependency);
+//! - the failure share of the window opens it only at `failure_rate`,
+//!   which by default is 100%: nothing in the window succeeded;
+//! - the share of calls slower than `slow_call_threshold` is an opt-in
+//!   trigger for dependencies that answer too late to be useful.
+//!
+//! The rate triggers judge nothing until the window holds `minimum_calls`
+//! (and the throttle refuses nothing on fewer): two failures out of three
+//! calls at 3 a.m. are noise, not an outage. The window is either the last
+//! N calls or the last T of time (constant memory, whole-bucket expiry).
+//! The throttle reads the last 2 s, and forgets a dip as soon as
+//! `minimum_calls` admitted calls in a row succeed, so refusals stop within
+//! moments of the upstream accepting again.
 //!
 //! **Open**: every request fails at once with 503 `breaker-open`, a
 //! `Retry-After` of the time left open, and the no-retry mark. Failing fast
@@ -53,6 +76,7 @@ mod shared;
 pub mod state;
 #[cfg(test)]
 mod tests;
+pub mod throttle;
 mod window;
 
 use std::sync::Arc;

@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::time::Instant;
 
 use super::error::BreakerOpen;
-use super::state::{Admission, BreakerState, Cause, Kind, Phase, Transition};
+use super::state::{Admission, BreakerState, Call, Cause, Kind, Phase, Transition};
 use crate::config::{BreakerMode, BreakerSettings};
-use crate::middleware::classify::Outcome;
 
 /// A cluster's circuit breaker, shared by all its requests.
 #[derive(Debug)]
@@ -22,6 +21,8 @@ pub struct Breaker {
     cluster: String,
     state: Mutex<BreakerState>,
     phase: AtomicU8,
+    /// The throttle's admit ratio, as `f64` bits.
+    admit_ratio: AtomicU64,
     counters: Counters,
 }
 
@@ -34,6 +35,12 @@ pub struct Counters {
     pub opened_failure_rate: AtomicU64,
     /// Opened by `slow_call_rate`.
     pub opened_slow_call_rate: AtomicU64,
+    /// Opened because nothing succeeded for a while (timeouts included).
+    pub opened_no_success: AtomicU64,
+    /// The throttle started refusing part of the load (overload).
+    pub throttle_started: AtomicU64,
+    /// Requests refused by the throttle.
+    pub throttled: AtomicU64,
     /// Reopened by a failed probe.
     pub reopened: AtomicU64,
     /// Open → half-open.
@@ -56,6 +63,7 @@ impl Breaker {
             cluster: cluster.to_owned(),
             state: Mutex::new(BreakerState::new(settings, rng)),
             phase: AtomicU8::new(0),
+            admit_ratio: AtomicU64::new(1.0f64.to_bits()),
             counters: Counters::default(),
         })
     }
@@ -69,6 +77,12 @@ impl Breaker {
         }
     }
 
+    /// The share of requests the throttle admits (1: it refuses nothing),
+    /// as of the last call (lock-free).
+    pub fn admit_ratio(&self) -> f64 {
+        f64::from_bits(self.admit_ratio.load(Ordering::Relaxed))
+    }
+
     /// The manual override in force.
     pub fn mode(&self) -> BreakerMode {
         self.lock().mode()
@@ -79,6 +93,7 @@ impl Breaker {
         let mut state = self.lock();
         state.set_mode(mode);
         self.phase.store(0, Ordering::Release);
+        self.admit_ratio.store(1.0f64.to_bits(), Ordering::Relaxed);
         tracing::warn!(cluster = %self.cluster, ?mode, "breaker mode set");
     }
 
@@ -106,17 +121,21 @@ impl Breaker {
                 self.counters.rejected.fetch_add(1, Ordering::Relaxed);
                 Err(BreakerOpen::new(after))
             }
+            Admission::Throttle => {
+                self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                Err(BreakerOpen::throttled())
+            }
         }
     }
 
     /// Records a call that started at `started` (one clock read for both
     /// its length and the time of the record).
-    fn finish(&self, kind: Kind, outcome: Option<Outcome>, started: Instant) {
+    fn finish(&self, kind: Kind, call: Option<Call>, started: Instant) {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(started);
         let mut state = self.lock();
-        let transition = match outcome {
-            Some(outcome) => state.record(kind, outcome, elapsed, now),
+        let transition = match call {
+            Some(call) => state.record_call(kind, call, elapsed, now),
             None => state.cancel(kind, elapsed, now),
         };
         self.publish(&state, transition);
@@ -130,6 +149,8 @@ impl Breaker {
             Phase::HalfOpen => 2,
         };
         self.phase.store(phase, Ordering::Release);
+        self.admit_ratio
+            .store(state.admit_ratio().to_bits(), Ordering::Relaxed);
         let c = &self.counters;
         let cluster = &self.cluster;
         match transition {
@@ -140,6 +161,7 @@ impl Breaker {
                     Cause::FailureRate => &c.opened_failure_rate,
                     Cause::SlowCallRate => &c.opened_slow_call_rate,
                     Cause::ProbeFailed => &c.reopened,
+                    Cause::NoSuccess => &c.opened_no_success,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%cluster, ?cause, ?open_for, "breaker opened");
@@ -151,6 +173,17 @@ impl Breaker {
             Some(Transition::Closed) => {
                 c.closed.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%cluster, "breaker closed");
+            }
+            Some(Transition::ThrottleStarted(admit_ratio)) => {
+                c.throttle_started.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    %cluster,
+                    admit_ratio,
+                    "breaker throttling: the upstream accepts only part of the load (overload); refusing the excess"
+                );
+            }
+            Some(Transition::ThrottleEnded) => {
+                tracing::info!(%cluster, "breaker throttling ended: the upstream accepts the load again");
             }
         }
     }
@@ -180,10 +213,10 @@ impl Ticket {
         self.kind
     }
 
-    /// Records the outcome of the call.
-    pub fn finish(mut self, outcome: Outcome) {
+    /// Records how the call ended.
+    pub fn finish(mut self, call: Call) {
         self.done = true;
-        self.breaker.finish(self.kind, Some(outcome), self.started);
+        self.breaker.finish(self.kind, Some(call), self.started);
     }
 }
 

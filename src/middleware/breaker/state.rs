@@ -6,9 +6,41 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::throttle::Throttle;
 use super::window::Window;
 use crate::config::{BreakerMode, BreakerSettings};
 use crate::middleware::classify::Outcome;
+
+/// How long nothing may succeed, while failures keep coming, before the
+/// breaker opens on a streak that includes timeouts (see [`Call::TimedOut`]).
+pub const STALL: Duration = Duration::from_secs(1);
+
+/// How a call ended, as the breaker counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// The upstream answered acceptably.
+    Success,
+    /// The upstream is broken for this call: refused or failed connection,
+    /// reset, protocol error, a failure status.
+    Failure,
+    /// The attempt ran out of time: the upstream may be broken, or only
+    /// busy. It opens the breaker only when nothing else succeeds for
+    /// [`STALL`]; while other calls succeed it is overload, which the
+    /// throttle answers by refusing the excess.
+    TimedOut,
+    /// Says nothing about the upstream (a local refusal).
+    Ignored,
+}
+
+impl From<Outcome> for Call {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Success => Self::Success,
+            Outcome::Failure => Self::Failure,
+            Outcome::Ignored => Self::Ignored,
+        }
+    }
+}
 
 /// The breaker's phase, as metrics and the admin API show it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +64,9 @@ pub enum Cause {
     SlowCallRate,
     /// A half-open probe failed (or was slow).
     ProbeFailed,
+    /// Nothing succeeded for [`STALL`] while `consecutive_failures` calls
+    /// failed or timed out.
+    NoSuccess,
 }
 
 /// How an admitted call is accounted for.
@@ -52,10 +87,12 @@ pub enum Admission {
     Admit(Kind),
     /// Refused; the breaker may admit again after this long.
     Reject(Duration),
+    /// Refused by the throttle: the upstream accepts only part of the load.
+    Throttle,
 }
 
 /// A phase change, to be logged and counted once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Transition {
     /// Closed or half-open → open, for this long.
     Opened(Cause, Duration),
@@ -63,6 +100,11 @@ pub enum Transition {
     HalfOpened,
     /// Half-open → closed.
     Closed,
+    /// The throttle started refusing part of the load (the upstream
+    /// accepts only part of it: overload), admitting this share.
+    ThrottleStarted(f64),
+    /// The throttle admits everything again.
+    ThrottleEnded,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -77,8 +119,19 @@ enum State {
 pub struct BreakerState {
     settings: BreakerSettings,
     state: State,
+    /// Hard failures (not timeouts) since the last success.
     consecutive: u32,
+    /// Failures, timeouts and throttled refusals since the last success,
+    /// and when the first of them happened.
+    streak: u32,
+    streak_since: Option<Instant>,
+    /// Successes in a row: `minimum_calls` of them say the upstream
+    /// accepts everything again, and the throttle forgets the dip.
+    successes: u32,
     window: Window,
+    throttle: Throttle,
+    /// The throttle's admit ratio at the last decision.
+    admit_ratio: f64,
     /// Trips since the breaker last closed: the backoff exponent.
     trips: u32,
     rng: fastrand::Rng,
@@ -89,9 +142,14 @@ impl BreakerState {
     pub fn new(settings: BreakerSettings, rng: fastrand::Rng) -> Self {
         Self {
             window: Window::new(settings.window),
+            throttle: Throttle::new(settings.accept_multiplier, settings.minimum_calls),
+            admit_ratio: 1.0,
             settings,
             state: State::Closed,
             consecutive: 0,
+            streak: 0,
+            streak_since: None,
+            successes: 0,
             trips: 0,
             rng,
         }
@@ -104,6 +162,12 @@ impl BreakerState {
             State::Open { .. } => Phase::Open,
             State::HalfOpen { .. } => Phase::HalfOpen,
         }
+    }
+
+    /// The share of requests the throttle admitted at its last decision
+    /// (1 when it refuses nothing).
+    pub fn admit_ratio(&self) -> f64 {
+        self.admit_ratio
     }
 
     /// The manual override in force.
@@ -147,6 +211,10 @@ impl BreakerState {
                 Admission::Reject(after)
             }
         };
+        if let State::Closed = self.state {
+            let (admission, change) = self.throttled(now, metrics_only);
+            return (admission, transition.or(change));
+        }
         let admission = match &mut self.state {
             State::Closed => Admission::Admit(Kind::Normal),
             State::Open { until } => refuse(until.saturating_duration_since(now)),
@@ -166,6 +234,40 @@ impl BreakerState {
         (admission, transition)
     }
 
+    /// A call while closed: admitted, or refused by the throttle with the
+    /// probability it gives; a change of throttling is a transition.
+    fn throttled(&mut self, now: Instant, metrics_only: bool) -> (Admission, Option<Transition>) {
+        let ratio = self.throttle.admit_ratio(now);
+        let change = match (ratio < 1.0, self.admit_ratio < 1.0) {
+            (true, false) => Some(Transition::ThrottleStarted(ratio)),
+            (false, true) => Some(Transition::ThrottleEnded),
+            _ => None,
+        };
+        self.admit_ratio = ratio;
+        if ratio < 1.0 && self.rng.f64() >= ratio {
+            // A refused request is still a request: what goes through
+            // settles near what the upstream accepts, times K. It also
+            // extends the streak: a dependency that accepts nothing is
+            // opened even when the throttle lets few calls through.
+            self.throttle.request(now);
+            self.streak += 1;
+            if let Some(opened) = self.stalled(now) {
+                let admission = match self.state {
+                    State::Open { until } if !metrics_only => {
+                        Admission::Reject(until.saturating_duration_since(now))
+                    }
+                    _ => Admission::Admit(Kind::Unrecorded),
+                };
+                return (admission, Some(opened));
+            }
+            if !metrics_only {
+                return (Admission::Throttle, change);
+            }
+            return (Admission::Admit(Kind::Unrecorded), change);
+        }
+        (Admission::Admit(Kind::Normal), change)
+    }
+
     /// Records how an admitted call ended after `elapsed`.
     pub fn record(
         &mut self,
@@ -174,10 +276,27 @@ impl BreakerState {
         elapsed: Duration,
         now: Instant,
     ) -> Option<Transition> {
+        self.record_call(kind, outcome.into(), elapsed, now)
+    }
+
+    /// Records how an admitted call ended after `elapsed`, telling a
+    /// timeout from a failure.
+    pub fn record_call(
+        &mut self,
+        kind: Kind,
+        call: Call,
+        elapsed: Duration,
+        now: Instant,
+    ) -> Option<Transition> {
         let slow = elapsed >= self.settings.slow_call_threshold;
+        let outcome = match call {
+            Call::Success => Outcome::Success,
+            Call::Failure | Call::TimedOut => Outcome::Failure,
+            Call::Ignored => Outcome::Ignored,
+        };
         match (kind, self.state) {
-            (Kind::Normal, State::Closed) if outcome != Outcome::Ignored => {
-                self.closed_outcome(outcome == Outcome::Failure, slow, now)
+            (Kind::Normal, State::Closed) if call != Call::Ignored => {
+                self.closed_outcome(call, slow, now)
             }
             (
                 Kind::Probe,
@@ -232,13 +351,34 @@ impl BreakerState {
         None
     }
 
-    fn closed_outcome(&mut self, failed: bool, slow: bool, now: Instant) -> Option<Transition> {
-        self.consecutive = if failed { self.consecutive + 1 } else { 0 };
+    fn closed_outcome(&mut self, call: Call, slow: bool, now: Instant) -> Option<Transition> {
+        let failed = call != Call::Success;
+        self.throttle.request(now);
+        if failed {
+            self.streak += 1;
+            self.streak_since.get_or_insert(now);
+            self.consecutive += u32::from(call == Call::Failure);
+            self.successes = 0;
+        } else {
+            self.throttle.accept(now);
+            (self.consecutive, self.streak, self.streak_since) = (0, 0, None);
+            self.successes += 1;
+            if self.successes >= self.settings.minimum_calls.max(1) {
+                // Everything admitted lately succeeded: the dip is over, and
+                // counts from it must not hold refusals for the rest of the
+                // span.
+                self.throttle.clear();
+            }
+        }
         self.window.record(failed, slow, now);
         let s = &self.settings;
         if s.consecutive_failures > 0 && self.consecutive >= s.consecutive_failures {
             return Some(self.trip(Cause::ConsecutiveFailures, now));
         }
+        if let Some(opened) = self.stalled(now) {
+            return Some(opened);
+        }
+        let s = &self.settings;
         let totals = self.window.totals(now);
         if totals.calls == 0 || totals.calls < s.minimum_calls {
             return None;
@@ -251,6 +391,17 @@ impl BreakerState {
             return Some(self.trip(Cause::SlowCallRate, now));
         }
         None
+    }
+
+    /// Opens when nothing has succeeded for [`STALL`] while
+    /// `consecutive_failures` calls failed, timed out or were throttled.
+    fn stalled(&mut self, now: Instant) -> Option<Transition> {
+        let threshold = self.settings.consecutive_failures;
+        let stalled = self
+            .streak_since
+            .is_some_and(|since| now.saturating_duration_since(since) >= STALL);
+        (threshold > 0 && self.streak >= threshold && stalled)
+            .then(|| self.trip(Cause::NoSuccess, now))
     }
 
     /// Opens for `open_duration × 2^(trips − 1)`, capped at
@@ -273,7 +424,10 @@ impl BreakerState {
     }
 
     fn reset_counts(&mut self) {
-        self.consecutive = 0;
+        (self.consecutive, self.streak, self.streak_since) = (0, 0, None);
+        self.successes = 0;
         self.window.clear();
+        self.throttle.clear();
+        self.admit_ratio = 1.0;
     }
 }

@@ -1,6 +1,8 @@
 //! The breaker's behaviour, step by step on explicit instants, and the
 //! service's bookkeeping with the paused clock.
 
+mod overload;
+
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -24,6 +26,8 @@ fn settings() -> BreakerSettings {
         consecutive_failures: 5,
         failure_rate: 0.0,
         slow_call_rate: 0.0,
+        // The throttle has its own tests (throttle.rs and below).
+        accept_multiplier: 0.0,
         slow_call_threshold: SEC,
         window: BreakerWindow::Count(10),
         minimum_calls: 10,
@@ -47,7 +51,7 @@ fn call(
 ) -> Option<Transition> {
     match b.acquire(now).0 {
         Admission::Admit(kind) => b.record(kind, outcome, took, now),
-        Admission::Reject(_) => panic!("refused at {:?}", b.phase()),
+        Admission::Reject(_) | Admission::Throttle => panic!("refused at {:?}", b.phase()),
     }
 }
 
