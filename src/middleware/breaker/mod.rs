@@ -70,6 +70,7 @@
 //!   held by a connection that sends nothing.
 
 mod error;
+mod events;
 mod future;
 mod layer;
 mod shared;
