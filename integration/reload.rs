@@ -533,3 +533,34 @@ async fn a_reload_blocked_on_reading_a_file_does_not_stall_requests() {
     );
     wait_generation(&sw, 2).await;
 }
+
+fn reloads_tried(sw: &Seawall) -> u64 {
+    sw.running
+        .reload
+        .status()
+        .counts()
+        .iter()
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// A log (or anything else) written next to the config file is not a
+/// config change: writing it must not reload, or a log that records each
+/// reload would reload forever.
+#[tokio::test]
+async fn other_files_in_the_config_directory_do_not_trigger_reloads() {
+    let up = Upstream::spawn("a").await;
+    let base = basic_config(&[up.addr]);
+    let sw = Seawall::start_from_file(&base).await;
+    let path = sw.config_path.clone().unwrap();
+    let log = path.with_file_name("seawall.log");
+    for i in 0..20 {
+        std::fs::write(&log, format!("line {i}\n")).unwrap();
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reloads_tried(&sw), 0, "a write to another file reloaded");
+    // The config file itself still does.
+    std::fs::write(&path, variant(up.addr, 1)).unwrap();
+    wait_generation(&sw, 2).await;
+}

@@ -110,11 +110,10 @@ async fn run(
     reloader: Reloader,
     mut rx: mpsc::Receiver<Trigger>,
     status: Arc<ReloadStatus>,
-    mut watcher: Option<notify::RecommendedWatcher>,
+    mut watcher: Option<watch::Watch>,
 ) {
-    let mut watched = std::collections::HashSet::new();
     if let Some(w) = watcher.as_mut() {
-        watch::follow(w, &mut watched, &reloader.shared.load().config.tls_files());
+        w.follow(&reloader.shared.load().config.tls_files());
     }
     while let Some(trigger) = rx.recv().await {
         let mut replies = Vec::new();
@@ -136,7 +135,7 @@ async fn run(
         let outcome = reloader.reload_once().await;
         status.record(&outcome, reloader.shared.load().generation);
         if let (Outcome::Applied { .. }, Some(w)) = (&outcome, watcher.as_mut()) {
-            watch::follow(w, &mut watched, &reloader.shared.load().config.tls_files());
+            w.follow(&reloader.shared.load().config.tls_files());
         }
         for reply in replies {
             let _ = reply.send(outcome.clone());
