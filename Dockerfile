@@ -17,10 +17,11 @@
 # above 1024. Files mounted into it (config, TLS keys, the admin token) must
 # be readable by that user or its group.
 #
-# No HEALTHCHECK: a scratch image has no shell or curl, and seawall has no
-# subcommand that probes its own admin port yet, so nothing in the image
-# could run one. Orchestrators probe GET /live and /ready on the admin port
-# over HTTP instead (the Kubernetes manifests do).
+# No HEALTHCHECK here, because this one file also builds the fault upstream's
+# image, which cannot run seawall's probe. For seawall, a healthcheck runs
+# its own `health` subcommand (a scratch image has no shell or curl):
+# `["/app", "health", "http://127.0.0.1:9901/ready"]`, as docker-compose.yml
+# does. Kubernetes probes GET /live and /ready over HTTP instead.
 FROM scratch
 ARG VERSION=unknown
 ARG REVISION=unknown

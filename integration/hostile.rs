@@ -374,3 +374,36 @@ async fn admin_changes_need_the_bearer_token() {
     .await;
     assert_eq!(status_of(&live), "200", "{live}");
 }
+
+/// A rotated admin token (the file rewritten, then a reload) applies live:
+/// the new token is accepted and the old one refused.
+#[tokio::test]
+async fn a_rotated_admin_token_applies_on_reload() {
+    let up = Upstream::spawn("a").await;
+    let dir = common::TempDir::new("admin-rotate");
+    let token_path = dir.0.join("token");
+    std::fs::write(&token_path, "first-token-long-enough\n").unwrap();
+    let cfg = basic_config(&[up.addr]).replace(
+        "  address: 127.0.0.1:0\nlog:",
+        &format!(
+            "  address: 127.0.0.1:0\n  token_file: {}\nlog:",
+            token_path.display()
+        ),
+    );
+    let sw = Seawall::start_from_file(&cfg).await;
+    std::fs::write(&token_path, "second-token-long-enough\n").unwrap();
+    let outcome = sw.running.reload.reload().await;
+    assert!(
+        matches!(outcome, seawall::reload::Outcome::Applied { .. }),
+        "{outcome:?}"
+    );
+    let post = |token: &str| {
+        format!(
+            "POST /reload HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let old = raw_request_for(sw.admin, post("first-token-long-enough").as_bytes(), LIMIT).await;
+    assert_eq!(status_of(&old), "401", "{old}");
+    let new = raw_request_for(sw.admin, post("second-token-long-enough").as_bytes(), LIMIT).await;
+    assert_eq!(status_of(&new), "200", "{new}");
+}

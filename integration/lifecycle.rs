@@ -338,3 +338,47 @@ async fn ready_turns_503_when_a_drain_starts_and_admin_stays_up_through_it() {
     assert_eq!(slow.await.unwrap().status, 200);
     assert_eq!(drain.await.unwrap(), Drained::Clean);
 }
+
+#[test]
+fn version_names_the_commit_and_zero_worker_threads_means_the_default() {
+    let out = Command::new(seawall_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!("seawall {} (", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(!text.contains("()"), "no commit in {text}");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/config/seawall.yaml");
+    let out = Command::new(seawall_bin())
+        .args(["check", shipped])
+        .env("SEAWALL_WORKER_THREADS", "0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+#[tokio::test]
+async fn health_exits_0_for_a_ready_seawall_and_1_otherwise() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let health = |url: String| async move {
+        tokio::process::Command::new(seawall_bin())
+            .args(["health", &url])
+            .output()
+            .await
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(health(format!("http://{}/ready", sw.admin)).await, Some(0));
+    assert_eq!(health(format!("http://{}/nope", sw.admin)).await, Some(1));
+    // Nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    assert_eq!(health(format!("http://{addr}/ready")).await, Some(1));
+}

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod health;
+
 use clap::{Parser, Subcommand};
 use seawall::discovery::SystemResolver;
 use seawall::server::{self, Drained};
@@ -13,17 +15,20 @@ use seawall::server::{self, Drained};
 /// Exit code for a bad config file (sysexits EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
 
+/// The version and the commit it was built from (`build.rs`).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SEAWALL_COMMIT"), ")");
+
 /// seawall: a resilience sidecar proxy.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     /// Config file to run with.
     #[arg(long, env = "SEAWALL_CONFIG", default_value = "config/seawall.yaml")]
     config: PathBuf,
-    /// Tokio worker threads (default: one per CPU). Set it to 1 to run as a
-    /// sidecar pinned to one core next to its service.
+    /// Tokio worker threads (default, or 0: one per CPU). Set it to 1 to
+    /// run as a sidecar pinned to one core next to its service.
     #[arg(long, env = "SEAWALL_WORKER_THREADS")]
-    worker_threads: Option<std::num::NonZeroUsize>,
+    worker_threads: Option<usize>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -35,10 +40,20 @@ enum Command {
         /// The file to check.
         path: PathBuf,
     },
+    /// Probe a running seawall (for a container HEALTHCHECK): exit 0 when
+    /// `url` answers 2xx within 2 s, 1 otherwise.
+    Health {
+        /// What to probe.
+        #[arg(default_value = "http://127.0.0.1:9901/ready")]
+        url: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Health { url }) = &cli.command {
+        return health::probe(url);
+    }
     if let Some(Command::Check { path }) = cli.command {
         return match seawall::config::load(&path) {
             Ok(config) => {
@@ -67,8 +82,8 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_CONFIG);
     }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = cli.worker_threads {
-        builder.worker_threads(threads.get());
+    if let Some(threads) = cli.worker_threads.filter(|n| *n > 0) {
+        builder.worker_threads(threads);
     }
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,

@@ -201,7 +201,9 @@ impl Reloader {
 
 /// A change that cannot take effect without a restart, named.
 fn not_live(old: &Config, new: &Config) -> Option<String> {
-    if old.admin != new.admin {
+    // The admin token is read from the snapshot on every admin request,
+    // so a rotated token applies live; only the bound address cannot.
+    if old.admin.address != new.admin.address {
         return Some("admin.address cannot change while running; restart seawall".into());
     }
     if old.log.format != new.log.format || old.log.level != new.log.level {

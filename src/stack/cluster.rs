@@ -92,7 +92,21 @@ impl Cluster {
         let admission =
             carry::cluster_compartment(&settings, carry.map(|(p, c)| (&p.admission, c)));
         let breaker = keep(|c| c.breaker).map_or_else(
-            || Breaker::new(&settings.name, settings.breaker.clone()),
+            || {
+                if let Some(p) = previous
+                    && p.breaker.mode() != p.settings.breaker.mode
+                {
+                    // An operator's override (admin API) lives in the old
+                    // breaker; new breaker settings start from the file.
+                    tracing::warn!(
+                        cluster = %settings.name,
+                        dropped = ?p.breaker.mode(),
+                        mode = ?settings.breaker.mode,
+                        "breaker settings changed by reload: the manual breaker override is dropped"
+                    );
+                }
+                Breaker::new(&settings.name, settings.breaker.clone())
+            },
             |p| p.breaker.clone(),
         );
         let retry_budget = keep(|c| c.retry_budget).map_or_else(
