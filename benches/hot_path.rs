@@ -18,6 +18,7 @@ fn route(name: &str, host: Option<&str>, prefix: &str) -> (RouteSettings, ()) {
         timeouts: Default::default(),
         admission: None,
         retry: Default::default(),
+        priority: Default::default(),
     };
     (settings, ())
 }

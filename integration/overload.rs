@@ -163,3 +163,71 @@ async fn sheds_excess_at_three_times_capacity_and_keeps_admitted_latency() {
         "recovered in {recovered:?}"
     );
 }
+
+/// 20% critical and 80% sheddable traffic at about 3× what an upstream of
+/// 5 slots × 20 ms serves: the critical requests all get through; the
+/// refusals fall on the sheddable ones.
+#[tokio::test]
+async fn under_overload_critical_requests_get_through_and_sheddable_ones_are_refused() {
+    let up = Upstream::spawn_with("cap", &["--capacity", "5"]).await;
+    up.set_config(serde_json::json!({"delay": "20ms"})).await;
+    let yaml = basic_config(&[up.addr])
+        .replace(
+            "    header_read_timeout: 2s\n",
+            "    header_read_timeout: 2s\n    trust_priority_header: true\n",
+        )
+        .replace(
+            "resolve_interval: 200ms",
+            "resolve_interval: 200ms\n    retry: { enabled: false }\n    admission: { max_concurrent: 5, max_queue: 10 }",
+        );
+    let sw = Seawall::start(&yaml).await;
+    let started = Instant::now();
+    let length = Duration::from_secs(3);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let priority = if i < 6 { "critical" } else { "sheddable" };
+        let url = sw.url("/");
+        tasks.spawn(async move {
+            let client = h1_client();
+            let (mut ok, mut refused) = (0u32, 0u32);
+            while started.elapsed() < length {
+                let mut req = get(&url);
+                req.headers_mut()
+                    .insert("x-seawall-priority", priority.parse().unwrap());
+                let reply = send_with(&client, req).await.unwrap();
+                if reply.status == http::StatusCode::OK {
+                    ok += 1;
+                } else {
+                    refused += 1;
+                    // Refused clients back off a little, as clients do.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+            (priority, ok, refused)
+        });
+    }
+    let (mut critical, mut sheddable) = ((0, 0), (0, 0));
+    while let Some(done) = tasks.join_next().await {
+        let (priority, ok, refused) = done.unwrap();
+        let total = if priority == "critical" {
+            &mut critical
+        } else {
+            &mut sheddable
+        };
+        total.0 += ok;
+        total.1 += refused;
+    }
+    eprintln!("critical ok/refused {critical:?}, sheddable ok/refused {sheddable:?}");
+    assert!(
+        critical.0 > 100,
+        "critical requests were served: {critical:?}"
+    );
+    assert!(
+        f64::from(critical.1) <= f64::from(critical.0 + critical.1) * 0.001,
+        "critical refused: {critical:?}"
+    );
+    assert!(
+        sheddable.1 > 0,
+        "the excess fell on sheddable requests: {sheddable:?}"
+    );
+}

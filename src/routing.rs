@@ -151,6 +151,7 @@ mod tests {
                 timeouts: Default::default(),
                 admission: None,
                 retry: Default::default(),
+                priority: Default::default(),
             },
             name_static,
         )

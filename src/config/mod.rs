@@ -45,7 +45,7 @@ pub use settings::resilience::{
     BreakerMode, BreakerSettings, BreakerWindow, HealthCheckSettings, OutlierSettings,
 };
 pub use settings::retry::{RetryBudgetSettings, RetryOn, RetryPolicy, RetrySettings};
-pub use settings::route::RouteSettings;
+pub use settings::route::{RoutePriority, RouteSettings};
 pub use settings::shutdown::ShutdownSettings;
 pub use settings::timeouts::{TimeoutOverrides, TimeoutSettings};
 pub use settings::tls::{ClusterTls, ListenerTls, Loaded};

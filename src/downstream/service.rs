@@ -28,13 +28,14 @@ use super::hygiene;
 use super::prebuffer;
 use super::rescue;
 use super::tunnel;
-use crate::config::ServerLimits;
+use crate::config::{RouteSettings, ServerLimits};
+use crate::middleware::Priority;
 use crate::routing::Route;
 use crate::snapshot::{RouteTarget, Shared};
 use crate::stack::RouteService;
 use crate::wire::body::{self, Response};
 use crate::wire::headers;
-use crate::wire::reason::{ERROR_HEADER, Rescue};
+use crate::wire::reason::{ERROR_HEADER, PRIORITY_HEADER, Rescue};
 
 /// Per-connection state of the handler (cloned per request).
 #[derive(Clone, Debug)]
@@ -268,6 +269,11 @@ impl Proxy {
             host,
         );
         headers::add_via(&mut parts.headers, parts.version);
+        let priority = priority(&route.settings, &parts.headers, &listener.limits);
+        if priority != Priority::Default {
+            // Absent means default: the common case inserts nothing.
+            parts.extensions.insert(priority);
+        }
         Ok(Prepared {
             parts,
             incoming,
@@ -277,6 +283,17 @@ impl Proxy {
             downstream_upgrade,
         })
     }
+}
+
+/// The request's priority: its `x-seawall-priority` header when the
+/// listener trusts it and it names one, else the route's.
+fn priority(route: &RouteSettings, headers: &http::HeaderMap, limits: &ServerLimits) -> Priority {
+    limits
+        .trust_priority_header
+        .then(|| headers.get(PRIORITY_HEADER))
+        .flatten()
+        .and_then(|v| Priority::parse(v.as_bytes()))
+        .unwrap_or_else(|| route.priority.into())
 }
 
 /// What the access log and the answer need of the downstream request.

@@ -13,6 +13,8 @@ pub mod timeout;
 
 use tokio::time::Instant;
 
+use crate::config::RoutePriority;
+
 /// When the caller stops waiting: a request extension set by the deadline
 /// layer (the minimum of the route timeout and the caller's propagated
 /// budget) and read by the layers inside it — admission refuses work that
@@ -24,5 +26,59 @@ impl Deadline {
     /// Time left at `now` until the deadline (zero when passed).
     pub fn remaining_at(&self, now: Instant) -> std::time::Duration {
         self.0.saturating_duration_since(now)
+    }
+}
+
+/// A request's criticality, a request extension set by the handler (absent
+/// means [`Priority::Default`]). Under overload admission refuses
+/// `Sheddable` requests first, then `Default` ones, and `Critical` ones only
+/// when nothing else is left to refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Priority {
+    /// Refused first.
+    Sheddable,
+    /// Refused after sheddable requests.
+    #[default]
+    Default,
+    /// Refused only when nothing else is left to refuse.
+    Critical,
+}
+
+impl Priority {
+    /// Every priority, lowest first.
+    pub const ALL: [Self; 3] = [Self::Sheddable, Self::Default, Self::Critical];
+
+    /// The `x-seawall-priority` value: `critical`, `default` or `sheddable`.
+    pub fn parse(value: &[u8]) -> Option<Self> {
+        match value {
+            b"critical" => Some(Self::Critical),
+            b"default" => Some(Self::Default),
+            b"sheddable" => Some(Self::Sheddable),
+            _ => None,
+        }
+    }
+
+    /// Its name, for metrics and the admin API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::Default => "default",
+            Self::Sheddable => "sheddable",
+        }
+    }
+
+    /// Its index in [`Priority::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl From<RoutePriority> for Priority {
+    fn from(p: RoutePriority) -> Self {
+        match p {
+            RoutePriority::Critical => Self::Critical,
+            RoutePriority::Default => Self::Default,
+            RoutePriority::Sheddable => Self::Sheddable,
+        }
     }
 }

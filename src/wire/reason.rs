@@ -16,6 +16,10 @@ use super::body::{self, Body};
 /// The header carrying the reason code of every response seawall synthesizes.
 pub const ERROR_HEADER: HeaderName = HeaderName::from_static("x-seawall-error");
 
+/// A request's criticality (`critical`, `default`, `sheddable`), believed
+/// only from listeners with `trust_priority_header`.
+pub const PRIORITY_HEADER: HeaderName = HeaderName::from_static("x-seawall-priority");
+
 /// Marks a response seawall synthesized because of overload or an open
 /// breaker: the request was not processed, and a seawall further up the
 /// chain must not retry it (retries would multiply across hops).

@@ -15,6 +15,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
+use crate::middleware::Priority;
 use crate::middleware::admission::{AdmissionState, QUEUE_WAIT_BOUNDS};
 use crate::reload::ReloadHandle;
 use crate::snapshot::Shared;
@@ -112,12 +113,33 @@ fn encode_admission(
         "Requests refused by admission, by reason",
         Counter,
     );
+    let mut by_priority = Family::<3>::new(
+        "seawall_admission_shed_by_priority",
+        "Requests refused by admission, by the request's priority",
+        Counter,
+    );
+    let mut admitted_by_priority = Family::<3>::new(
+        "seawall_admission_admitted_by_priority",
+        "Requests given a slot, by the request's priority",
+        Counter,
+    );
     for (name, (cluster, state)) in compartments {
         let m = state.metrics();
         let labels = || [("cluster", cluster.clone()), ("compartment", name.clone())];
         in_flight.add(labels(), load_usize(&m.in_flight));
         queued.add(labels(), load_usize(&m.queued));
         admitted.add(labels(), load(&m.admitted_total));
+        for p in Priority::ALL {
+            let labels = || {
+                [
+                    ("cluster", cluster.clone()),
+                    ("compartment", name.clone()),
+                    ("priority", p.name().to_owned()),
+                ]
+            };
+            by_priority.add(labels(), load(&m.shed_by_priority[p.index()]));
+            admitted_by_priority.add(labels(), load(&m.admitted_by_priority[p.index()]));
+        }
         for (reason, counter) in [
             ("queue-full", &m.shed_queue_full_total),
             ("queue-delay", &m.shed_queue_delay_total),
@@ -137,6 +159,8 @@ fn encode_admission(
         f.encode(encoder)?;
     }
     encode_queue_wait_histogram(encoder, compartments)?;
+    by_priority.encode(encoder)?;
+    admitted_by_priority.encode(encoder)?;
     shed.encode(encoder)
 }
 

@@ -31,6 +31,8 @@ pub(crate) struct ListenerFile {
     pub request_buffer_bytes: Option<Spanned<SizeFile>>,
     /// Most open downstream connections.
     pub max_connections: Option<Spanned<u64>>,
+    /// Whether requests may set their own `x-seawall-priority`.
+    pub trust_priority_header: Option<bool>,
     /// HTTP/2 abuse limits.
     pub http2: Option<Http2File>,
     /// Routes (at least one).

@@ -24,6 +24,21 @@ pub(crate) struct RouteFile {
     pub admission: Option<AdmissionFile>,
     /// The route's retry policy; absent keys come from the cluster's.
     pub retry: Option<RetryFile>,
+    /// `critical`, `default` or `sheddable`: who is refused first under
+    /// overload.
+    pub priority: Option<PriorityFile>,
+}
+
+/// `routes[].priority`
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PriorityFile {
+    /// Refused only when nothing else is left to refuse.
+    Critical,
+    /// Refused after sheddable requests.
+    Default,
+    /// Refused first.
+    Sheddable,
 }
 
 /// `routes[].match:`

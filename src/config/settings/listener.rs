@@ -48,6 +48,10 @@ pub struct ServerLimits {
     /// Most open downstream connections; further ones are accepted and
     /// closed at once.
     pub max_connections: usize,
+    /// Whether a request's `x-seawall-priority` header is believed (only
+    /// for listeners that face trusted callers); otherwise the route's
+    /// priority applies and the header is ignored.
+    pub trust_priority_header: bool,
     /// HTTP/2 abuse limits.
     pub http2: Http2Limits,
 }

@@ -29,4 +29,22 @@ pub struct RouteSettings {
     /// The route's retry policy: its own `retry:` block over its cluster's,
     /// key by key. The budget is always the cluster's.
     pub retry: RetryPolicy,
+    /// Who is refused first under overload (a trusted
+    /// `x-seawall-priority` header overrides it per request).
+    pub priority: RoutePriority,
+}
+
+/// A request's criticality: under overload `sheddable` requests are refused
+/// first, then `default` ones; `critical` ones only when nothing else is
+/// left to refuse.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutePriority {
+    /// Refused only when nothing else is left to refuse.
+    Critical,
+    /// Refused after sheddable requests.
+    #[default]
+    Default,
+    /// Refused first.
+    Sheddable,
 }

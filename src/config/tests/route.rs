@@ -69,3 +69,36 @@ fn host_is_lower_cased() {
         Some("*.example.com")
     );
 }
+
+#[test]
+fn route_priority_and_the_listeners_trust_flag_are_read_and_bad_values_located() {
+    use crate::config::RoutePriority;
+    let config = parse(MINIMAL, None).unwrap();
+    assert_eq!(
+        config.listeners[0].routes[0].priority,
+        RoutePriority::Default
+    );
+    assert!(!config.listeners[0].limits.trust_priority_header);
+    let text = MINIMAL
+        .replace(
+            "        cluster: demo\n",
+            "        cluster: demo\n        priority: critical\n",
+        )
+        .replace(
+            "    address: 127.0.0.1:8080\n",
+            "    address: 127.0.0.1:8080\n    trust_priority_header: true\n",
+        );
+    let config = parse(&text, None).unwrap();
+    assert_eq!(
+        config.listeners[0].routes[0].priority,
+        RoutePriority::Critical
+    );
+    assert!(config.listeners[0].limits.trust_priority_header);
+    let bad = MINIMAL.replace(
+        "        cluster: demo\n",
+        "        cluster: demo\n        priority: urgent\n",
+    );
+    let (err, pos) = error_of(&bad);
+    assert_eq!(pos.0, 7, "{err}");
+    assert!(err.to_string().contains("priority"), "{err}");
+}

@@ -120,6 +120,7 @@ fn limits(raw: &ListenerFile, key: &str) -> Result<ServerLimits, ConfigError> {
         max_uri_bytes: hardening.max_uri_bytes,
         request_buffer_bytes: hardening.request_buffer_bytes,
         max_connections: hardening.max_connections,
+        trust_priority_header: raw.trust_priority_header.unwrap_or(false),
         http2: hardening.http2,
     })
 }

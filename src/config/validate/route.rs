@@ -4,9 +4,9 @@
 
 use super::super::error::ConfigError;
 use super::super::file::cluster::ClusterFile;
-use super::super::file::route::{MatchFile, RouteFile};
+use super::super::file::route::{MatchFile, PriorityFile, RouteFile};
 use super::super::settings::defaults;
-use super::super::settings::route::RouteSettings;
+use super::super::settings::route::{RoutePriority, RouteSettings};
 use super::{admission, error, retry, scalar, timeouts};
 
 /// Validates `raw` (at key path `key`); it must name one of `clusters`.
@@ -49,6 +49,11 @@ pub(super) fn route(
         cluster: raw.cluster.value.clone(),
         timeouts: timeouts::overrides(raw.timeouts.as_ref(), &format!("{key}.timeouts"))?,
         admission,
+        priority: match raw.priority {
+            None | Some(PriorityFile::Default) => RoutePriority::Default,
+            Some(PriorityFile::Critical) => RoutePriority::Critical,
+            Some(PriorityFile::Sheddable) => RoutePriority::Sheddable,
+        },
     })
 }
 

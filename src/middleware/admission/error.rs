@@ -11,6 +11,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::middleware::Priority;
+
 /// Why a request was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ShedReason {
@@ -44,14 +46,17 @@ pub struct Shed {
     /// When the caller may try again: the estimated time to drain the queue,
     /// jittered, at least one second.
     pub retry_after: Duration,
+    /// The priority of the request refused.
+    pub priority: Priority,
 }
 
 impl Shed {
     /// Only admission control refuses requests.
-    pub(super) fn new(reason: ShedReason, retry_after: Duration) -> Self {
+    pub(super) fn new(reason: ShedReason, retry_after: Duration, priority: Priority) -> Self {
         Self {
             reason,
             retry_after,
+            priority,
         }
     }
 

@@ -8,7 +8,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
-use super::error::ShedReason;
+use super::error::{Shed, ShedReason};
+use crate::middleware::Priority;
 
 /// A compartment's counters (`_total`) and gauges.
 #[derive(Debug, Default)]
@@ -36,6 +37,10 @@ pub struct AdmissionMetrics {
     /// Histogram: waits per bucket of [`QUEUE_WAIT_BOUNDS`] (not cumulative);
     /// the last bucket counts waits above every bound.
     pub queue_wait_buckets: [AtomicU64; QUEUE_WAIT_BOUNDS.len() + 1],
+    /// Requests refused, by priority (`Priority::index`).
+    pub shed_by_priority: [AtomicU64; 3],
+    /// Requests admitted, by priority (`Priority::index`).
+    pub admitted_by_priority: [AtomicU64; 3],
 }
 
 /// Upper bounds, in seconds, of the queue-wait histogram buckets: from the
@@ -49,12 +54,14 @@ impl AdmissionMetrics {
         self.shed_counter(reason).load(Relaxed)
     }
 
-    pub(super) fn shed(&self, reason: ShedReason) {
-        self.shed_counter(reason).fetch_add(1, Relaxed);
+    pub(super) fn shed(&self, shed: &Shed) {
+        self.shed_counter(shed.reason).fetch_add(1, Relaxed);
+        self.shed_by_priority[shed.priority.index()].fetch_add(1, Relaxed);
     }
 
-    pub(super) fn admitted(&self, waited: Option<Duration>) {
+    pub(super) fn admitted(&self, waited: Option<Duration>, priority: Priority) {
         self.admitted_total.fetch_add(1, Relaxed);
+        self.admitted_by_priority[priority.index()].fetch_add(1, Relaxed);
         if let Some(waited) = waited {
             let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
             self.queue_wait_count.fetch_add(1, Relaxed);
@@ -98,9 +105,9 @@ mod tests {
     #[test]
     fn queue_wait_lands_in_its_bucket_and_long_waits_in_the_last() {
         let m = AdmissionMetrics::default();
-        m.admitted(Some(Duration::from_millis(3)));
-        m.admitted(Some(Duration::from_secs(5)));
-        m.admitted(None);
+        m.admitted(Some(Duration::from_millis(3)), Priority::Default);
+        m.admitted(Some(Duration::from_secs(5)), Priority::Default);
+        m.admitted(None, Priority::Default);
         let counts: Vec<u64> = m
             .queue_wait_buckets
             .iter()

@@ -86,7 +86,7 @@ pub use layer::AdmissionLayer;
 pub use metrics::{AdmissionMetrics, QUEUE_WAIT_BOUNDS};
 pub use shared::AdmissionState;
 
-use super::Deadline;
+use super::{Deadline, Priority};
 use crate::wire::BoxError;
 use shared::Acquire;
 
@@ -120,7 +120,12 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
-        match self.state.acquire(deadline) {
+        let priority = request
+            .extensions()
+            .get::<Priority>()
+            .copied()
+            .unwrap_or_default();
+        match self.state.acquire(deadline, priority) {
             Acquire::Admitted(permit) => ResponseFuture::running(self.inner.call(request), permit),
             Acquire::Waiting(waiter) => {
                 // The ready service goes with the request; this clone polls

@@ -21,6 +21,7 @@ use super::error::{Shed, ShedReason};
 use super::metrics::AdmissionMetrics;
 use super::state::{Arrival, Handoff, Queue};
 use crate::config::AdmissionSettings;
+use crate::middleware::Priority;
 
 type Grant = Result<Permit, Shed>;
 
@@ -86,22 +87,29 @@ impl AdmissionState {
     }
 
     /// Takes a slot, a place in the queue, or a refusal.
-    pub(crate) fn acquire(self: &Arc<Self>, deadline: Option<Instant>) -> Acquire {
+    pub(crate) fn acquire(
+        self: &Arc<Self>,
+        deadline: Option<Instant>,
+        priority: Priority,
+    ) -> Acquire {
         let now = Instant::now();
         let mut queue = self.lock();
-        let (arrival, change) = queue.arrive(now, deadline);
+        let (arrival, change) = queue.arrive(now, deadline, priority);
+        let mut evicted = Vec::new();
         let result = match arrival {
             Arrival::Admit => {
-                self.metrics.admitted(None);
+                self.metrics.admitted(None, priority);
                 Acquire::Admitted(Permit::new(self.clone()))
             }
             Arrival::Shed(shed) => {
-                self.metrics.shed(shed.reason);
+                self.metrics.shed(&shed);
                 Acquire::Shed(shed)
             }
             Arrival::Wait { expires, reason } => {
                 let (tx, rx) = oneshot::channel();
-                let id = queue.enqueue(now, deadline, (expires, reason), tx);
+                let (id, pushed_out) =
+                    queue.enqueue(now, deadline, (expires, reason), priority, tx);
+                evicted.extend(pushed_out);
                 Acquire::Waiting(Waiter {
                     id,
                     state: self.clone(),
@@ -111,7 +119,7 @@ impl AdmissionState {
                 })
             }
         };
-        self.after(queue, Vec::new(), change);
+        self.after(queue, evicted, change);
         result
     }
 
@@ -127,7 +135,7 @@ impl AdmissionState {
         let (_tx, shed) = queue.remove(id, Instant::now(), expired)?;
         self.sync(&queue);
         if expired {
-            self.metrics.shed(shed.reason);
+            self.metrics.shed(&shed);
         }
         Some(shed)
     }
@@ -152,14 +160,19 @@ impl AdmissionState {
             }
             None => {}
         }
-        for Handoff { payload, outcome } in handoffs {
+        for Handoff {
+            payload,
+            priority,
+            outcome,
+        } in handoffs
+        {
             let grant = match outcome {
                 Ok(waited) => {
-                    self.metrics.admitted(Some(waited));
+                    self.metrics.admitted(Some(waited), priority);
                     Ok(Permit::new(self.clone()))
                 }
                 Err(shed) => {
-                    self.metrics.shed(shed.reason);
+                    self.metrics.shed(&shed);
                     Err(shed)
                 }
             };
@@ -228,7 +241,11 @@ impl Future for Waiter {
             // The sender lives in the queue until it sends: it cannot be
             // dropped unsent while this waiter holds the compartment.
             return Poll::Ready(grant.unwrap_or_else(|_| {
-                Err(Shed::new(ShedReason::QueueDelay, Duration::from_secs(1)))
+                Err(Shed::new(
+                    ShedReason::QueueDelay,
+                    Duration::from_secs(1),
+                    Priority::Default,
+                ))
             }));
         }
         ready!(self.sleep.as_mut().poll(cx));

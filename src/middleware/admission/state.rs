@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::codel::{Codel, ServiceTime};
 use super::error::{Shed, ShedReason};
 use crate::config::AdmissionSettings;
+use crate::middleware::Priority;
 
 /// What happens to a new request.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub(crate) enum Arrival {
 pub(crate) struct Handoff<T> {
     /// The waiter's payload.
     pub payload: T,
+    /// The waiter's priority.
+    pub priority: Priority,
     /// `Ok(time waited)` with a slot, or why it was refused.
     pub outcome: Result<Duration, Shed>,
 }
@@ -45,6 +48,7 @@ pub(crate) struct Handoff<T> {
 #[derive(Debug)]
 struct Waiter<T> {
     id: u64,
+    priority: Priority,
     enqueued: Instant,
     deadline: Option<Instant>,
     expires: Instant,
@@ -57,7 +61,8 @@ struct Waiter<T> {
 pub(crate) struct Queue<T> {
     limits: AdmissionSettings,
     in_flight: usize,
-    waiters: VecDeque<Waiter<T>>,
+    /// One line per priority (`Priority::index`), each oldest first.
+    waiters: [VecDeque<Waiter<T>>; 3],
     next_id: u64,
     codel: Codel,
     service: ServiceTime,
@@ -71,7 +76,7 @@ impl<T> Queue<T> {
         Self {
             limits,
             in_flight: 0,
-            waiters: VecDeque::new(),
+            waiters: Default::default(),
             next_id: 0,
             codel,
             service: ServiceTime::default(),
@@ -86,7 +91,15 @@ impl<T> Queue<T> {
 
     /// Requests waiting.
     pub(crate) fn queued(&self) -> usize {
-        self.waiters.len()
+        self.waiters.iter().map(VecDeque::len).sum()
+    }
+
+    /// Requests waiting at `priority` or above: those served before it.
+    fn ahead_of(&self, priority: Priority) -> usize {
+        self.waiters[priority.index()..]
+            .iter()
+            .map(VecDeque::len)
+            .sum()
     }
 
     /// Whether CoDel currently judges the queue standing.
@@ -101,32 +114,53 @@ impl<T> Queue<T> {
 
     /// Decides a new request's fate. Checks, in order: a deadline it cannot
     /// meet even if served at once; a free slot with nobody waiting; the
-    /// queue standing (CoDel) and the wait it would face above `target`; the
-    /// queue full. Returns `Some(verdict)` as the second value when CoDel's
-    /// verdict changed.
+    /// queue standing (CoDel) and the wait it would face above `target`
+    /// (a sheddable request is refused at once, a critical one waits); the
+    /// queue full, unless a lower-priority waiter can make room. Returns
+    /// `Some(verdict)` as the second value when CoDel's verdict changed.
     pub(crate) fn arrive(
         &mut self,
         now: Instant,
         deadline: Option<Instant>,
+        priority: Priority,
     ) -> (Arrival, Option<bool>) {
         let change = self.roll(now);
         if self.unmeetable(now, deadline) {
-            return (Arrival::Shed(self.shed(ShedReason::Deadline)), change);
+            return (
+                Arrival::Shed(self.shed(ShedReason::Deadline, priority)),
+                change,
+            );
         }
-        if self.in_flight < self.limits.max_concurrent.get() && self.waiters.is_empty() {
+        if self.in_flight < self.limits.max_concurrent.get() && self.queued() == 0 {
             self.in_flight += 1;
             self.codel.observe(Duration::ZERO);
             return (Arrival::Admit, change);
         }
         let standing = self.codel.overloaded()
-            && self
-                .expected_wait(self.waiters.len() + 1)
-                .is_none_or(|wait| wait > self.codel.target());
+            && match priority {
+                Priority::Sheddable => true,
+                Priority::Default => self
+                    .expected_wait(self.ahead_of(priority) + 1)
+                    .is_none_or(|wait| wait > self.codel.target()),
+                Priority::Critical => false,
+            };
         if standing {
-            return (Arrival::Shed(self.shed(ShedReason::QueueDelay)), change);
+            return (
+                Arrival::Shed(self.shed(ShedReason::QueueDelay, priority)),
+                change,
+            );
         }
-        if self.waiters.len() >= self.limits.max_queue {
-            return (Arrival::Shed(self.shed(ShedReason::QueueFull)), change);
+        if self.queued() >= self.limits.max_queue && self.lowest_waiting() >= Some(priority) {
+            return (
+                Arrival::Shed(self.shed(ShedReason::QueueFull, priority)),
+                change,
+            );
+        }
+        if self.limits.max_queue == 0 {
+            return (
+                Arrival::Shed(self.shed(ShedReason::QueueFull, priority)),
+                change,
+            );
         }
         let mut expires = now + self.limits.max_queue_wait;
         let mut reason = ShedReason::QueueDelay;
@@ -141,39 +175,64 @@ impl<T> Queue<T> {
         (Arrival::Wait { expires, reason }, change)
     }
 
+    /// The lowest priority with a waiter.
+    fn lowest_waiting(&self) -> Option<Priority> {
+        Priority::ALL
+            .into_iter()
+            .find(|p| !self.waiters[p.index()].is_empty())
+    }
+
     /// Adds a waiter after [`Arrival::Wait`] (with its `expires` and
-    /// `reason`); returns its id.
+    /// `reason`); returns its id, and the waiter it pushed out when the
+    /// queue was full: the newest of the lowest priority, refused.
     pub(crate) fn enqueue(
         &mut self,
         now: Instant,
         deadline: Option<Instant>,
         (expires, reason): (Instant, ShedReason),
+        priority: Priority,
         payload: T,
-    ) -> u64 {
+    ) -> (u64, Option<Handoff<T>>) {
+        let evicted = if self.queued() >= self.limits.max_queue {
+            self.lowest_waiting()
+                .and_then(|p| self.waiters[p.index()].pop_back())
+                .map(|w| Handoff {
+                    priority: w.priority,
+                    outcome: Err(self.shed(ShedReason::QueueFull, w.priority)),
+                    payload: w.payload,
+                })
+        } else {
+            None
+        };
         let id = self.next_id;
         self.next_id += 1;
-        self.waiters.push_back(Waiter {
+        self.waiters[priority.index()].push_back(Waiter {
             id,
+            priority,
             enqueued: now,
             deadline,
             expires,
             reason,
             payload,
         });
-        id
+        (id, evicted)
     }
 
     /// Takes waiter `id` out of the queue: its client went away
     /// (`expired == false`) or its wait ended (`true`; the sojourn then
     /// counts for CoDel). `None` if it already left.
     pub(crate) fn remove(&mut self, id: u64, now: Instant, expired: bool) -> Option<(T, Shed)> {
-        let at = self.waiters.iter().position(|w| w.id == id)?;
-        let w = self.waiters.remove(at)?;
+        let line = self
+            .waiters
+            .iter_mut()
+            .find(|line| line.iter().any(|w| w.id == id))?;
+        let at = line.iter().position(|w| w.id == id)?;
+        let w = line.remove(at)?;
         if expired {
             self.codel
                 .observe(now.saturating_duration_since(w.enqueued));
         }
-        let shed = self.shed(w.reason);
+        let shed = self.shed(w.reason, w.priority);
         Some((w.payload, shed))
     }
 
@@ -202,10 +261,12 @@ impl<T> Queue<T> {
         self.codel.set(limits.target, limits.interval);
         self.limits = limits;
         let mut out = Vec::new();
-        while self.waiters.len() > self.limits.max_queue {
-            if let Some(w) = self.waiters.pop_back() {
-                let outcome = Err(self.shed(ShedReason::QueueFull));
+        while self.queued() > self.limits.max_queue {
+            let lowest = self.lowest_waiting();
+            if let Some(w) = lowest.and_then(|p| self.waiters[p.index()].pop_back()) {
+                let outcome = Err(self.shed(ShedReason::QueueFull, w.priority));
                 out.push(Handoff {
+                    priority: w.priority,
                     payload: w.payload,
                     outcome,
                 });
@@ -216,47 +277,38 @@ impl<T> Queue<T> {
         (out, change)
     }
 
-    /// Gives free slots to waiters: first refuses, from the oldest, those
-    /// past their own expiry or, while the queue is standing, past `target`;
-    /// then serves the oldest (or, standing with `adaptive_lifo`, the newest)
-    /// unless its deadline can no longer be met.
+    /// Gives free slots to waiters: first refuses, from the oldest of each
+    /// line, those past their own expiry or, while the queue is standing,
+    /// past `target`; then serves the highest priority first, the oldest
+    /// (or, standing with `adaptive_lifo`, the newest) of its line, unless
+    /// its deadline can no longer be met.
     fn dispatch(&mut self, now: Instant) -> (Vec<Handoff<T>>, Option<bool>) {
         let change = self.roll(now);
         let mut out = Vec::new();
-        while let Some(front) = self.waiters.front() {
-            let age = now.saturating_duration_since(front.enqueued);
-            let reason = if now >= front.expires {
-                front.reason
-            } else if self.codel.overloaded() && age > self.codel.target() {
-                ShedReason::QueueDelay
-            } else {
-                break;
-            };
-            self.codel.observe(age);
-            if let Some(w) = self.waiters.pop_front() {
-                out.push(Handoff {
-                    payload: w.payload,
-                    outcome: Err(self.shed(reason)),
-                });
-            }
+        for p in Priority::ALL {
+            self.expire_line(p, now, &mut out);
         }
         while self.in_flight < self.limits.max_concurrent.get() {
             let lifo = self.limits.adaptive_lifo && self.codel.overloaded();
+            let Some(line) = self.waiters.iter_mut().rev().find(|l| !l.is_empty()) else {
+                break;
+            };
             let next = if lifo {
-                self.waiters.pop_back()
+                line.pop_back()
             } else {
-                self.waiters.pop_front()
+                line.pop_front()
             };
             let Some(w) = next else { break };
             let waited = now.saturating_duration_since(w.enqueued);
             self.codel.observe(waited);
             let outcome = if self.unmeetable(now, w.deadline) {
-                Err(self.shed(ShedReason::Deadline))
+                Err(self.shed(ShedReason::Deadline, w.priority))
             } else {
                 self.in_flight += 1;
                 Ok(waited)
             };
             out.push(Handoff {
+                priority: w.priority,
                 payload: w.payload,
                 outcome,
             });
@@ -264,13 +316,41 @@ impl<T> Queue<T> {
         (out, change)
     }
 
+    /// Refuses, from the oldest of `priority`'s line, the waiters past
+    /// their own expiry or, while the queue is standing, past `target`
+    /// (critical waiters only by their own expiry: they are served first,
+    /// and standing is what the others are refused for).
+    fn expire_line(&mut self, priority: Priority, now: Instant, out: &mut Vec<Handoff<T>>) {
+        let by_delay = priority != Priority::Critical;
+        while let Some(front) = self.waiters[priority.index()].front() {
+            let age = now.saturating_duration_since(front.enqueued);
+            let reason = if now >= front.expires {
+                front.reason
+            } else if by_delay && self.codel.overloaded() && age > self.codel.target() {
+                ShedReason::QueueDelay
+            } else {
+                break;
+            };
+            self.codel.observe(age);
+            if let Some(w) = self.waiters[priority.index()].pop_front() {
+                out.push(Handoff {
+                    priority: w.priority,
+                    outcome: Err(self.shed(reason, w.priority)),
+                    payload: w.payload,
+                });
+            }
+        }
+    }
+
     /// Closes CoDel's interval if due (the oldest waiter's age stands in
     /// when nobody left the queue).
     fn roll(&mut self, now: Instant) -> Option<bool> {
         let head_age = self
             .waiters
-            .front()
-            .map(|w| now.saturating_duration_since(w.enqueued));
+            .iter()
+            .filter_map(VecDeque::front)
+            .map(|w| now.saturating_duration_since(w.enqueued))
+            .max();
         self.codel.roll(now, head_age)
     }
 
@@ -296,9 +376,9 @@ impl<T> Queue<T> {
     /// A refusal with `Retry-After` = time to drain the current queue,
     /// jittered up by 0–50% so refused clients do not return together, and
     /// at least one second.
-    fn shed(&mut self, reason: ShedReason) -> Shed {
-        let drain = self.expected_wait(self.waiters.len()).unwrap_or_default();
+    fn shed(&mut self, reason: ShedReason, priority: Priority) -> Shed {
+        let drain = self.expected_wait(self.queued()).unwrap_or_default();
         let jittered = drain.mul_f64(1.0 + self.rng.f64() * 0.5);
-        Shed::new(reason, jittered.max(Duration::from_secs(1)))
+        Shed::new(reason, jittered.max(Duration::from_secs(1)), priority)
     }
 }

@@ -1,6 +1,7 @@
 //! Tests of admission control: the pure queue step by step (`state`), and
 //! the tower service with mocks on tokio's paused clock (`service`).
 
+mod priority;
 mod service;
 mod state;
 

@@ -8,8 +8,9 @@ use super::super::error::ShedReason;
 use super::super::state::{Arrival, Handoff, Queue};
 use super::{MS, limits};
 use crate::config::AdmissionSettings;
+use crate::middleware::Priority;
 
-fn queue(settings: AdmissionSettings, t0: Instant) -> Queue<&'static str> {
+pub(super) fn queue(settings: AdmissionSettings, t0: Instant) -> Queue<&'static str> {
     Queue::new(settings, t0, fastrand::Rng::with_seed(42))
 }
 
@@ -20,11 +21,25 @@ fn arrive(
     deadline: Option<Instant>,
     name: &'static str,
 ) -> Arrival {
-    let (arrival, _) = q.arrive(now, deadline);
+    arrive_as(q, now, deadline, name, Priority::Default).0
+}
+
+/// [`arrive`] at `priority`; also returns the waiter it pushed out.
+pub(super) fn arrive_as(
+    q: &mut Queue<&'static str>,
+    now: Instant,
+    deadline: Option<Instant>,
+    name: &'static str,
+    priority: Priority,
+) -> (Arrival, Option<Handoff<&'static str>>) {
+    let (arrival, _) = q.arrive(now, deadline, priority);
+    let mut evicted = None;
     if let Arrival::Wait { expires, reason } = &arrival {
-        q.enqueue(now, deadline, (*expires, *reason), name);
+        evicted = q
+            .enqueue(now, deadline, (*expires, *reason), priority, name)
+            .1;
     }
-    arrival
+    (arrival, evicted)
 }
 
 fn shed_reason(arrival: &Arrival) -> Option<ShedReason> {
@@ -35,7 +50,7 @@ fn shed_reason(arrival: &Arrival) -> Option<ShedReason> {
 }
 
 /// Names granted, in order, and names refused with their reason.
-fn split(
+pub(super) fn split(
     handoffs: Vec<Handoff<&'static str>>,
 ) -> (Vec<&'static str>, Vec<(&'static str, ShedReason)>) {
     let mut granted = Vec::new();
