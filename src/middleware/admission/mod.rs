@@ -65,6 +65,7 @@
 //! `admitted_total` and `shed_{queue_full,queue_delay,deadline}_total`; a
 //! queue-wait summary (`queue_wait_count`, `queue_wait_sum_micros`).
 
+pub mod adaptive;
 mod codel;
 mod error;
 mod future;

@@ -1,6 +1,12 @@
 //! Tests of admission control: the pure queue step by step (`state`), and
-//! the tower service with mocks on tokio's paused clock (`service`).
+//! the tower service with mocks on tokio's paused clock (`service`); the
+//! adaptive limit step by step (`adaptive_steps`) and against a simulated
+//! upstream (`adaptive`, on `adaptive_sim`).
 
+mod adaptive;
+mod adaptive_robust;
+mod adaptive_sim;
+mod adaptive_steps;
 mod priority;
 mod service;
 mod state;

@@ -1,0 +1,122 @@
+//! The adaptive limit against upstreams that break the easy assumptions:
+//! mixed latencies, a slow tail, an upstream that slows down, and a start
+//! far above capacity. Same simulated upstream as `adaptive`, 3× overload.
+
+use std::time::Duration;
+
+use super::super::adaptive::AdaptiveSettings;
+use super::MS;
+use super::adaptive_sim::{Service, Sim};
+
+fn settings(initial: u32) -> AdaptiveSettings {
+    AdaptiveSettings {
+        min: 1,
+        max: 4096,
+        initial,
+        refresh: Duration::from_secs(2),
+    }
+}
+
+/// Runs `service` on `n` workers at 3× capacity for `warm`, then returns
+/// the mean limit, its share of time within ±20 % of `n`, and the goodput
+/// over the next `span`.
+fn overload(n: u32, service: Service, warm: Duration, span: Duration) -> (f64, f64, f64) {
+    let capacity = f64::from(n) / service.mean().as_secs_f64();
+    let mut sim = Sim::new(settings(16), n, service, 3.0 * capacity, 5);
+    sim.run(warm);
+    sim.reset();
+    sim.run(span);
+    let (mean, _, _) = sim.period.limits();
+    let (lo, hi) = (0.8 * f64::from(n), 1.2 * f64::from(n));
+    let trace = &sim.period.trace;
+    let inside = trace
+        .iter()
+        .filter(|t| (lo..=hi).contains(&f64::from(t.1)))
+        .count();
+    let goodput = sim.period.completed as f64 / (capacity * span.as_secs_f64());
+    (mean, inside as f64 / trace.len() as f64, goodput)
+}
+
+#[test]
+fn tolerates_bimodal_latencies() {
+    // Half the requests take 2 ms (cache hits), half 20 ms. A minimum-RTT
+    // controller reads every slow one as a 90 % queue.
+    let mix = Service::Mix {
+        fast: MS * 2,
+        slow: MS * 20,
+        share: 0.5,
+    };
+    for n in [32, 256] {
+        let (mean, inside, goodput) = overload(n, mix, secs(5), secs(10));
+        let cell = format!("N={n}: mean {mean:.1}, in band {inside:.2}");
+        assert!((0.8..=1.2).contains(&(mean / f64::from(n))), "{cell}");
+        assert!(inside >= 0.9, "{cell}");
+        assert!(goodput >= 0.97, "{cell}: goodput {goodput:.3}");
+    }
+}
+
+#[test]
+fn ignores_rare_very_slow_requests() {
+    // 2 % of requests take 50 times longer: they hold workers (capacity is
+    // counted with the mean service time) but are no queue.
+    let tail = Service::Mix {
+        fast: MS * 20,
+        slow: MS * 1000,
+        share: 0.02,
+    };
+    let (mean, inside, goodput) = overload(32, tail, secs(10), secs(20));
+    let cell = format!("mean {mean:.1}, in band {inside:.2}");
+    assert!((25.6..=38.4).contains(&mean), "{cell}");
+    assert!(inside >= 0.9, "{cell}");
+    assert!(goodput >= 0.9, "{cell}: goodput {goodput:.3}");
+}
+
+#[test]
+fn relearns_the_baseline_when_the_upstream_slows() {
+    // Same 32 workers, every request now twice as slow: the no-load latency
+    // rose, the capacity in requests did not. Cuts cannot bring the latency
+    // back; the search must find the new baseline instead of starving the
+    // upstream at the floor.
+    let s = MS * 20;
+    let mut sim = Sim::new(settings(16), 32, Service::around(s), 3.0 * 1600.0, 5);
+    sim.run(secs(10));
+    let before = sim.ctl.baseline().expect("measured");
+    sim.service = Service::around(s * 2);
+    sim.run(secs(5));
+    sim.reset();
+    sim.run(secs(10));
+    let after = sim.ctl.baseline().expect("measured");
+    let (mean, min, _) = sim.period.limits();
+    assert!(
+        after.as_secs_f64() > 1.8 * before.as_secs_f64(),
+        "{before:?} -> {after:?}"
+    );
+    assert!((25.6..=38.4).contains(&mean), "mean {mean:.1}");
+    assert!(min >= 16, "starved at {min}");
+    let goodput = sim.period.completed as f64 / (800.0 * 10.0);
+    assert!(goodput >= 0.97, "goodput {goodput:.3}");
+}
+
+#[test]
+fn finds_capacity_from_an_initial_limit_far_above_it() {
+    // Starting at 1024 in front of 32 workers already 3× overloaded: the
+    // first window looks like "no queue" (it is all the latency there is),
+    // so the controller searches down before trusting it.
+    let s = MS * 20;
+    let mut sim = Sim::new(settings(1024), 32, Service::around(s), 3.0 * 1600.0, 5);
+    sim.run(secs(3));
+    sim.reset();
+    sim.run(secs(5));
+    let (mean, min, max) = sim.period.limits();
+    assert!(
+        (25.6..=38.4).contains(&mean),
+        "mean {mean:.1} [{min}..{max}]"
+    );
+    assert!(max <= 48, "still far above: {max}");
+    let base = sim.ctl.baseline().expect("measured");
+    assert!(base < s, "baseline {base:?} is the loaded latency");
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
