@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::config::BreakerMode;
+use crate::middleware::Priority;
 use crate::middleware::breaker::Phase;
 use crate::snapshot::Snapshot;
 use crate::stack::Cluster;
@@ -71,10 +72,33 @@ fn cluster(name: &str, cluster: &Cluster) -> Value {
             "throttled": n(&c.throttled),
         },
         "retry": retry(cluster),
+        "admission": admission(cluster),
     })
 }
 
 /// The retry budget's counters and the amplification they imply.
+fn admission(cluster: &Cluster) -> serde_json::Value {
+    use std::sync::atomic::Ordering::Relaxed;
+    let m = cluster.admission.metrics();
+    let by_priority = |counters: &[std::sync::atomic::AtomicU64; 3]| {
+        let mut out = serde_json::Map::new();
+        for p in Priority::ALL {
+            out.insert(p.name().into(), counters[p.index()].load(Relaxed).into());
+        }
+        serde_json::Value::Object(out)
+    };
+    let baseline = m.baseline_micros.load(Relaxed);
+    json!({
+        "adaptive": cluster.settings.admission.adaptive.is_some(),
+        "limit": m.limit.load(Relaxed),
+        "baseline_ms": (baseline > 0).then(|| baseline as f64 / 1000.0),
+        "in_flight": m.in_flight.load(Relaxed),
+        "queued": m.queued.load(Relaxed),
+        "admitted_by_priority": by_priority(&m.admitted_by_priority),
+        "shed_by_priority": by_priority(&m.shed_by_priority),
+    })
+}
+
 fn retry(cluster: &Cluster) -> Value {
     let budget = &cluster.retry_budget;
     let c = budget.counters();

@@ -36,7 +36,7 @@ use std::path::Path;
 pub use error::ConfigError;
 pub use settings::Config;
 pub use settings::admin::{AdminSettings, AdminToken};
-pub use settings::admission::AdmissionSettings;
+pub use settings::admission::{AdaptiveLimitSettings, AdmissionSettings};
 pub use settings::cluster::{BalanceSettings, ClusterSettings, EndpointSpec, UpstreamProtocol};
 pub use settings::listener::{Http2Limits, ListenerSettings, ServerLimits};
 pub use settings::log::{LogFormat, LogSettings};

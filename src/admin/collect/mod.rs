@@ -108,6 +108,16 @@ fn encode_admission(
         "Requests given a slot",
         Counter,
     );
+    let mut limit = Family::<2>::new(
+        "seawall_admission_limit",
+        "Requests allowed in flight now (learned, or the fixed max_concurrent)",
+        Gauge,
+    );
+    let mut baseline = Family::<2>::new(
+        "seawall_admission_baseline_latency_seconds",
+        "The upstream's no-load latency as the learned limit measured it (0 until known)",
+        Gauge,
+    );
     let mut shed = Family::<3>::new(
         "seawall_shed",
         "Requests refused by admission, by reason",
@@ -129,6 +139,9 @@ fn encode_admission(
         in_flight.add(labels(), load_usize(&m.in_flight));
         queued.add(labels(), load_usize(&m.queued));
         admitted.add(labels(), load(&m.admitted_total));
+        limit.add(labels(), load_usize(&m.limit));
+        #[allow(clippy::cast_precision_loss)]
+        baseline.add(labels(), load(&m.baseline_micros) / 1e6);
         for p in Priority::ALL {
             let labels = || {
                 [
@@ -155,7 +168,7 @@ fn encode_admission(
             );
         }
     }
-    for f in [&in_flight, &queued, &admitted] {
+    for f in [&in_flight, &queued, &admitted, &limit, &baseline] {
         f.encode(encoder)?;
     }
     encode_queue_wait_histogram(encoder, compartments)?;

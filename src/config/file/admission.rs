@@ -19,4 +19,16 @@ pub(crate) struct AdmissionFile {
     pub interval: Option<Spanned<String>>,
     /// Newest first while the queue is standing.
     pub adaptive_lifo: Option<bool>,
+    /// Bounds of the learned limit (used when `max_concurrent` is absent).
+    pub adaptive: Option<AdaptiveFile>,
+}
+
+/// `admission.adaptive:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AdaptiveFile {
+    /// Floor of the learned limit.
+    pub min: Option<Spanned<u64>>,
+    /// Ceiling of the learned limit.
+    pub max: Option<Spanned<u64>>,
 }

@@ -69,6 +69,13 @@ pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MAX_CONCURRENT: std::num::NonZeroUsize = std::num::NonZeroUsize::MIN.saturating_add(255);
 /// `admission.max_queue`
 pub const MAX_QUEUE: usize = 128;
+/// `admission.adaptive.min`: a floor that still lets a request queue
+/// behind one in service, so a freed worker never idles.
+pub const ADAPTIVE_MIN: u32 = 2;
+/// `admission.adaptive.max` (and where the learned limit starts)
+pub const ADAPTIVE_MAX: u32 = 256;
+/// How often a learned limit may re-measure its no-load latency under load.
+pub const ADAPTIVE_REFRESH: Duration = Duration::from_secs(10);
 /// `admission.max_queue_wait`
 pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(1);
 /// `admission.target` (folly's CoDel default)

@@ -12,8 +12,8 @@ use serde_saphyr::Spanned;
 
 use super::super::duration;
 use super::super::error::ConfigError;
-use super::super::file::admission::AdmissionFile;
-use super::super::settings::admission::AdmissionSettings;
+use super::super::file::admission::{AdaptiveFile, AdmissionFile};
+use super::super::settings::admission::{AdaptiveLimitSettings, AdmissionSettings};
 use super::super::settings::defaults;
 use super::error;
 use super::scalar::positive_duration;
@@ -22,6 +22,7 @@ use super::scalar::positive_duration;
 pub(super) fn admission(
     blocks: &[(&AdmissionFile, &str)],
 ) -> Result<AdmissionSettings, ConfigError> {
+    let fixed = first(blocks, |b| b.max_concurrent.as_ref()).is_some();
     let max_concurrent = match first(blocks, |b| b.max_concurrent.as_ref()) {
         Some((raw, key)) => {
             let key = format!("{key}.max_concurrent");
@@ -88,13 +89,77 @@ pub(super) fn admission(
             ),
         ));
     }
+    let adaptive = if fixed {
+        if let Some((b, key)) = blocks.iter().find(|(b, _)| b.adaptive.is_some())
+            && let Some(at) = b
+                .adaptive
+                .as_ref()
+                .and_then(|a| a.min.as_ref().or(a.max.as_ref()))
+        {
+            return Err(error(
+                at,
+                &format!("{key}.adaptive"),
+                "`adaptive` bounds a learned limit, and `max_concurrent` sets a fixed one: keep one of them",
+            ));
+        }
+        None
+    } else {
+        Some(adaptive_bounds(blocks)?)
+    };
     Ok(AdmissionSettings {
         max_concurrent,
+        adaptive,
         max_queue,
         max_queue_wait,
         target,
         interval,
         adaptive_lifo,
+    })
+}
+
+/// `adaptive.min` and `adaptive.max`, most specific block first: at least
+/// 1, and min ≤ max.
+fn adaptive_bounds(
+    blocks: &[(&AdmissionFile, &str)],
+) -> Result<AdaptiveLimitSettings, ConfigError> {
+    let bound = |pick: fn(&AdaptiveFile) -> Option<&Spanned<u64>>, name: &str, default: u32| {
+        let found = blocks
+            .iter()
+            .find_map(|(b, key)| b.adaptive.as_ref().and_then(pick).map(|v| (v, *key)));
+        match found {
+            Some((raw, key)) => u32::try_from(raw.value)
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(|n| (n, Some((raw, key))))
+                .ok_or_else(|| {
+                    error(
+                        raw,
+                        &format!("{key}.adaptive.{name}"),
+                        format!("{name} must be a whole number from 1 to {}", u32::MAX),
+                    )
+                }),
+            None => Ok((default, None)),
+        }
+    };
+    let (min, min_at) = bound(|a| a.min.as_ref(), "min", defaults::ADAPTIVE_MIN)?;
+    let (max, max_at) = bound(|a| a.max.as_ref(), "max", defaults::ADAPTIVE_MAX)?;
+    if min > max {
+        let (raw, key, name) = match (max_at, min_at) {
+            (Some((raw, key)), _) => (raw, key, "max"),
+            (None, Some((raw, key))) => (raw, key, "min"),
+            (None, None) => unreachable!("the defaults agree"),
+        };
+        return Err(error(
+            raw,
+            &format!("{key}.adaptive.{name}"),
+            format!("adaptive.min ({min}) must not exceed adaptive.max ({max})"),
+        ));
+    }
+    Ok(AdaptiveLimitSettings {
+        min,
+        max,
+        initial: max,
+        refresh: defaults::ADAPTIVE_REFRESH,
     })
 }
 

@@ -16,8 +16,12 @@ use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tower::Service;
 
+use http::StatusCode;
+
 use super::error::Shed;
 use super::shared::{Permit, Waiter};
+use super::state::Verdict;
+use crate::middleware::timeout::{AttemptTimeout, DeadlineExceeded, HeaderTimeout};
 use crate::wire::BoxError;
 
 pin_project! {
@@ -87,6 +91,7 @@ impl<S, R, F> ResponseFuture<S, R, F> {
 impl<S, R, T, E> Future for ResponseFuture<S, R, S::Future>
 where
     S: Service<R, Response = T, Error = E>,
+    T: LoadSignal,
     E: Into<BoxError>,
 {
     type Output = Result<T, BoxError>;
@@ -122,14 +127,52 @@ where
                     permit,
                     started,
                 } => {
-                    let result = ready!(future.poll(cx));
+                    let result = ready!(future.poll(cx)).map_err(Into::into);
                     if let Some(permit) = permit.take() {
-                        permit.complete(started.elapsed());
+                        permit.complete(started.elapsed(), verdict(&result));
                     }
-                    return Poll::Ready(result.map_err(Into::into));
+                    return Poll::Ready(result);
                 }
             };
             this.state.set(next);
+        }
+    }
+}
+
+/// An answer that can say the upstream is overloaded (for the learned
+/// limit): an HTTP response with 503 or 429.
+pub trait LoadSignal {
+    /// True when the answer is an overload refusal.
+    fn overloaded(&self) -> bool;
+}
+
+impl<B> LoadSignal for http::Response<B> {
+    fn overloaded(&self) -> bool {
+        matches!(
+            self.status(),
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        )
+    }
+}
+
+/// What an outcome says about the upstream's load, for the learned limit:
+/// a timeout or an overload answer (503, 429) is a drop; a fast failure
+/// (connect error, reset) says nothing about queueing, and an error a
+/// layer below made up (an open breaker) neither.
+fn verdict<T: LoadSignal>(result: &Result<T, BoxError>) -> Verdict {
+    match result {
+        Ok(rsp) if rsp.overloaded() => Verdict::Overloaded,
+        Ok(_) => Verdict::Answered,
+        Err(error) => {
+            let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
+            while let Some(e) = next {
+                if e.is::<AttemptTimeout>() || e.is::<HeaderTimeout>() || e.is::<DeadlineExceeded>()
+                {
+                    return Verdict::Overloaded;
+                }
+                next = e.source();
+            }
+            Verdict::Silent
         }
     }
 }

@@ -41,6 +41,10 @@ pub struct AdmissionMetrics {
     pub shed_by_priority: [AtomicU64; 3],
     /// Requests admitted, by priority (`Priority::index`).
     pub admitted_by_priority: [AtomicU64; 3],
+    /// The concurrency limit in force (learned, or the fixed one).
+    pub limit: AtomicUsize,
+    /// The learned no-load latency, microseconds (0 until known, or fixed).
+    pub baseline_micros: AtomicU64,
 }
 
 /// Upper bounds, in seconds, of the queue-wait histogram buckets: from the
@@ -87,6 +91,12 @@ impl AdmissionMetrics {
         self.standing.store(standing, Relaxed);
         let micros = service.map_or(0, |s| u64::try_from(s.as_micros()).unwrap_or(u64::MAX));
         self.service_time_micros.store(micros, Relaxed);
+    }
+
+    pub(super) fn learned(&self, limit: usize, baseline: Option<Duration>) {
+        self.limit.store(limit, Relaxed);
+        let micros = baseline.map_or(0, |b| u64::try_from(b.as_micros()).unwrap_or(u64::MAX));
+        self.baseline_micros.store(micros, Relaxed);
     }
 
     fn shed_counter(&self, reason: ShedReason) -> &AtomicU64 {

@@ -82,6 +82,7 @@ use std::task::{Context, Poll};
 use tower::Service;
 
 pub use error::{Shed, ShedReason};
+pub use future::LoadSignal;
 pub use future::ResponseFuture;
 pub use layer::AdmissionLayer;
 pub use metrics::{AdmissionMetrics, QUEUE_WAIT_BOUNDS};
@@ -108,6 +109,7 @@ impl<S> Admission<S> {
 impl<S, B> Service<http::Request<B>> for Admission<S>
 where
     S: Service<http::Request<B>> + Clone,
+    S::Response: LoadSignal,
     S::Error: Into<BoxError>,
 {
     type Response = S::Response;

@@ -19,7 +19,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::error::{Shed, ShedReason};
 use super::metrics::AdmissionMetrics;
-use super::state::{Arrival, Handoff, Queue};
+use super::state::{Arrival, Handoff, Queue, Sample, Verdict};
 use crate::config::AdmissionSettings;
 use crate::middleware::Priority;
 
@@ -99,7 +99,7 @@ impl AdmissionState {
         let result = match arrival {
             Arrival::Admit => {
                 self.metrics.admitted(None, priority);
-                Acquire::Admitted(Permit::new(self.clone()))
+                Acquire::Admitted(Permit::new(self.clone(), queue.in_flight()))
             }
             Arrival::Shed(shed) => {
                 self.metrics.shed(&shed);
@@ -123,9 +123,9 @@ impl AdmissionState {
         result
     }
 
-    fn release(self: &Arc<Self>, sample: Option<Duration>) {
+    fn release(self: &Arc<Self>, sample: Option<Sample>) {
         let mut queue = self.lock();
-        let (handoffs, change) = queue.release(Instant::now(), sample);
+        let (handoffs, change) = queue.finish(Instant::now(), sample);
         self.after(queue, handoffs, change);
     }
 
@@ -164,12 +164,13 @@ impl AdmissionState {
             payload,
             priority,
             outcome,
+            in_flight_at_grant,
         } in handoffs
         {
             let grant = match outcome {
                 Ok(waited) => {
                     self.metrics.admitted(Some(waited), priority);
-                    Ok(Permit::new(self.clone()))
+                    Ok(Permit::new(self.clone(), in_flight_at_grant))
                 }
                 Err(shed) => {
                     self.metrics.shed(&shed);
@@ -185,6 +186,7 @@ impl AdmissionState {
         let (in_flight, queued) = (queue.in_flight(), queue.queued());
         self.metrics
             .gauges(in_flight, queued, queue.overloaded(), queue.service_time());
+        self.metrics.learned(queue.limit(), queue.baseline());
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue<oneshot::Sender<Grant>>> {
@@ -198,20 +200,27 @@ impl AdmissionState {
 #[derive(Debug)]
 pub(crate) struct Permit {
     state: Arc<AdmissionState>,
-    sample: Option<Duration>,
+    sample: Option<Sample>,
+    in_flight_at_grant: usize,
 }
 
 impl Permit {
-    fn new(state: Arc<AdmissionState>) -> Self {
+    fn new(state: Arc<AdmissionState>, in_flight_at_grant: usize) -> Self {
         Self {
             state,
             sample: None,
+            in_flight_at_grant,
         }
     }
 
-    /// Gives the slot back with the request's service time.
-    pub(crate) fn complete(mut self, service_time: Duration) {
-        self.sample = Some(service_time);
+    /// Gives the slot back with the request's service time and what its
+    /// outcome says about the upstream's load.
+    pub(crate) fn complete(mut self, held: Duration, verdict: Verdict) {
+        self.sample = Some(Sample {
+            held,
+            in_flight_at_grant: self.in_flight_at_grant,
+            verdict,
+        });
     }
 }
 

@@ -12,10 +12,21 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::adaptive::{AdaptiveLimit, AdaptiveSettings};
 use super::codel::{Codel, ServiceTime};
 use super::error::{Shed, ShedReason};
-use crate::config::AdmissionSettings;
+use crate::config::{AdaptiveLimitSettings, AdmissionSettings};
 use crate::middleware::Priority;
+
+/// The learned limit's settings from the config's.
+fn bounds(a: AdaptiveLimitSettings) -> AdaptiveSettings {
+    AdaptiveSettings {
+        min: a.min,
+        max: a.max,
+        initial: a.initial,
+        refresh: a.refresh,
+    }
+}
 
 /// What happens to a new request.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,6 +52,8 @@ pub(crate) struct Handoff<T> {
     pub payload: T,
     /// The waiter's priority.
     pub priority: Priority,
+    /// Requests in flight right after its grant (itself included).
+    pub in_flight_at_grant: usize,
     /// `Ok(time waited)` with a slot, or why it was refused.
     pub outcome: Result<Duration, Shed>,
 }
@@ -66,7 +79,34 @@ pub(crate) struct Queue<T> {
     next_id: u64,
     codel: Codel,
     service: ServiceTime,
+    /// The learned limit, when the compartment has no fixed one.
+    adaptive: Option<AdaptiveLimit>,
     rng: fastrand::Rng,
+}
+
+/// What a finished request tells the limit: how long it held its slot
+/// (from the grant to its response headers or error), how many were in
+/// flight when it got the slot (itself included), and how it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Sample {
+    /// Slot held for this long.
+    pub held: Duration,
+    /// In flight right after its grant.
+    pub in_flight_at_grant: usize,
+    /// What the outcome says about the upstream's load.
+    pub verdict: Verdict,
+}
+
+/// What an outcome says about the upstream's load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Answered: its latency is a sample of the upstream's.
+    Answered,
+    /// Timed out, or refused as overloaded (503, 429): a drop.
+    Overloaded,
+    /// Failed fast (connect error, reset) or otherwise says nothing about
+    /// queueing: only the service-time estimate sees it.
+    Silent,
 }
 
 impl<T> Queue<T> {
@@ -74,6 +114,7 @@ impl<T> Queue<T> {
     pub(crate) fn new(limits: AdmissionSettings, now: Instant, rng: fastrand::Rng) -> Self {
         let codel = Codel::new(limits.target, limits.interval, now);
         Self {
+            adaptive: limits.adaptive.map(|a| AdaptiveLimit::new(bounds(a), now)),
             limits,
             in_flight: 0,
             waiters: Default::default(),
@@ -87,6 +128,42 @@ impl<T> Queue<T> {
     /// Slots in use (may exceed `max_concurrent` just after a shrink).
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight
+    }
+
+    /// Requests that may be in flight now: the learned limit, or the fixed
+    /// `max_concurrent`.
+    pub(crate) fn limit(&self) -> usize {
+        match &self.adaptive {
+            Some(a) => usize::try_from(a.limit()).unwrap_or(usize::MAX),
+            None => self.limits.max_concurrent.get(),
+        }
+    }
+
+    /// The learned no-load latency, with an adaptive limit.
+    pub(crate) fn baseline(&self) -> Option<Duration> {
+        self.adaptive.as_ref().and_then(AdaptiveLimit::baseline)
+    }
+
+    /// The queue's bound. With a learned limit the queue only bridges the
+    /// gap between a slot freeing and the next request arriving (the limit
+    /// is the protection): a sixteenth of the limit, at least 2.
+    fn max_queue(&self) -> usize {
+        match &self.adaptive {
+            Some(_) => self.limits.max_queue.min((self.limit() / 16).max(2)),
+            None => self.limits.max_queue,
+        }
+    }
+
+    /// The longest wait for a slot: with a learned limit, a few
+    /// milliseconds (half the no-load latency, at least 5 ms).
+    fn max_queue_wait(&self) -> Duration {
+        match self.baseline() {
+            Some(base) => self
+                .limits
+                .max_queue_wait
+                .min((base / 2).max(Duration::from_millis(5))),
+            None => self.limits.max_queue_wait,
+        }
     }
 
     /// Requests waiting.
@@ -131,7 +208,7 @@ impl<T> Queue<T> {
                 change,
             );
         }
-        if self.in_flight < self.limits.max_concurrent.get() && self.queued() == 0 {
+        if self.in_flight < self.limit() && self.queued() == 0 {
             self.in_flight += 1;
             self.codel.observe(Duration::ZERO);
             return (Arrival::Admit, change);
@@ -150,19 +227,19 @@ impl<T> Queue<T> {
                 change,
             );
         }
-        if self.queued() >= self.limits.max_queue && self.lowest_waiting() >= Some(priority) {
+        if self.queued() >= self.max_queue() && self.lowest_waiting() >= Some(priority) {
             return (
                 Arrival::Shed(self.shed(ShedReason::QueueFull, priority)),
                 change,
             );
         }
-        if self.limits.max_queue == 0 {
+        if self.max_queue() == 0 {
             return (
                 Arrival::Shed(self.shed(ShedReason::QueueFull, priority)),
                 change,
             );
         }
-        let mut expires = now + self.limits.max_queue_wait;
+        let mut expires = now + self.max_queue_wait();
         let mut reason = ShedReason::QueueDelay;
         if let Some(deadline) = deadline {
             let latest_start = deadline
@@ -193,13 +270,14 @@ impl<T> Queue<T> {
         priority: Priority,
         payload: T,
     ) -> (u64, Option<Handoff<T>>) {
-        let evicted = if self.queued() >= self.limits.max_queue {
+        let evicted = if self.queued() >= self.max_queue() {
             self.lowest_waiting()
                 .and_then(|p| self.waiters[p.index()].pop_back())
                 .map(|w| Handoff {
                     priority: w.priority,
                     outcome: Err(self.shed(ShedReason::QueueFull, w.priority)),
                     payload: w.payload,
+                    in_flight_at_grant: 0,
                 })
         } else {
             None
@@ -238,14 +316,37 @@ impl<T> Queue<T> {
 
     /// A slot is given back; `sample` is the request's service time when it
     /// completed (a cancelled request has none). Hands freed slots on.
+    #[cfg(test)]
     pub(crate) fn release(
         &mut self,
         now: Instant,
         sample: Option<Duration>,
     ) -> (Vec<Handoff<T>>, Option<bool>) {
+        let sample = sample.map(|held| Sample {
+            held,
+            in_flight_at_grant: self.in_flight,
+            verdict: Verdict::Silent,
+        });
+        self.finish(now, sample)
+    }
+
+    /// [`release`](Self::release) with what the request's outcome says
+    /// about the upstream's load, for the learned limit.
+    pub(crate) fn finish(
+        &mut self,
+        now: Instant,
+        sample: Option<Sample>,
+    ) -> (Vec<Handoff<T>>, Option<bool>) {
         self.in_flight = self.in_flight.saturating_sub(1);
         if let Some(sample) = sample {
-            self.service.observe(sample);
+            self.service.observe(sample.held);
+            if let Some(adaptive) = &mut self.adaptive
+                && sample.verdict != Verdict::Silent
+            {
+                let at_grant = u32::try_from(sample.in_flight_at_grant).unwrap_or(u32::MAX);
+                let dropped = sample.verdict == Verdict::Overloaded;
+                adaptive.on_sample(now, sample.held, at_grant, dropped);
+            }
         }
         self.dispatch(now)
     }
@@ -259,9 +360,13 @@ impl<T> Queue<T> {
         now: Instant,
     ) -> (Vec<Handoff<T>>, Option<bool>) {
         self.codel.set(limits.target, limits.interval);
+        if limits.adaptive != self.limits.adaptive {
+            // New bounds start a new learning; unchanged ones keep it.
+            self.adaptive = limits.adaptive.map(|a| AdaptiveLimit::new(bounds(a), now));
+        }
         self.limits = limits;
         let mut out = Vec::new();
-        while self.queued() > self.limits.max_queue {
+        while self.queued() > self.max_queue() {
             let lowest = self.lowest_waiting();
             if let Some(w) = lowest.and_then(|p| self.waiters[p.index()].pop_back()) {
                 let outcome = Err(self.shed(ShedReason::QueueFull, w.priority));
@@ -269,6 +374,7 @@ impl<T> Queue<T> {
                     priority: w.priority,
                     payload: w.payload,
                     outcome,
+                    in_flight_at_grant: 0,
                 });
             }
         }
@@ -288,7 +394,7 @@ impl<T> Queue<T> {
         for p in Priority::ALL {
             self.expire_line(p, now, &mut out);
         }
-        while self.in_flight < self.limits.max_concurrent.get() {
+        while self.in_flight < self.limit() {
             let lifo = self.limits.adaptive_lifo && self.codel.overloaded();
             let Some(line) = self.waiters.iter_mut().rev().find(|l| !l.is_empty()) else {
                 break;
@@ -311,6 +417,7 @@ impl<T> Queue<T> {
                 priority: w.priority,
                 payload: w.payload,
                 outcome,
+                in_flight_at_grant: self.in_flight,
             });
         }
         (out, change)
@@ -337,6 +444,7 @@ impl<T> Queue<T> {
                     priority: w.priority,
                     outcome: Err(self.shed(reason, w.priority)),
                     payload: w.payload,
+                    in_flight_at_grant: 0,
                 });
             }
         }
@@ -369,7 +477,7 @@ impl<T> Queue<T> {
     fn expected_wait(&self, position: usize) -> Option<Duration> {
         let per_slot = self.service.get()?;
         let n = u32::try_from(position).unwrap_or(u32::MAX);
-        let slots = u32::try_from(self.limits.max_concurrent.get()).unwrap_or(u32::MAX);
+        let slots = u32::try_from(self.limit()).unwrap_or(u32::MAX).max(1);
         Some(per_slot.saturating_mul(n) / slots)
     }
 

@@ -23,6 +23,9 @@ fn limits(max_concurrent: usize, max_queue: usize) -> AdmissionSettings {
     AdmissionSettings {
         max_concurrent: NonZeroUsize::new(max_concurrent).expect("non-zero"),
         max_queue,
+        // These tests are about the fixed bulkhead; the adaptive limit has
+        // its own (`adaptive*`).
+        adaptive: None,
         ..AdmissionSettings::default()
     }
 }

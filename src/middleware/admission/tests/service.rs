@@ -34,6 +34,12 @@ fn req(body: &'static str) -> Req {
 }
 
 /// Polls `svc` ready and calls it with `body`.
+impl crate::middleware::admission::LoadSignal for &'static str {
+    fn overloaded(&self) -> bool {
+        false
+    }
+}
+
 async fn send(svc: &mut Svc, body: &'static str) -> task::Spawn<<Svc as Service<Req>>::Future> {
     svc.ready().await.expect("ready");
     task::spawn(svc.call(req(body)))
