@@ -58,20 +58,31 @@ async fn budget_reaches_the_upstream_decremented_by_both_hops() {
 }
 
 #[tokio::test]
-async fn second_hop_route_timeout_shortens_a_generous_budget() {
+async fn second_hop_route_timeout_bounds_the_start_not_the_forwarded_budget() {
     let _serial = SERIAL.lock().await;
     let (_up, _second, first) = chain("request: 300ms").await;
-    let (reply, _) = timed(with_budget(
-        &first.url("/"),
-        &[("x-seawall-timeout-ms", "60000")],
-    ))
-    .await;
+    let budget = [("x-seawall-timeout-ms", "60000")];
+    let (reply, _) = timed(with_budget(&first.url("/"), &budget)).await;
     assert_eq!(reply.status, StatusCode::OK);
+    // The route's timeout bounds only the response's start: forwarding it
+    // would have the next hop cut a stream this hop lets flow.
     let ms: u64 = echoed(&reply, "x-seawall-timeout-ms").parse().unwrap();
-    assert!(
-        (200..=300).contains(&ms),
-        "min(route, caller) at hop 2: {ms}"
-    );
+    assert!((59_000..60_000).contains(&ms), "the caller's budget: {ms}");
+    // ... and it still ends a start that takes longer.
+    let (reply, elapsed) = timed(with_budget(&first.url("/?delay=1s"), &budget)).await;
+    assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(reply.header("x-seawall-error"), Some("timeout"));
+    within("hop 2 request 300ms, upstream delay 1s", elapsed, MS(300));
+}
+
+#[tokio::test]
+async fn without_a_budget_none_is_forwarded() {
+    let _serial = SERIAL.lock().await;
+    let (_up, _second, first) = chain("request: 300ms").await;
+    let reply = fetch(&first.url("/")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let headers = &reply.json()["headers"];
+    assert!(headers["x-seawall-timeout-ms"].is_null(), "{headers}");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! route's stack and turns every error into one response ([`rescue`]).
 
 pub mod activity;
+pub mod cut;
 pub mod hygiene;
 pub mod listener;
 mod listeners;

@@ -39,17 +39,19 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, timeout_at};
 
 use crate::config::ServerLimits;
-use crate::middleware::Deadline;
-use crate::middleware::timeout::state::{CallerBudget, effective_deadline};
+use crate::middleware::timeout::state::{CallerBudget, Deadlines};
+use crate::middleware::{CallDeadline, Deadline};
 use crate::routing::Route;
 use crate::snapshot::RouteTarget;
 use crate::wire::reason::Rescue;
 
 /// Reads ahead the body of a request matched to `route` (see the module
-/// docs): fixes the request's deadline at `arrival` (the route timeout,
-/// shortened by the caller's budget) and stores it as the [`Deadline`]
-/// extension so the deadline layer keeps counting from arrival, then reads
-/// under it. A body found over `max_body_bytes` is refused with 413.
+/// docs): fixes the request's deadlines at `arrival` (the start: the route
+/// timeout, shortened by the caller's budget and the route's `total`; the
+/// end, when either caps the exchange) and stores them as the [`Deadline`]
+/// and [`CallDeadline`] extensions so the deadline layer keeps counting
+/// from arrival, then reads under the start. A body found over
+/// `max_body_bytes` is refused with 413.
 pub async fn ahead_of_admission(
     parts: &mut http::request::Parts,
     body: Incoming,
@@ -64,8 +66,12 @@ pub async fn ahead_of_admission(
         .timeouts
         .with(&route.settings.timeouts);
     let caller = CallerBudget::from_headers(&parts.headers).budget;
-    let deadline = effective_deadline(arrival, timeouts.request, caller);
+    let deadlines = Deadlines::fix(arrival, timeouts.request, timeouts.total, caller);
+    let deadline = deadlines.start.0;
     parts.extensions.insert(Deadline(deadline));
+    if let Some((end, _)) = deadlines.end {
+        parts.extensions.insert(CallDeadline(end));
+    }
     let max_body = limits.max_body_bytes;
     let limit = if wanted(&parts.headers) {
         let over_max = usize::try_from(max_body.saturating_add(1)).unwrap_or(usize::MAX);

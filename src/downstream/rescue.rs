@@ -6,8 +6,15 @@
 //! a status and an `x-seawall-error` reason code, so an operator (and a
 //! seawall further up the chain) can tell *why* without reading logs.
 //! Nothing else in seawall picks a status code for an error.
+//!
+//! A gRPC call (HTTP/2, a gRPC content type) ended by a timeout is answered
+//! in gRPC's terms instead, because a gRPC client reads an HTTP 504 as
+//! `UNAVAILABLE` and a reset stream as `INTERNAL`: `grpc-status: 4`
+//! (`DEADLINE_EXCEEDED`) in a trailers-only response before the response
+//! started ([`answer`]), in trailers after ([`grpc_status`], used by
+//! `downstream::cut`).
 
-use http::StatusCode;
+use http::{HeaderMap, StatusCode, Version};
 use std::error::Error as StdError;
 use std::io;
 
@@ -16,11 +23,50 @@ use crate::middleware::balance::NoEndpoint;
 use crate::middleware::breaker::BreakerOpen;
 use crate::middleware::retry::GaveUp;
 use crate::middleware::timeout::{
-    AttemptTimeout, BodyIdleTimeout, DeadlineExceeded, Direction, HeaderTimeout,
+    AttemptTimeout, BodyIdleTimeout, Bound, DeadlineExceeded, Direction, HeaderTimeout,
 };
 use crate::upstream::ConnectFailed;
 use crate::wire::BoxError;
+use crate::wire::body::Response;
+use crate::wire::reason::GRPC_DEADLINE_EXCEEDED;
 pub use crate::wire::reason::{ERROR_HEADER, NO_RETRY_HEADER, Rescue};
+
+/// Whether a request is a gRPC call that seawall answers in gRPC's terms:
+/// over HTTP/2 with a gRPC content type. Not gRPC-Web, whose trailers
+/// travel inside the body, nor HTTP/1, which would drop trailers that
+/// were not announced and so present a cut body as complete.
+pub fn is_grpc_call(headers: &HeaderMap, version: Version) -> bool {
+    version == Version::HTTP_2
+        && crate::wire::headers::find(headers, &http::header::CONTENT_TYPE).is_some_and(|v| match v
+            .as_bytes()
+            .strip_prefix(b"application/grpc")
+        {
+            Some(rest) => rest.is_empty() || rest[0] == b'+' || rest[0] == b';',
+            None => false,
+        })
+}
+
+/// The `grpc-status` of a gRPC call seawall ended for `reason`, when it is
+/// a timeout: `DEADLINE_EXCEEDED` for the request's deadline (`timeout`),
+/// the route's total cap (`total-timeout`) and a stalled response body
+/// (`upstream-body-timeout`). Other answers keep their HTTP status (which
+/// gRPC clients map to `UNAVAILABLE` and the like) or their reset.
+pub fn grpc_status(reason: &str) -> Option<&'static str> {
+    matches!(
+        reason,
+        "timeout" | "total-timeout" | "upstream-body-timeout"
+    )
+    .then_some(GRPC_DEADLINE_EXCEEDED)
+}
+
+/// The response to a request that failed with `rescue`: gRPC's
+/// trailers-only form for a gRPC call ended by a timeout, else the HTTP one.
+pub fn answer(rescue: Rescue, grpc: bool) -> Response {
+    match grpc.then(|| grpc_status(rescue.reason)).flatten() {
+        Some(code) => rescue.grpc_response(code),
+        None => rescue.response(),
+    }
+}
 
 /// Classifies an error by walking its `source()` chain. An error the retry
 /// layer gave up on keeps its own status and is marked no-retry (and
@@ -111,10 +157,14 @@ fn refusal_or_timeout(e: &(dyn StdError + 'static)) -> Option<Rescue> {
     if e.is::<NoEndpoint>() {
         return Some(Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "no-endpoint"));
     }
-    if e.is::<DeadlineExceeded>() {
+    if let Some(e) = e.downcast_ref::<DeadlineExceeded>() {
         // The whole budget of this hop is spent, its own retries
         // included: a hop further up retrying it would multiply work.
-        return Some(Rescue::new(StatusCode::GATEWAY_TIMEOUT, "timeout").no_retry());
+        let reason = match e.bound {
+            Bound::Total => "total-timeout",
+            Bound::Request | Bound::Caller => "timeout",
+        };
+        return Some(Rescue::new(StatusCode::GATEWAY_TIMEOUT, reason).no_retry());
     }
     if e.is::<AttemptTimeout>() {
         return Some(Rescue::new(StatusCode::GATEWAY_TIMEOUT, "attempt-timeout"));
@@ -189,6 +239,12 @@ mod tests {
         use crate::middleware::timeout::tests_support as t;
         for (err, status, reason) in [
             (t::deadline(), StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            (t::total(), StatusCode::GATEWAY_TIMEOUT, "total-timeout"),
+            (
+                t::download_idle(),
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream-body-timeout",
+            ),
             (t::attempt(), StatusCode::GATEWAY_TIMEOUT, "attempt-timeout"),
             (
                 t::header(),
@@ -207,7 +263,48 @@ mod tests {
             assert_eq!((r.status, r.reason), (status, reason));
         }
         assert!(classify(&t::deadline()).no_retry);
+        assert!(classify(&t::total()).no_retry);
         assert!(!classify(&t::attempt()).no_retry);
+    }
+
+    #[test]
+    fn a_grpc_call_ended_by_a_timeout_is_answered_with_deadline_exceeded() {
+        use crate::middleware::timeout::tests_support as t;
+        let timeout = classify(&t::deadline());
+        let rsp = answer(timeout, true);
+        assert_eq!(rsp.status(), StatusCode::OK);
+        assert_eq!(rsp.headers()["grpc-status"], "4");
+        assert_eq!(rsp.headers()["grpc-message"], "seawall: timeout");
+        // Not a gRPC call: the HTTP answer, as before.
+        assert_eq!(answer(timeout, false).status(), StatusCode::GATEWAY_TIMEOUT);
+        // Not a timeout: gRPC clients read the HTTP status themselves.
+        let attempt = classify(&t::attempt());
+        assert_eq!(answer(attempt, true).status(), StatusCode::GATEWAY_TIMEOUT);
+    }
+
+    #[test]
+    fn grpc_calls_are_h2_with_a_grpc_content_type_but_not_grpc_web() {
+        let with = |ct: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::CONTENT_TYPE, ct.parse().unwrap());
+            h
+        };
+        for ct in [
+            "application/grpc",
+            "application/grpc+proto",
+            "application/grpc;x=1",
+        ] {
+            assert!(is_grpc_call(&with(ct), Version::HTTP_2), "{ct}");
+            assert!(!is_grpc_call(&with(ct), Version::HTTP_11), "{ct} over h1");
+        }
+        for ct in [
+            "application/grpc-web",
+            "application/grpc-web+proto",
+            "text/plain",
+        ] {
+            assert!(!is_grpc_call(&with(ct), Version::HTTP_2), "{ct}");
+        }
+        assert!(!is_grpc_call(&HeaderMap::new(), Version::HTTP_2));
     }
 
     #[test]

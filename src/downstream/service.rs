@@ -5,7 +5,8 @@
 //! target, CONNECT, no route), reads the start of the body before
 //! admission ([`prebuffer`]), prepares the request for the next hop
 //! (hop-by-hop headers out, `X-Forwarded-*`, `Via`, `x-request-id` in),
-//! calls the route stack, and turns any error into exactly one response via [`rescue`].
+//! calls the route stack, turns any error into exactly one response via
+//! [`rescue`], and watches the response body for a cut ([`cut`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,7 +17,7 @@ use futures_util::FutureExt;
 use futures_util::future::Either;
 use http::header::{self, HeaderValue};
 use http::{Method, StatusCode, Version};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::Limited;
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use tokio::time::Instant;
@@ -24,6 +25,7 @@ use tower::Service;
 use tracing::Instrument;
 
 use super::activity::Activity;
+use super::cut;
 use super::hygiene;
 use super::prebuffer;
 use super::rescue;
@@ -101,6 +103,7 @@ impl Proxy {
         let snapshot = self.inner.shared.load_full();
         let method = req.method().clone();
         let version = req.version();
+        let grpc = rescue::is_grpc_call(req.headers(), version);
         let request_id = headers::ensure_request_id(req.headers_mut());
         let traceparent = headers::find(req.headers(), &headers::TRACEPARENT).cloned();
         // One span per request; the route stack's events nest inside it.
@@ -115,7 +118,7 @@ impl Proxy {
         // a block would hold the send future twice (as captured, and as
         // awaited), and this future lives in every connection's task.
         let sending = match self.prepare(&snapshot, req, start, &span) {
-            Ok(prepared) => Either::Left(prepared.send().instrument(span)),
+            Ok(prepared) => Either::Left(prepared.send(grpc).instrument(span)),
             Err(refused) => Either::Right(std::future::ready(Err(refused))),
         };
         sending.map(move |forwarded| {
@@ -126,14 +129,10 @@ impl Proxy {
                 request_id,
                 traceparent,
             };
+            let route = forwarded.as_ref().ok().map(|(_, route)| route.clone());
             let rsp = self.finish(&snapshot, forwarded, log);
             // The connection stays busy (not idle) until the body is sent.
-            Ok(rsp.map(|b| {
-                body::boxed(b.map_frame(move |f| {
-                    let _ = &busy;
-                    f
-                }))
-            }))
+            Ok(rsp.map(|b| body::boxed(cut::Watched::new(b, route, grpc, busy))))
         })
     }
 
@@ -317,11 +316,15 @@ struct Prepared {
 
 impl Prepared {
     /// Reads the start of the body, then sends the request through the
-    /// route stack and turns a failure into its response.
+    /// route stack and turns a failure into its response (in gRPC's terms
+    /// for a `grpc` call ended by a timeout).
     ///
     /// Taken apart before the `async move` block, so each field is held
     /// once (an `async fn` would hold `self` and then its fields again).
-    fn send(self) -> impl Future<Output = Result<(Response, Arc<Route<RouteTarget>>), Rescue>> {
+    fn send(
+        self,
+        grpc: bool,
+    ) -> impl Future<Output = Result<(Response, Arc<Route<RouteTarget>>), Rescue>> {
         let Prepared {
             mut parts,
             incoming,
@@ -349,7 +352,7 @@ impl Prepared {
                 Err(err) => {
                     let rescue = rescue::classify(&err);
                     tracing::debug!(route = %route.settings.name, reason = rescue.reason, error = %err, "request failed");
-                    rescue.response()
+                    rescue::answer(rescue, grpc)
                 }
             };
             match downstream_upgrade {

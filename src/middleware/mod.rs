@@ -15,12 +15,20 @@ use tokio::time::Instant;
 
 use crate::config::RoutePriority;
 
-/// When the caller stops waiting: a request extension set by the deadline
-/// layer (the minimum of the route timeout and the caller's propagated
-/// budget) and read by the layers inside it — admission refuses work that
-/// cannot finish in time, retry never starts an attempt past it.
+/// When the response must have started: a request extension set by the
+/// deadline layer (the earliest of the route's `request` timeout, its
+/// `total` and the caller's propagated budget) and read by the layers
+/// inside it — admission refuses work that cannot start in time, retry
+/// never starts an attempt past it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Deadline(pub Instant);
+
+/// When the whole exchange must end, response body included: a request
+/// extension set by the deadline layer only when something caps it (the
+/// caller's budget, the route's `total`). The attempt layer forwards what
+/// is left of it upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CallDeadline(pub Instant);
 
 impl Deadline {
     /// Time left at `now` until the deadline (zero when passed).

@@ -6,7 +6,8 @@
 //!   prometheus-client counters and histograms. Routes hold their handles
 //!   (looked up once per snapshot build, see [`RouteMetrics`]), so the hot
 //!   path does no label hashing for ordinary responses; only synthesized
-//!   error responses look up their `reason` label.
+//!   error responses look up their `reason` label. Response body cuts are
+//!   counted on per-route handles, one per reason ([`CUT_REASONS`]).
 //! - **State the layers already keep** (admission queues, breaker phases and
 //!   transitions, ejections, reloads) is read at scrape time by a
 //!   [`Collector`](prometheus_client::collector::Collector) walking the current snapshot: the layers stay free of
@@ -52,6 +53,30 @@ pub struct RequestLabels {
     pub reason: String,
 }
 
+/// Labels of `seawall_response_body_cuts_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CutLabels {
+    /// Route name.
+    pub route: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// One of [`CUT_REASONS`].
+    pub reason: &'static str,
+}
+
+/// Why a response body can be cut (the reason codes of the error taxonomy
+/// that a body error classifies as), and `other` for anything else.
+pub const CUT_REASONS: [&str; 8] = [
+    "timeout",
+    "total-timeout",
+    "upstream-body-timeout",
+    "upstream-reset",
+    "upstream-protocol",
+    "downstream-body-timeout",
+    "downstream-body",
+    "other",
+];
+
 /// Labels naming a route.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
@@ -86,8 +111,21 @@ pub struct Metrics {
     connections_total: Family<ListenerLabels, Counter>,
     upstream_open: Family<ClusterLabels, Gauge>,
     upstream_total: Family<ClusterLabels, Counter>,
+    cuts: Family<CutLabels, Counter>,
     memory_releases: Counter,
     state: Arc<Late>,
+}
+
+/// `seawall_response_body_cuts_total`, registered once.
+fn register_cuts(registry: &mut Registry) -> Family<CutLabels, Counter> {
+    let cuts = Family::<CutLabels, Counter>::default();
+    registry.register(
+        "seawall_response_body_cuts",
+        "Response bodies cut before their end (the client never got a complete body), \
+         by route, cluster and reason",
+        cuts.clone(),
+    );
+    cuts
 }
 
 fn latency_buckets() -> Histogram {
@@ -143,6 +181,7 @@ impl Metrics {
             "Upstream connections made",
             upstream_total.clone(),
         );
+        let cuts = register_cuts(&mut registry);
         let memory_releases = Counter::default();
         registry.register(
             "seawall_memory_releases",
@@ -165,6 +204,7 @@ impl Metrics {
             connections_total,
             upstream_open,
             upstream_total,
+            cuts,
             memory_releases,
             state,
         })
@@ -206,9 +246,19 @@ impl Metrics {
                 })
                 .clone()
         });
+        let cuts = CUT_REASONS.map(|reason| {
+            self.cuts
+                .get_or_create(&CutLabels {
+                    route: route.to_owned(),
+                    cluster: cluster.to_owned(),
+                    reason,
+                })
+                .clone()
+        });
         RouteMetrics {
             labels,
             by_class,
+            cuts,
             duration: self
                 .request_duration
                 .get_or_create(&RouteLabels {
@@ -288,6 +338,7 @@ pub struct RouteMetrics {
     /// The route's labels, for synthesized responses.
     pub labels: RouteLabels,
     by_class: [Counter; 5],
+    cuts: [Counter; CUT_REASONS.len()],
     duration: Histogram,
 }
 
@@ -302,5 +353,17 @@ impl RouteMetrics {
     /// Records the latency of a synthesized answer (counted by `refused`).
     pub fn observe(&self, seconds: f64) {
         self.duration.observe(seconds);
+    }
+
+    /// Counts a response body cut for `reason` (a reason not in
+    /// [`CUT_REASONS`] counts as `other`). A scan of eight names, on a cut
+    /// only: no label lookup.
+    pub fn cut(&self, reason: &str) {
+        let other = CUT_REASONS.len() - 1;
+        let i = CUT_REASONS[..other]
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(other);
+        self.cuts[i].inc();
     }
 }

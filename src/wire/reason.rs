@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use http::header::{HeaderName, HeaderValue};
-use http::{Response, StatusCode};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Response, StatusCode};
 
 use super::body::{self, Body};
 
@@ -24,6 +24,15 @@ pub const PRIORITY_HEADER: HeaderName = HeaderName::from_static("x-seawall-prior
 /// breaker: the request was not processed, and a seawall further up the
 /// chain must not retry it (retries would multiply across hops).
 pub const NO_RETRY_HEADER: HeaderName = HeaderName::from_static("x-seawall-no-retry");
+
+/// gRPC's status field, in a trailers-only response or in trailers.
+pub const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
+/// gRPC's human-readable status message.
+pub const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+
+/// gRPC's `DEADLINE_EXCEEDED`, as a `grpc-status` value.
+pub const GRPC_DEADLINE_EXCEEDED: &str = "4";
 
 /// What a failed request is answered with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +86,37 @@ impl Rescue {
     }
 }
 
+impl Rescue {
+    /// The answer to a gRPC call, in gRPC's terms: a trailers-only
+    /// response (HTTP 200, `content-type: application/grpc`, no body) with
+    /// `grpc-status: code` and `grpc-message` naming the reason, and
+    /// seawall's own headers as in [`Rescue::response`].
+    pub fn grpc_response(self, code: &'static str) -> Response<Body> {
+        let mut rsp = Response::new(body::empty());
+        let headers = rsp.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.extend(grpc_trailers(code, self.reason));
+        headers.insert(ERROR_HEADER, HeaderValue::from_static(self.reason));
+        if self.no_retry {
+            headers.insert(NO_RETRY_HEADER, HeaderValue::from_static("1"));
+        }
+        rsp
+    }
+}
+
+/// The fields that end a gRPC call seawall ended for `reason`:
+/// `grpc-status: code` and `grpc-message: seawall: <reason>`.
+pub fn grpc_trailers(code: &'static str, reason: &'static str) -> HeaderMap {
+    let mut fields = HeaderMap::with_capacity(2);
+    fields.insert(GRPC_STATUS, HeaderValue::from_static(code));
+    // Reason codes are lowercase ASCII words and dashes: nothing in them
+    // needs gRPC's percent-encoding.
+    if let Ok(message) = HeaderValue::from_str(&format!("seawall: {reason}")) {
+        fields.insert(GRPC_MESSAGE, message);
+    }
+    fields
+}
+
 /// A synthetic response with `x-seawall-error: reason` and a one-line body.
 pub fn local_response(status: StatusCode, reason: &'static str) -> Response<Body> {
     let mut rsp = Response::new(body::full(format!("{} {}\n", status.as_u16(), reason)));
@@ -106,6 +146,21 @@ mod tests {
             .with_retry_after(Duration::from_millis(10))
             .response();
         assert_eq!(rsp.headers()[http::header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn grpc_response_is_trailers_only_with_the_status_and_reason() {
+        let rsp = Rescue::new(StatusCode::GATEWAY_TIMEOUT, "timeout")
+            .no_retry()
+            .grpc_response(GRPC_DEADLINE_EXCEEDED);
+        assert_eq!(rsp.status(), StatusCode::OK);
+        let h = rsp.headers();
+        assert_eq!(h[CONTENT_TYPE], "application/grpc");
+        assert_eq!(h[GRPC_STATUS], "4");
+        assert_eq!(h[GRPC_MESSAGE], "seawall: timeout");
+        assert_eq!(h[ERROR_HEADER], "timeout");
+        assert_eq!(h[NO_RETRY_HEADER], "1");
+        assert!(http_body::Body::is_end_stream(rsp.body()));
     }
 
     #[test]

@@ -7,8 +7,11 @@ use serde_saphyr::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TimeoutsFile {
-    /// Total time for a request, retries and response body included.
+    /// Time for a request to get its response started: queueing, every
+    /// attempt and backoff, up to the response headers.
     pub request: Option<Spanned<String>>,
+    /// Cap on the whole exchange, response body included; absent: none.
+    pub total: Option<Spanned<String>>,
     /// Time for one attempt, to the response headers.
     pub attempt: Option<Spanned<String>>,
     /// Time from the request sent in full to the response headers.

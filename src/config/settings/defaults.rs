@@ -61,7 +61,8 @@ pub const DEFAULT_RTT: Duration = Duration::from_millis(30);
 pub const DECAY: Duration = Duration::from_secs(10);
 /// `clusters[].http2_keepalive_interval`
 pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
-/// `clusters[].timeouts.request`
+/// `clusters[].timeouts.request` (the response's start; `total`, the
+/// whole exchange, has no default)
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// `clusters[].timeouts.body_idle`
 pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);

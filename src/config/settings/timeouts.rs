@@ -7,11 +7,16 @@ use serde::Serialize;
 /// The timeouts of a request, per cluster (see `middleware::timeout`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct TimeoutSettings {
-    /// Total time for a request, from arrival to the last byte of the
-    /// response: queueing, every attempt and backoff, and the body. A
-    /// caller's propagated budget can only shorten it.
+    /// Time for a request to get its response started, from arrival to the
+    /// response headers: queueing, every attempt and backoff. Once the
+    /// response streams, `body_idle` governs it. A caller's propagated
+    /// budget can only shorten it.
     #[serde(with = "crate::config::duration::serde_str")]
     pub request: Duration,
+    /// Cap on the whole exchange, from arrival to the last byte of the
+    /// response; `None`: no cap (a caller's budget still is one).
+    #[serde(with = "crate::config::duration::serde_opt")]
+    pub total: Option<Duration>,
     /// Time for one attempt, to the response headers; `None`: only the
     /// request timeout bounds an attempt.
     #[serde(with = "crate::config::duration::serde_opt")]
@@ -30,6 +35,7 @@ impl TimeoutSettings {
     pub fn with(&self, route: &TimeoutOverrides) -> Self {
         Self {
             request: route.request.unwrap_or(self.request),
+            total: route.total.or(self.total),
             attempt: route.attempt.or(self.attempt),
             response_header: route.response_header.or(self.response_header),
             body_idle: route.body_idle.unwrap_or(self.body_idle),
@@ -43,6 +49,9 @@ pub struct TimeoutOverrides {
     /// Replaces [`TimeoutSettings::request`].
     #[serde(with = "crate::config::duration::serde_opt")]
     pub request: Option<Duration>,
+    /// Replaces [`TimeoutSettings::total`].
+    #[serde(with = "crate::config::duration::serde_opt")]
+    pub total: Option<Duration>,
     /// Replaces [`TimeoutSettings::attempt`].
     #[serde(with = "crate::config::duration::serde_opt")]
     pub attempt: Option<Duration>,

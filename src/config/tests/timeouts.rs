@@ -13,6 +13,7 @@ fn cluster_timeouts_default_when_absent() {
         config.clusters[0].timeouts,
         TimeoutSettings {
             request: Duration::from_secs(15),
+            total: None,
             attempt: None,
             response_header: None,
             body_idle: Duration::from_secs(60),
@@ -26,12 +27,13 @@ fn cluster_timeouts_default_when_absent() {
 
 #[test]
 fn cluster_block_sets_each_key() {
-    let cluster = "    timeouts:\n      request: 2s\n      attempt: 500ms\n      response_header: 300ms\n      body_idle: 1s\n";
+    let cluster = "    timeouts:\n      request: 2s\n      total: 1h\n      attempt: 500ms\n      response_header: 300ms\n      body_idle: 1s\n";
     let config = parse(&with_blocks("", cluster), None).unwrap();
     assert_eq!(
         config.clusters[0].timeouts,
         TimeoutSettings {
             request: Duration::from_secs(2),
+            total: Some(Duration::from_secs(3600)),
             attempt: Some(Duration::from_millis(500)),
             response_header: Some(Duration::from_millis(300)),
             body_idle: Duration::from_secs(1),
@@ -41,8 +43,9 @@ fn cluster_block_sets_each_key() {
 
 #[test]
 fn route_overrides_replace_only_what_they_name() {
-    let route = "        timeouts:\n          request: 100ms\n          attempt: 50ms\n";
-    let cluster = "    timeouts:\n      request: 2s\n      response_header: 300ms\n";
+    let route = "        timeouts:\n          request: 100ms\n          attempt: 50ms\n          total: 10m\n";
+    let cluster =
+        "    timeouts:\n      request: 2s\n      response_header: 300ms\n      total: 1h\n";
     let config = parse(&with_blocks(route, cluster), None).unwrap();
     let effective = config.clusters[0]
         .timeouts
@@ -51,6 +54,7 @@ fn route_overrides_replace_only_what_they_name() {
         effective,
         TimeoutSettings {
             request: Duration::from_millis(100),
+            total: Some(Duration::from_secs(600)),
             attempt: Some(Duration::from_millis(50)),
             response_header: Some(Duration::from_millis(300)),
             body_idle: Duration::from_secs(60),
@@ -84,6 +88,17 @@ fn zero_route_timeout_is_located_and_names_no_default() {
 }
 
 #[test]
+fn zero_total_is_located_and_names_no_default() {
+    let (line, column, key, message) =
+        located(&with_blocks("", "    timeouts:\n      total: 0s\n"));
+    assert_eq!(
+        (line, column, key.as_str()),
+        (11, 14, "clusters[0].timeouts.total")
+    );
+    assert!(message.contains("omit the key"), "{message}");
+}
+
+#[test]
 fn misspelt_timeout_key_is_located() {
     let (line, column, _, message) =
         located(&with_blocks("", "    timeouts:\n      requets: 1s\n"));
@@ -103,4 +118,5 @@ fn timeouts_serialize_for_the_admin_api() {
     assert_eq!(t["request"], "15s");
     assert_eq!(t["attempt"], "250ms");
     assert!(t["response_header"].is_null());
+    assert!(t["total"].is_null(), "no cap by default");
 }

@@ -22,6 +22,7 @@ pub(super) fn cluster(
 ) -> Result<TimeoutSettings, ConfigError> {
     let defaults = TimeoutSettings {
         request: defaults::REQUEST_TIMEOUT,
+        total: None,
         attempt: None,
         response_header: None,
         body_idle: defaults::BODY_IDLE_TIMEOUT,
@@ -44,6 +45,7 @@ pub(super) fn overrides(
             "request",
             Some(defaults::REQUEST_TIMEOUT),
         )?,
+        total: optional(raw.total.as_ref(), key, "total", None)?,
         attempt: optional(raw.attempt.as_ref(), key, "attempt", None)?,
         response_header: optional(raw.response_header.as_ref(), key, "response_header", None)?,
         body_idle: optional(

@@ -4,7 +4,8 @@
 //! A stalled body must end in an *error*, never in a clean end of stream:
 //! hyper then aborts the message (HTTP/1 closes the connection before the
 //! terminal chunk, HTTP/2 resets the stream), so a truncated body is never
-//! presented as complete. The idle timer only runs while seawall is waiting
+//! presented as complete (a gRPC call's cut becomes `grpc-status` trailers
+//! in `downstream::cut`). The idle timer only runs while seawall is waiting
 //! for the body (its poll returned `Pending`): time the consumer spends not
 //! asking, e.g. a slow downstream reader, is not the producer's stall.
 
@@ -19,6 +20,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep, sleep, sleep_until};
 
 use super::error::{BodyIdleTimeout, DeadlineExceeded, Direction};
+use super::state::Bound;
 use crate::wire::BoxError;
 
 pin_project! {
@@ -34,19 +36,27 @@ pin_project! {
         armed: bool,
         #[pin]
         deadline: Option<Sleep>,
+        bound: Bound,
     }
 }
 
 impl<B> TimedBody<B> {
-    /// Wraps `inner`; `deadline` also cuts the body when it passes.
-    pub fn new(inner: B, idle: Duration, direction: Direction, deadline: Option<Instant>) -> Self {
+    /// Wraps `inner`; `deadline` also cuts the body when it passes, with a
+    /// [`DeadlineExceeded`] naming its bound.
+    pub fn new(
+        inner: B,
+        idle: Duration,
+        direction: Direction,
+        deadline: Option<(Instant, Bound)>,
+    ) -> Self {
         Self {
             inner,
             idle,
             direction,
             idle_timer: None,
             armed: false,
-            deadline: deadline.map(sleep_until),
+            deadline: deadline.map(|(at, _)| sleep_until(at)),
+            bound: deadline.map_or(Bound::Total, |(_, bound)| bound),
         }
     }
 }
@@ -67,7 +77,7 @@ where
         if let Some(deadline) = this.deadline.as_pin_mut()
             && deadline.poll(cx).is_ready()
         {
-            return Poll::Ready(Some(Err(DeadlineExceeded::new().into())));
+            return Poll::Ready(Some(Err(DeadlineExceeded::new(*this.bound).into())));
         }
         match this.inner.poll_frame(cx) {
             Poll::Ready(frame) => {

@@ -2,22 +2,30 @@
 //! mapped to one response in `proxy::rescue`.
 //!
 //! Which side is to blame decides the answer: the request's own deadline
-//! passing is local (504 `timeout`, never counted against the upstream); an
+//! passing is local (504 `timeout`, or `total-timeout` for the route's cap
+//! on the whole exchange; never counted against the upstream); an
 //! attempt or header timeout is the upstream's failure (504, counted by the
 //! breaker); a stalled upload is the client's (408).
 
 use std::time::Duration;
 
-/// The request's deadline passed (the route timeout or the caller's
-/// propagated budget, whichever was shorter), or it arrived already spent.
+use super::state::Bound;
+
+/// The request's deadline passed: before the response started (the route's
+/// `request` timeout, the caller's budget or the route's `total`, whichever
+/// was earliest), or mid-body (the caller's budget or `total`); or the
+/// request arrived with its budget spent.
 #[derive(Debug, thiserror::Error)]
-#[error("request deadline exceeded")]
+#[error("{bound}")]
 #[non_exhaustive]
-pub struct DeadlineExceeded {}
+pub struct DeadlineExceeded {
+    /// Which bound passed.
+    pub bound: Bound,
+}
 
 impl DeadlineExceeded {
-    pub(crate) fn new() -> Self {
-        Self {}
+    pub(crate) fn new(bound: Bound) -> Self {
+        Self { bound }
     }
 }
 

@@ -1,6 +1,8 @@
 //! The response futures of the deadline and attempt layers.
 //!
-//! The deadline future checks its timer *before* polling the inner future:
+//! The deadline future bounds the response's *start* (to its headers) and
+//! hands the end of the whole exchange, if anything caps it, to the
+//! response body. It checks its timer *before* polling the inner future:
 //! when the request deadline and an attempt timeout fire together, the
 //! answer is the request's (`timeout`, local) and not the attempt's
 //! (`attempt-timeout`, blamed on the upstream). Dropping the inner future on
@@ -18,29 +20,31 @@ use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::body::TimedBody;
 use super::error::{AttemptTimeout, DeadlineExceeded, Direction, HeaderTimeout};
+use super::state::{Bound, Deadlines};
 use crate::wire::BoxError;
 use crate::wire::body::{self, Response};
 
 pin_project! {
-    /// Fails with [`DeadlineExceeded`] when the request deadline passes;
-    /// puts the response body under the same deadline and the idle timeout.
+    /// Fails with [`DeadlineExceeded`] when the response has not started
+    /// by the start deadline; puts the response body under the idle timeout
+    /// and the end of the whole exchange, if anything caps it.
     pub struct DeadlineFuture<F> {
         // `None`: refused before reaching the inner service.
         #[pin]
         inner: Option<F>,
         #[pin]
         sleep: Sleep,
-        deadline: Instant,
+        deadlines: Deadlines,
         body_idle: Duration,
     }
 }
 
 impl<F> DeadlineFuture<F> {
-    pub(crate) fn new(inner: F, deadline: Instant, body_idle: Duration) -> Self {
+    pub(crate) fn new(inner: F, deadlines: Deadlines, body_idle: Duration) -> Self {
         Self {
             inner: Some(inner),
-            sleep: sleep_until(deadline),
-            deadline,
+            sleep: sleep_until(deadlines.start.0),
+            deadlines,
             body_idle,
         }
     }
@@ -51,7 +55,10 @@ impl<F> DeadlineFuture<F> {
         Self {
             inner: None,
             sleep: sleep_until(now),
-            deadline: now,
+            deadlines: Deadlines {
+                start: (now, Bound::Caller),
+                end: None,
+            },
             body_idle: Duration::ZERO,
         }
     }
@@ -66,16 +73,26 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let start = this.deadlines.start.1;
         let Some(inner) = this.inner.as_pin_mut() else {
-            return Poll::Ready(Err(DeadlineExceeded::new().into()));
+            return Poll::Ready(Err(DeadlineExceeded::new(start).into()));
         };
         if this.sleep.poll(cx).is_ready() {
-            return Poll::Ready(Err(DeadlineExceeded::new().into()));
+            return Poll::Ready(Err(DeadlineExceeded::new(start).into()));
         }
-        let rsp = ready!(inner.poll(cx)).map_err(Into::into)?;
-        let (idle, deadline) = (*this.body_idle, *this.deadline);
+        let rsp = ready!(inner.poll(cx)).map_err(|e| {
+            let e: BoxError = e.into();
+            // An attempt refused for the same deadline, a hair before this
+            // timer fired: name the bound, which only this layer knows.
+            if e.is::<DeadlineExceeded>() {
+                DeadlineExceeded::new(start).into()
+            } else {
+                e
+            }
+        })?;
+        let (idle, end) = (*this.body_idle, this.deadlines.end);
         Poll::Ready(Ok(rsp.map(|b| {
-            body::boxed(TimedBody::new(b, idle, Direction::Download, Some(deadline)))
+            body::boxed(TimedBody::new(b, idle, Direction::Download, end))
         })))
     }
 }
@@ -157,7 +174,8 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let Some(inner) = this.inner.as_pin_mut() else {
-            return Poll::Ready(Err(DeadlineExceeded::new().into()));
+            // The deadline layer outside names the bound.
+            return Poll::Ready(Err(DeadlineExceeded::new(Bound::Request).into()));
         };
         if let Poll::Ready(result) = inner.poll(cx) {
             return Poll::Ready(result.map_err(Into::into));

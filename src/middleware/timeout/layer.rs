@@ -11,14 +11,16 @@ use crate::config::TimeoutSettings;
 #[derive(Clone, Copy, Debug)]
 pub struct DeadlineLayer {
     pub(super) request: Duration,
+    pub(super) total: Option<Duration>,
     pub(super) body_idle: Duration,
 }
 
 impl DeadlineLayer {
-    /// The route's total request timeout and body idle timeout.
+    /// The route's request (start) timeout, total cap and body idle timeout.
     pub fn new(timeouts: &TimeoutSettings) -> Self {
         Self {
             request: timeouts.request,
+            total: timeouts.total,
             body_idle: timeouts.body_idle,
         }
     }

@@ -1,16 +1,28 @@
 //! Timeouts and deadline propagation: every wait is bounded, and a caller's
 //! deadline travels with the request so no hop works for nobody.
 //!
-//! # Two layers, one deadline
+//! # Two layers, two deadlines
 //!
 //! [`SetDeadline`] is the outermost timeout of a route. It fixes the
-//! request's deadline once, on arrival: `now + min(route timeout, caller's
-//! budget)`, stores it as the [`Deadline`] request extension (admission
-//! reads it to refuse work that cannot finish, retry to stop retrying), and
-//! fails the request with [`DeadlineExceeded`] (504 `timeout`) when it
-//! passes, whatever is happening inside: queueing, attempts, backoff. The
-//! response body stays under the same deadline, because the caller stops
-//! waiting for the whole answer, not just its headers.
+//! request's deadlines once, on arrival ([`state::Deadlines`]):
+//!
+//! - the *start*: `now + min(request, caller's budget, total)`, by which the
+//!   response must have started. It is the [`Deadline`] request extension
+//!   (admission reads it to refuse work that cannot start in time, retry to
+//!   stop retrying), and it fails the request with [`DeadlineExceeded`]
+//!   (504 `timeout`, or `total-timeout`) when it passes, whatever is
+//!   happening inside: queueing, attempts, backoff.
+//! - the *end*: `now + min(caller's budget, total)`, by which the whole
+//!   exchange must be over, response body included; the [`CallDeadline`]
+//!   extension. Without a caller's budget or a `total` there is none.
+//!
+//! Once the response has started, the body is bounded by `body_idle` (the
+//! longest pause) and by the end, if any, never by the route's `request`
+//! timeout: a server-sent-events stream, a download or a gRPC server stream
+//! that keeps flowing is doing its job, and cutting it after 15 s is the
+//! trap Envoy's default sets (nginx and HAProxy bound only the pauses).
+//! A caller's deadline is honoured to the end: the caller stops waiting for
+//! the whole answer, not just its headers.
 //!
 //! [`Attempt`] sits inside retry and breaker, so each try gets its own bound
 //! ([`AttemptTimeout`], 504 `attempt-timeout`) and the breaker counts it as
@@ -25,12 +37,16 @@
 //!
 //! The budget travels as a remaining duration (`x-seawall-timeout-ms`, and
 //! gRPC's `grpc-timeout`), not a wall-clock instant, so hops need no clock
-//! agreement. Each attempt rewrites the headers with what is left *at the
-//! moment it is sent*, after queueing and backoff, shortened to the attempt
-//! timeout, so the next hop gets a decremented budget and stops working when
-//! this hop stops waiting. A budget that is spent on arrival (`0`) is
-//! refused at once and never forwarded; an attempt whose deadline passed
-//! before it could start is never sent.
+//! agreement. Each attempt rewrites the headers with what is left of the
+//! *end* at the moment it is sent, after queueing and backoff, shortened to
+//! the attempt timeout, so the next hop gets a decremented budget and stops
+//! working when this hop stops waiting. The route's `request` timeout is
+//! not forwarded: the next hop (a seawall, a gRPC server) reads a budget as
+//! a bound on the whole call, and would cut the stream this hop lets flow.
+//! With nothing to forward, budget headers are removed (a malformed one
+//! too). A budget that is spent on arrival (`0`) is refused at once and
+//! never forwarded; an attempt whose start deadline passed before it could
+//! begin is never sent.
 //!
 //! A malformed budget header is ignored (logged at debug) rather than
 //! refused with 400: the header is advice from a caller's library, the route
@@ -40,10 +56,12 @@
 //! # Bodies
 //!
 //! Both bodies get an idle timer ([`body::TimedBody`]): a stalled upload
-//! fails the request with [`BodyIdleTimeout`] (408), a stalled download is
-//! cut with an error so hyper aborts it (HTTP/1 closes before the terminal
-//! chunk, HTTP/2 sends RST_STREAM) and the client never mistakes a
-//! truncated body for a complete one.
+//! fails the request with [`BodyIdleTimeout`] (408), a stalled download (or
+//! one still running at the end) is cut with an error so hyper aborts it
+//! (HTTP/1 closes before the terminal chunk, HTTP/2 sends RST_STREAM) and
+//! the client never mistakes a truncated body for a complete one. The
+//! downstream handler logs and counts the cut, and ends a gRPC call with
+//! `grpc-status` trailers instead (`downstream::cut`).
 //!
 //! # Why not `tower::timeout`
 //!
@@ -68,9 +86,17 @@ pub(crate) mod tests_support {
     use super::*;
     use crate::wire::BoxError;
 
-    /// A [`DeadlineExceeded`].
+    /// A [`DeadlineExceeded`] of the route's request timeout.
     pub(crate) fn deadline() -> BoxError {
-        DeadlineExceeded::new().into()
+        DeadlineExceeded::new(state::Bound::Request).into()
+    }
+    /// A [`DeadlineExceeded`] of the route's total cap.
+    pub(crate) fn total() -> BoxError {
+        DeadlineExceeded::new(state::Bound::Total).into()
+    }
+    /// A [`BodyIdleTimeout`] of a download.
+    pub(crate) fn download_idle() -> BoxError {
+        BodyIdleTimeout::new(Duration::from_secs(1), Direction::Download).into()
     }
     /// An [`AttemptTimeout`].
     pub(crate) fn attempt() -> BoxError {
@@ -94,12 +120,12 @@ use tower::Service;
 pub use error::{AttemptTimeout, BodyIdleTimeout, DeadlineExceeded, Direction, HeaderTimeout};
 pub use future::{AttemptFuture, DeadlineFuture};
 pub use layer::{AttemptLayer, DeadlineLayer};
-pub use state::{GRPC_TIMEOUT_HEADER, TIMEOUT_MS_HEADER};
+pub use state::{Bound, GRPC_TIMEOUT_HEADER, TIMEOUT_MS_HEADER};
 
 use self::body::{NotifyEnd, TimedBody};
 use self::future::HeaderTimer;
-use self::state::CallerBudget;
-use super::Deadline;
+use self::state::{CallerBudget, Deadlines};
+use super::{CallDeadline, Deadline};
 use crate::wire::BoxError;
 use crate::wire::body::{Request, Response, boxed};
 
@@ -133,18 +159,9 @@ where
             tracing::debug!("request arrived with its deadline spent; not forwarded");
             return DeadlineFuture::expired();
         }
-        let mut deadline = state::effective_deadline(now, self.layer.request, caller.budget);
-        // An outer deadline (set when the request arrived) is tightened in
-        // place: a second insert would allocate again.
-        match req.extensions_mut().get_mut::<Deadline>() {
-            Some(outer) => {
-                deadline = deadline.min(outer.0);
-                outer.0 = deadline;
-            }
-            None => {
-                req.extensions_mut().insert(Deadline(deadline));
-            }
-        }
+        let layer = &self.layer;
+        let fixed = Deadlines::fix(now, layer.request, layer.total, caller.budget);
+        let deadlines = publish(req.extensions_mut(), fixed);
         let idle = self.layer.body_idle;
         // A body that is already complete (GET, HEAD, Content-Length: 0) has
         // no pause to time: skip the wrapper and its allocation.
@@ -153,8 +170,32 @@ where
         } else {
             req.map(|b| boxed(TimedBody::new(b, idle, Direction::Upload, None)))
         };
-        DeadlineFuture::new(self.inner.call(req), deadline, idle)
+        DeadlineFuture::new(self.inner.call(req), deadlines, idle)
     }
+}
+
+/// Stores `fixed` as the request's [`Deadline`] and [`CallDeadline`],
+/// tightened by those set when the request arrived (in place: a second
+/// insert would allocate again); returns what was stored.
+fn publish(extensions: &mut http::Extensions, fixed: Deadlines) -> Deadlines {
+    let outer_end = extensions.get::<CallDeadline>().map(|d| d.0);
+    let outer_start = extensions.get::<Deadline>().map(|d| d.0);
+    let deadlines = fixed.within(outer_start, outer_end);
+    match extensions.get_mut::<Deadline>() {
+        Some(outer) => outer.0 = deadlines.start.0,
+        None => {
+            extensions.insert(Deadline(deadlines.start.0));
+        }
+    }
+    if let Some((end, _)) = deadlines.end {
+        match extensions.get_mut::<CallDeadline>() {
+            Some(outer) => outer.0 = end,
+            None => {
+                extensions.insert(CallDeadline(end));
+            }
+        }
+    }
+    deadlines
 }
 
 /// Bounds one attempt and forwards the remaining budget (see the module docs).
@@ -180,18 +221,17 @@ where
     fn call(&mut self, mut req: Request) -> Self::Future {
         let now = Instant::now();
         let attempt_end = self.layer.attempt.map(|a| now + a);
-        match req.extensions().get::<Deadline>().map(|d| d.0) {
-            Some(deadline) if deadline <= now => return AttemptFuture::expired(),
-            Some(deadline) => {
-                let budget = state::forward_budget(now, deadline, attempt_end);
-                state::write_budget(req.headers_mut(), budget);
-            }
-            // No deadline layer outside: the attempt bound is all there is.
-            None => {
-                if let Some(attempt) = self.layer.attempt {
-                    state::write_budget(req.headers_mut(), attempt);
-                }
-            }
+        if req
+            .extensions()
+            .get::<Deadline>()
+            .is_some_and(|d| d.0 <= now)
+        {
+            return AttemptFuture::expired();
+        }
+        let end = req.extensions().get::<CallDeadline>().map(|d| d.0);
+        match state::forward_budget(now, end, attempt_end) {
+            Some(budget) => state::write_budget(req.headers_mut(), budget),
+            None => state::clear_budget(req.headers_mut()),
         }
         let header = match self.layer.response_header {
             Some(after) => {

@@ -1,6 +1,6 @@
 //! Deadline arithmetic, without I/O: reading a caller's budget from the
-//! request headers, combining it with the route timeout, and writing what is
-//! left for the next hop.
+//! request headers, combining it with the route's timeouts into the
+//! exchange's two deadlines, and writing what is left for the next hop.
 //!
 //! Budgets travel as *remaining durations*, never as wall-clock instants:
 //! hosts' clocks disagree, durations do not need them to agree. The cost is
@@ -64,17 +64,103 @@ impl CallerBudget {
     }
 }
 
-/// The deadline of a request arriving at `now`: the route timeout, shortened
-/// by the caller's budget when it has one.
-pub fn effective_deadline(now: Instant, route: Duration, caller: Option<Duration>) -> Instant {
-    now + caller.map_or(route, |c| c.min(route))
+/// Which bound a deadline comes from; it names the answer when it passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// The route's `request` timeout: the response had not started.
+    Request,
+    /// The caller's propagated budget (`x-seawall-timeout-ms`,
+    /// `grpc-timeout`): the whole call, body included.
+    Caller,
+    /// The route's `total` cap on the whole exchange.
+    Total,
 }
 
-/// The budget to hand the next hop at `now`: time left to the deadline,
-/// shortened by the attempt's own end when it has one.
-pub fn forward_budget(now: Instant, deadline: Instant, attempt_end: Option<Instant>) -> Duration {
-    let end = attempt_end.map_or(deadline, |a| a.min(deadline));
-    end.saturating_duration_since(now)
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Request => "request timeout passed before the response started",
+            Self::Caller => "caller's deadline passed",
+            Self::Total => "total timeout passed",
+        })
+    }
+}
+
+/// The two deadlines of one exchange, fixed when the request arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadlines {
+    /// When the response must have started (its headers), and which bound
+    /// that is: the route's `request` timeout, or an earlier `end`.
+    pub start: (Instant, Bound),
+    /// When the whole exchange, response body included, must have ended:
+    /// the caller's budget or the route's `total`, whichever is earlier
+    /// (a tie is the caller's); `None`: nothing caps it, and once the
+    /// response streams only the body idle timeout bounds it.
+    pub end: Option<(Instant, Bound)>,
+}
+
+impl Deadlines {
+    /// The deadlines of a request arriving at `now`, with the route's
+    /// `request` timeout and `total` cap and the caller's budget.
+    pub fn fix(
+        now: Instant,
+        request: Duration,
+        total: Option<Duration>,
+        caller: Option<Duration>,
+    ) -> Self {
+        let caller = caller.map(|c| (now + c, Bound::Caller));
+        let total = total.map(|t| (now + t, Bound::Total));
+        let end = match (caller, total) {
+            (Some(c), Some(t)) => Some(if t.0 < c.0 { t } else { c }),
+            (c, t) => c.or(t),
+        };
+        let request = (now + request, Bound::Request);
+        let start = match end {
+            Some(end) if end.0 < request.0 => end,
+            _ => request,
+        };
+        Self { start, end }
+    }
+
+    /// These deadlines, tightened by ones fixed earlier for the same
+    /// request (the handler fixes them on arrival, before reading the body
+    /// ahead): an earlier instant wins, and keeps this bound's name.
+    pub fn within(self, start: Option<Instant>, end: Option<Instant>) -> Self {
+        let tighten = |(at, bound): (Instant, Bound), outer: Option<Instant>| {
+            (outer.map_or(at, |o| o.min(at)), bound)
+        };
+        Self {
+            start: tighten(self.start, start),
+            end: self.end.map(|e| tighten(e, end)),
+        }
+    }
+}
+
+/// The budget to hand the next hop at `now`: time left to the end of the
+/// whole exchange, shortened by the attempt's own end; `None` when neither
+/// bounds it. The route's `request` timeout is not forwarded: a next hop
+/// reads a budget as a bound on the whole call, body included.
+pub fn forward_budget(
+    now: Instant,
+    end: Option<Instant>,
+    attempt_end: Option<Instant>,
+) -> Option<Duration> {
+    let end = match (end, attempt_end) {
+        (Some(e), Some(a)) => e.min(a),
+        (e, a) => e.or(a)?,
+    };
+    Some(end.saturating_duration_since(now))
+}
+
+/// Removes the budget headers: the caller sent none that was well-formed,
+/// and nothing bounds the whole exchange, so there is nothing to forward.
+pub fn clear_budget(headers: &mut HeaderMap) {
+    // Most requests carry neither: tell that without hashing the names.
+    for name in [TIMEOUT_MS_HEADER, GRPC_TIMEOUT_HEADER] {
+        if find(headers, &name).is_some() {
+            headers.remove(name);
+        }
+    }
 }
 
 /// Writes `budget` into the outgoing headers, replacing what the caller

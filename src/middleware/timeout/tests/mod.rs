@@ -1,6 +1,8 @@
 //! Tests of the timeout layers on tokio's paused clock: each timer fires at
-//! exactly its bound, with the error that names it; the deadline travels
-//! decremented; expired work never reaches the inner service.
+//! exactly its bound, with the error that names it; the route's `request`
+//! timeout bounds the response's start and a flowing body outlives it,
+//! while a caller's budget and `total` bound the whole exchange; the
+//! budget travels decremented; expired work never reaches the inner service.
 
 mod state;
 
@@ -15,7 +17,7 @@ use tower_test::mock;
 
 use super::*;
 use crate::config::TimeoutSettings;
-use crate::middleware::Deadline;
+use crate::middleware::{CallDeadline, Deadline};
 use crate::wire::body::{self, Body};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -23,6 +25,7 @@ const MS: fn(u64) -> Duration = Duration::from_millis;
 fn timeouts(request: u64, attempt: Option<u64>, header: Option<u64>) -> TimeoutSettings {
     TimeoutSettings {
         request: MS(request),
+        total: None,
         attempt: attempt.map(MS),
         response_header: header.map(MS),
         body_idle: Duration::from_secs(60),
@@ -98,13 +101,46 @@ async fn caller_budget_shorter_than_route_wins() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn route_timeout_caps_a_generous_caller() {
+async fn route_timeout_bounds_the_start_of_a_generous_callers_call() {
     let (svc, mut handle) = deadline_over_mock(&timeouts(100, None, None));
+    let start = Instant::now();
     let call = tokio::spawn(svc.oneshot(request(&[("grpc-timeout", "10S")])));
     let (req, _pending) = handle.next_request().await.unwrap();
-    assert_eq!(req.headers()[TIMEOUT_MS_HEADER], "100");
-    assert_eq!(req.headers()[GRPC_TIMEOUT_HEADER], "100000u");
-    assert!(err_is::<DeadlineExceeded>(call.await.unwrap()));
+    // What is forwarded bounds the whole call: the caller's budget, not
+    // the route's bound on the response's start.
+    assert_eq!(req.headers()[TIMEOUT_MS_HEADER], "10000");
+    assert_eq!(req.headers()[GRPC_TIMEOUT_HEADER], "10000000u");
+    let err = call.await.unwrap().unwrap_err();
+    let err = err.downcast_ref::<DeadlineExceeded>().unwrap();
+    assert_eq!(err.bound, Bound::Request);
+    assert_eq!(start.elapsed(), MS(100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_cap_no_budget_is_forwarded() {
+    let (svc, mut handle) = deadline_over_mock(&timeouts(1000, None, None));
+    let grpc = [("content-type", "application/grpc")];
+    let _call = tokio::spawn(svc.oneshot(request(&grpc)));
+    let (req, _pending) = handle.next_request().await.unwrap();
+    assert!(!req.headers().contains_key(TIMEOUT_MS_HEADER));
+    assert!(!req.headers().contains_key(GRPC_TIMEOUT_HEADER));
+}
+
+#[tokio::test(start_paused = true)]
+async fn total_is_forwarded_and_bounds_the_start_when_shorter() {
+    let mut t = timeouts(1000, None, None);
+    t.total = Some(MS(200));
+    let (svc, mut handle) = deadline_over_mock(&t);
+    let start = Instant::now();
+    let call = tokio::spawn(svc.oneshot(request(&[])));
+    let (req, _pending) = handle.next_request().await.unwrap();
+    assert_eq!(req.headers()[TIMEOUT_MS_HEADER], "200");
+    let err = call.await.unwrap().unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<DeadlineExceeded>().unwrap().bound,
+        Bound::Total
+    );
+    assert_eq!(start.elapsed(), MS(200));
 }
 
 #[tokio::test(start_paused = true)]
@@ -127,7 +163,8 @@ async fn malformed_budget_is_ignored_and_the_route_timeout_applies() {
     let start = Instant::now();
     let call = tokio::spawn(svc.oneshot(request(&[("x-seawall-timeout-ms", "-5")])));
     let (req, _pending) = handle.next_request().await.unwrap();
-    assert_eq!(req.headers()[TIMEOUT_MS_HEADER], "300");
+    // Not passed on: there is no budget to forward.
+    assert!(!req.headers().contains_key(TIMEOUT_MS_HEADER));
     assert!(err_is::<DeadlineExceeded>(call.await.unwrap()));
     assert_eq!(start.elapsed(), MS(300));
 }
@@ -138,7 +175,7 @@ async fn attempt_forwards_the_budget_left_when_it_is_sent() {
     let svc = AttemptLayer::new(&timeouts(1000, None, None)).layer(svc);
     let mut req = request(&[("x-seawall-timeout-ms", "999")]);
     req.extensions_mut()
-        .insert(Deadline(Instant::now() + MS(300)));
+        .insert(CallDeadline(Instant::now() + MS(300)));
     // Time spent queueing before the attempt starts comes off the budget.
     sleep(MS(120)).await;
     let _call = tokio::spawn(svc.oneshot(req));
@@ -200,18 +237,44 @@ async fn header_timeout_of_a_bodiless_request_starts_at_once() {
     assert_eq!(start.elapsed(), MS(100));
 }
 
-#[tokio::test(start_paused = true)]
-async fn response_body_is_cut_with_an_error_at_the_deadline() {
-    let (mut svc, mut handle) = deadline_over_mock(&timeouts(300, None, None));
-    let start = Instant::now();
+/// The body of a response sent at once on a stack with timeouts `t`, to
+/// a request with `headers`: 100 chunks 100 ms apart (10 s).
+async fn streamed(t: &TimeoutSettings, headers: &[(&str, &str)]) -> Result<usize, BoxError> {
+    let (mut svc, mut handle) = deadline_over_mock(t);
     svc.ready().await.unwrap();
-    let call = svc.call(request(&[]));
+    let call = svc.call(request(headers));
     let (_req, send) = handle.next_request().await.unwrap();
     send.send_response(http::Response::new(trickle(MS(100), Some(100))));
-    let rsp = call.await.unwrap();
-    let err = rsp.into_body().collect().await.unwrap_err();
-    assert!(err.is::<DeadlineExceeded>(), "{err}");
-    assert_eq!(start.elapsed(), MS(300));
+    let body = call.await.unwrap().into_body().collect().await?;
+    Ok(body.to_bytes().len())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flowing_body_outlives_the_request_timeout() {
+    let start = Instant::now();
+    let len = streamed(&timeouts(300, None, None), &[]).await.unwrap();
+    assert_eq!((len, start.elapsed()), (100, MS(10_000)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_callers_deadline_cuts_the_body_when_it_passes() {
+    let start = Instant::now();
+    let caller = [("x-seawall-timeout-ms", "500")];
+    let err = streamed(&timeouts(300, None, None), &caller)
+        .await
+        .unwrap_err();
+    let err = err.downcast_ref::<DeadlineExceeded>().unwrap();
+    assert_eq!((err.bound, start.elapsed()), (Bound::Caller, MS(500)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn total_cuts_the_body_where_it_says() {
+    let mut t = timeouts(300, None, None);
+    t.total = Some(MS(1000));
+    let start = Instant::now();
+    let err = streamed(&t, &[]).await.unwrap_err();
+    let err = err.downcast_ref::<DeadlineExceeded>().unwrap();
+    assert_eq!((err.bound, start.elapsed()), (Bound::Total, MS(1000)));
 }
 
 #[tokio::test(start_paused = true)]

@@ -113,23 +113,72 @@ fn malformed_or_repeated_header_is_flagged_and_the_other_still_counts() {
 }
 
 #[test]
-fn effective_deadline_is_the_earlier_of_route_and_caller() {
+fn the_start_is_the_earliest_bound_and_the_end_only_the_caps() {
+    use Bound::*;
     let now = Instant::now();
-    assert_eq!(effective_deadline(now, MS(500), None), now + MS(500));
-    assert_eq!(effective_deadline(now, MS(500), Some(MS(80))), now + MS(80));
-    assert_eq!(
-        effective_deadline(now, MS(500), Some(MS(900))),
-        now + MS(500)
-    );
+    let fix = |request, total: Option<u64>, caller: Option<u64>| {
+        Deadlines::fix(now, MS(request), total.map(MS), caller.map(MS))
+    };
+    // The route's `request` timeout bounds the start only.
+    let d = fix(500, None, None);
+    assert_eq!((d.start, d.end), ((now + MS(500), Request), None));
+    // A caller's budget bounds the whole call, and the start if shorter.
+    let d = fix(500, None, Some(80));
+    assert_eq!(d.start, (now + MS(80), Caller));
+    assert_eq!(d.end, Some((now + MS(80), Caller)));
+    let d = fix(500, None, Some(900));
+    assert_eq!(d.start, (now + MS(500), Request));
+    assert_eq!(d.end, Some((now + MS(900), Caller)));
+    // `total` caps the whole exchange; the earlier cap wins, a tie is the
+    // caller's, and a tie with `request` at the start is the request's.
+    let d = fix(500, Some(2000), Some(900));
+    assert_eq!(d.end, Some((now + MS(900), Caller)));
+    let d = fix(500, Some(700), Some(900));
+    assert_eq!(d.end, Some((now + MS(700), Total)));
+    assert_eq!(fix(500, Some(900), Some(900)).end.unwrap().1, Caller);
+    assert_eq!(fix(500, Some(200), None).start, (now + MS(200), Total));
+    assert_eq!(fix(500, Some(500), None).start, (now + MS(500), Request));
 }
 
 #[test]
-fn forward_budget_decrements_and_respects_the_attempt() {
+fn deadlines_fixed_on_arrival_tighten_later_ones_and_keep_their_names() {
     let t0 = Instant::now();
-    let deadline = t0 + MS(300);
-    assert_eq!(forward_budget(t0 + MS(120), deadline, None), MS(180));
-    assert_eq!(forward_budget(t0, deadline, Some(t0 + MS(100))), MS(100));
-    assert_eq!(forward_budget(t0 + MS(400), deadline, None), Duration::ZERO);
+    let later = Deadlines::fix(t0 + MS(30), MS(500), Some(MS(900)), None);
+    let d = later.within(Some(t0 + MS(500)), Some(t0 + MS(900)));
+    assert_eq!(d.start, (t0 + MS(500), Bound::Request));
+    assert_eq!(d.end, Some((t0 + MS(900), Bound::Total)));
+    // Nothing fixed earlier: unchanged; no end stays no end.
+    assert_eq!(later.within(None, None), later);
+    let open = Deadlines::fix(t0, MS(500), None, None);
+    assert_eq!(open.within(None, Some(t0)).end, None);
+}
+
+#[test]
+fn forward_budget_decrements_the_end_and_respects_the_attempt() {
+    let t0 = Instant::now();
+    let end = Some(t0 + MS(300));
+    assert_eq!(forward_budget(t0 + MS(120), end, None), Some(MS(180)));
+    assert_eq!(forward_budget(t0, end, Some(t0 + MS(100))), Some(MS(100)));
+    assert_eq!(forward_budget(t0, None, Some(t0 + MS(100))), Some(MS(100)));
+    assert_eq!(
+        forward_budget(t0 + MS(400), end, None),
+        Some(Duration::ZERO)
+    );
+    // Nothing bounds the whole exchange: nothing to forward.
+    assert_eq!(forward_budget(t0, None, None), None);
+}
+
+#[test]
+fn clear_budget_removes_both_headers_and_nothing_else() {
+    let mut h = headers(&[
+        (&TIMEOUT_MS_HEADER, "-5"),
+        (&GRPC_TIMEOUT_HEADER, "soon"),
+        (&CONTENT_TYPE, "application/grpc"),
+    ]);
+    clear_budget(&mut h);
+    assert!(!h.contains_key(TIMEOUT_MS_HEADER));
+    assert!(!h.contains_key(GRPC_TIMEOUT_HEADER));
+    assert_eq!(h.len(), 1);
 }
 
 #[test]

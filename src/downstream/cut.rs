@@ -1,0 +1,181 @@
+//! The response body on its way downstream: bytes sent, and the cut.
+//!
+//! A response body that fails after its headers were sent was *cut*: by a
+//! timeout (the body idle timeout, the caller's deadline, the route's
+//! `total`), or by the upstream (a reset, broken framing). hyper then
+//! aborts the message, so the client never takes a truncated body for a
+//! complete one; what this wrapper adds is that every cut is visible, and
+//! that a gRPC call ends as gRPC expects:
+//!
+//! - one `warn` line with the route, cluster, reason code and the bytes
+//!   sent, and `seawall_response_body_cuts_total{route, cluster, reason}`,
+//!   counted on handles the route looked up when the snapshot was built;
+//! - a gRPC call (see [`rescue::is_grpc_call`]) cut by a timeout ends with
+//!   trailers `grpc-status: 4` and `grpc-message: seawall: <reason>`
+//!   instead of a reset stream, which gRPC clients read as `INTERNAL`. The
+//!   data already sent may end mid-message; the status still says why.
+//!
+//! The wrapper also holds the connection's busy guard: the connection is
+//! not idle until the response body is done.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::rescue;
+use crate::routing::Route;
+use crate::snapshot::RouteTarget;
+use crate::wire::BoxError;
+use crate::wire::reason::grpc_trailers;
+
+pin_project! {
+    /// A response body, watched for its cut (see the module docs).
+    pub struct Watched<B, G> {
+        #[pin]
+        inner: B,
+        // `None`: a synthesized answer, which cannot be cut.
+        route: Option<Arc<Route<RouteTarget>>>,
+        grpc: bool,
+        sent: u64,
+        // Set once gRPC trailers replaced a cut: the body is over.
+        ended: bool,
+        _guard: G,
+    }
+}
+
+impl<B, G> Watched<B, G> {
+    /// Watches `inner`, the answer on `route` to a request that was a gRPC
+    /// call or not; `guard` is dropped with the body.
+    pub fn new(inner: B, route: Option<Arc<Route<RouteTarget>>>, grpc: bool, guard: G) -> Self {
+        Self {
+            inner,
+            route,
+            grpc,
+            sent: 0,
+            ended: false,
+            _guard: guard,
+        }
+    }
+}
+
+impl<B, G> Body for Watched<B, G>
+where
+    B: Body<Data = Bytes, Error = BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.project();
+        if *this.ended {
+            return Poll::Ready(None);
+        }
+        match ready!(this.inner.poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                *this.sent += frame.data_ref().map_or(0, |d| d.len() as u64);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Some(Err(err)) => {
+                let reason = rescue::classify(&err).reason;
+                report(this.route.as_deref(), reason, *this.sent, &err);
+                match this.grpc.then(|| rescue::grpc_status(reason)).flatten() {
+                    Some(code) => {
+                        *this.ended = true;
+                        Poll::Ready(Some(Ok(Frame::trailers(grpc_trailers(code, reason)))))
+                    }
+                    None => Poll::Ready(Some(Err(err))),
+                }
+            }
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.ended {
+            SizeHint::with_exact(0)
+        } else {
+            self.inner.size_hint()
+        }
+    }
+}
+
+/// The cut's `warn` line and count.
+fn report(route: Option<&Route<RouteTarget>>, reason: &'static str, sent: u64, err: &BoxError) {
+    let (name, cluster) = route.map_or(("-", "-"), |r| {
+        (r.settings.name.as_str(), r.settings.cluster.as_str())
+    });
+    tracing::warn!(
+        route = name,
+        cluster,
+        reason,
+        bytes = sent,
+        error = %err,
+        "response body cut"
+    );
+    if let Some(route) = route {
+        route.target.metrics.cut(reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http_body_util::{BodyExt, StreamBody};
+    use tokio::time::{Instant, sleep};
+
+    use super::*;
+    use crate::middleware::timeout::body::TimedBody;
+    use crate::middleware::timeout::{Bound, Direction};
+    use crate::wire::body;
+
+    /// A chunk every 100 ms, forever, under `total` ending at 250 ms.
+    fn endless_under_total() -> body::Body {
+        let chunks = futures_util::stream::unfold((), |()| async {
+            sleep(Duration::from_millis(100)).await;
+            Some((Ok::<_, BoxError>(Frame::data(Bytes::from_static(b"x"))), ()))
+        });
+        let end = Instant::now() + Duration::from_millis(250);
+        let idle = Duration::from_secs(60);
+        body::boxed(TimedBody::new(
+            StreamBody::new(chunks),
+            idle,
+            Direction::Download,
+            Some((end, Bound::Total)),
+        ))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_grpc_call_cut_by_a_timeout_ends_with_deadline_exceeded_trailers() {
+        let watched = Watched::new(endless_under_total(), None, true, ());
+        let collected = watched.collect().await.expect("trailers, not an error");
+        let trailers = collected.trailers().cloned().expect("trailers");
+        assert_eq!(trailers["grpc-status"], "4");
+        assert_eq!(trailers["grpc-message"], "seawall: total-timeout");
+        assert_eq!(collected.to_bytes().len(), 2, "what was sent stays sent");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn any_other_cut_stays_an_error() {
+        let watched = Watched::new(endless_under_total(), None, false, ());
+        let err = watched.collect().await.unwrap_err();
+        assert!(err.to_string().contains("total"), "{err}");
+        // A gRPC call cut by something other than a timeout is reset.
+        let reset = futures_util::stream::iter([Err::<Frame<Bytes>, BoxError>(
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset).into(),
+        )]);
+        let watched = Watched::new(body::boxed(StreamBody::new(reset)), None, true, ());
+        assert!(watched.collect().await.is_err());
+    }
+}
