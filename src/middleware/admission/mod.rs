@@ -70,7 +70,9 @@ mod codel;
 mod error;
 mod future;
 mod layer;
+mod limits;
 mod metrics;
+mod outcome;
 mod shared;
 mod state;
 #[cfg(test)]

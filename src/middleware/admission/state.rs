@@ -12,51 +12,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::adaptive::{AdaptiveLimit, AdaptiveSettings};
+use super::adaptive::AdaptiveLimit;
 use super::codel::{Codel, ServiceTime};
 use super::error::{Shed, ShedReason};
-use crate::config::{AdaptiveLimitSettings, AdmissionSettings};
+use super::limits::bounds;
+pub(crate) use super::outcome::{Arrival, Handoff, Sample, Verdict};
+use crate::config::AdmissionSettings;
 use crate::middleware::Priority;
-
-/// The learned limit's settings from the config's.
-fn bounds(a: AdaptiveLimitSettings) -> AdaptiveSettings {
-    AdaptiveSettings {
-        min: a.min,
-        max: a.max,
-        initial: a.initial,
-        refresh: a.refresh,
-    }
-}
-
-/// What happens to a new request.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Arrival {
-    /// It holds a slot now.
-    Admit,
-    /// It must wait; [`Queue::enqueue`] adds it. At `expires` it is refused
-    /// with `reason` if still waiting.
-    Wait {
-        /// When its wait ends, by `max_queue_wait` or by its deadline.
-        expires: Instant,
-        /// The reason it is refused with then.
-        reason: ShedReason,
-    },
-    /// It is refused.
-    Shed(Shed),
-}
-
-/// What happened to a waiter that left the queue.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Handoff<T> {
-    /// The waiter's payload.
-    pub payload: T,
-    /// The waiter's priority.
-    pub priority: Priority,
-    /// Requests in flight right after its grant (itself included).
-    pub in_flight_at_grant: usize,
-    /// `Ok(time waited)` with a slot, or why it was refused.
-    pub outcome: Result<Duration, Shed>,
-}
 
 #[derive(Debug)]
 struct Waiter<T> {
@@ -72,7 +34,7 @@ struct Waiter<T> {
 /// Slots in use, the waiting line, and the estimators that decide.
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
-    limits: AdmissionSettings,
+    pub(super) limits: AdmissionSettings,
     in_flight: usize,
     /// One line per priority (`Priority::index`), each oldest first.
     waiters: [VecDeque<Waiter<T>>; 3],
@@ -80,33 +42,8 @@ pub(crate) struct Queue<T> {
     codel: Codel,
     service: ServiceTime,
     /// The learned limit, when the compartment has no fixed one.
-    adaptive: Option<AdaptiveLimit>,
+    pub(super) adaptive: Option<AdaptiveLimit>,
     rng: fastrand::Rng,
-}
-
-/// What a finished request tells the limit: how long it held its slot
-/// (from the grant to its response headers or error), how many were in
-/// flight when it got the slot (itself included), and how it ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Sample {
-    /// Slot held for this long.
-    pub held: Duration,
-    /// In flight right after its grant.
-    pub in_flight_at_grant: usize,
-    /// What the outcome says about the upstream's load.
-    pub verdict: Verdict,
-}
-
-/// What an outcome says about the upstream's load.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Answered: its latency is a sample of the upstream's.
-    Answered,
-    /// Timed out, or refused as overloaded (503, 429): a drop.
-    Overloaded,
-    /// Failed fast (connect error, reset) or otherwise says nothing about
-    /// queueing: only the service-time estimate sees it.
-    Silent,
 }
 
 impl<T> Queue<T> {
@@ -128,42 +65,6 @@ impl<T> Queue<T> {
     /// Slots in use (may exceed `max_concurrent` just after a shrink).
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight
-    }
-
-    /// Requests that may be in flight now: the learned limit, or the fixed
-    /// `max_concurrent`.
-    pub(crate) fn limit(&self) -> usize {
-        match &self.adaptive {
-            Some(a) => usize::try_from(a.limit()).unwrap_or(usize::MAX),
-            None => self.limits.max_concurrent.get(),
-        }
-    }
-
-    /// The learned no-load latency, with an adaptive limit.
-    pub(crate) fn baseline(&self) -> Option<Duration> {
-        self.adaptive.as_ref().and_then(AdaptiveLimit::baseline)
-    }
-
-    /// The queue's bound. With a learned limit the queue only bridges the
-    /// gap between a slot freeing and the next request arriving (the limit
-    /// is the protection): a sixteenth of the limit, at least 2.
-    fn max_queue(&self) -> usize {
-        match &self.adaptive {
-            Some(_) => self.limits.max_queue.min((self.limit() / 16).max(2)),
-            None => self.limits.max_queue,
-        }
-    }
-
-    /// The longest wait for a slot: with a learned limit, a few
-    /// milliseconds (half the no-load latency, at least 5 ms).
-    fn max_queue_wait(&self) -> Duration {
-        match self.baseline() {
-            Some(base) => self
-                .limits
-                .max_queue_wait
-                .min((base / 2).max(Duration::from_millis(5))),
-            None => self.limits.max_queue_wait,
-        }
     }
 
     /// Requests waiting.
