@@ -13,6 +13,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod client;
+pub mod load;
 mod raw;
 mod seawall;
 mod upstream;
