@@ -332,14 +332,13 @@ async fn bare_lf_heads_are_reframed_not_passed_through() {
     assert_eq!(up.stats().await.requests, 1);
 }
 
-/// With a token configured, a state-changing admin request needs it
-/// (401 otherwise); reading endpoints stay open for probes.
-#[tokio::test]
-async fn admin_changes_need_the_bearer_token() {
+/// seawall started from a file whose admin token is `token`, read from a
+/// token file (returned, with the directory holding it).
+async fn with_admin_token(token: &str) -> (Upstream, common::TempDir, std::path::PathBuf, Seawall) {
     let up = Upstream::spawn("a").await;
     let dir = common::TempDir::new("admin-token");
     let token_path = dir.0.join("token");
-    std::fs::write(&token_path, "correct-horse-battery-staple\n").unwrap();
+    std::fs::write(&token_path, format!("{token}\n")).unwrap();
     let cfg = basic_config(&[up.addr]).replace(
         "  address: 127.0.0.1:0\nlog:",
         &format!(
@@ -348,6 +347,14 @@ async fn admin_changes_need_the_bearer_token() {
         ),
     );
     let sw = Seawall::start_from_file(&cfg).await;
+    (up, dir, token_path, sw)
+}
+
+/// With a token configured, a state-changing admin request needs it
+/// (401 otherwise); reading endpoints stay open for probes.
+#[tokio::test]
+async fn admin_changes_need_the_bearer_token() {
+    let (_up, _dir, _token, sw) = with_admin_token("correct-horse-battery-staple").await;
     let post = |auth: &str| {
         format!(
             "POST /reload HTTP/1.1\r\nHost: admin\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
@@ -379,18 +386,7 @@ async fn admin_changes_need_the_bearer_token() {
 /// the new token is accepted and the old one refused.
 #[tokio::test]
 async fn a_rotated_admin_token_applies_on_reload() {
-    let up = Upstream::spawn("a").await;
-    let dir = common::TempDir::new("admin-rotate");
-    let token_path = dir.0.join("token");
-    std::fs::write(&token_path, "first-token-long-enough\n").unwrap();
-    let cfg = basic_config(&[up.addr]).replace(
-        "  address: 127.0.0.1:0\nlog:",
-        &format!(
-            "  address: 127.0.0.1:0\n  token_file: {}\nlog:",
-            token_path.display()
-        ),
-    );
-    let sw = Seawall::start_from_file(&cfg).await;
+    let (_up, _dir, token_path, sw) = with_admin_token("first-token-long-enough").await;
     std::fs::write(&token_path, "second-token-long-enough\n").unwrap();
     let outcome = sw.running.reload.reload().await;
     assert!(

@@ -64,6 +64,20 @@ async fn drive(url: &str, n: usize, workers: usize) -> Vec<Answer> {
     all
 }
 
+/// Three replicas, the first answering 503 to `rate` of its requests.
+async fn three_with_a_503_replica(rate: f64) -> ([Upstream; 3], Vec<std::net::SocketAddr>) {
+    let ups = [
+        Upstream::spawn("a").await,
+        Upstream::spawn("b").await,
+        Upstream::spawn("c").await,
+    ];
+    ups[0]
+        .set_config(serde_json::json!({"status": 503, "error_rate": rate}))
+        .await;
+    let addrs = ups.iter().map(|u| u.addr).collect();
+    (ups, addrs)
+}
+
 fn retries(sw: &Seawall) -> u64 {
     let snapshot = sw.running.shared.load();
     snapshot.clusters["app"]
@@ -76,15 +90,7 @@ fn retries(sw: &Seawall) -> u64 {
 #[tokio::test]
 async fn a_flaky_replica_is_hidden_at_bounded_cost() {
     timeout(Duration::from_secs(60), async {
-        let ups = [
-            Upstream::spawn("a").await,
-            Upstream::spawn("b").await,
-            Upstream::spawn("c").await,
-        ];
-        ups[0]
-            .set_config(serde_json::json!({"status": 503, "error_rate": 0.3}))
-            .await;
-        let addrs: Vec<_> = ups.iter().map(|u| u.addr).collect();
+        let (ups, addrs) = three_with_a_503_replica(0.3).await;
         let sw = Seawall::start(&config(&addrs)).await;
         let n = 2000;
         let answers = drive(&sw.url("/"), n, 8).await;
@@ -327,15 +333,7 @@ async fn bodies_are_replayed_within_the_buffer_and_posts_only_when_safe() {
 #[tokio::test]
 async fn a_retry_to_another_replica_costs_no_backoff() {
     timeout(Duration::from_secs(60), async {
-        let ups = [
-            Upstream::spawn("a").await,
-            Upstream::spawn("b").await,
-            Upstream::spawn("c").await,
-        ];
-        ups[0]
-            .set_config(serde_json::json!({"status": 503, "error_rate": 0.5}))
-            .await;
-        let addrs: Vec<_> = ups.iter().map(|u| u.addr).collect();
+        let (_ups, addrs) = three_with_a_503_replica(0.5).await;
         let yaml = basic_config(&addrs).replace(
             "resolve_interval: 200ms",
             "resolve_interval: 200ms
