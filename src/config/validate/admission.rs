@@ -89,7 +89,10 @@ pub(super) fn admission(
             ),
         ));
     }
-    let adaptive = if fixed {
+    let learned = blocks.iter().any(|(b, _)| b.adaptive.is_some());
+    let adaptive = if !learned {
+        None
+    } else if fixed {
         if let Some((b, key)) = blocks.iter().find(|(b, _)| b.adaptive.is_some())
             && let Some(at) = b
                 .adaptive
