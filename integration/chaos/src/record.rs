@@ -56,7 +56,13 @@ impl Sample {
 
     /// A 503 from an open circuit breaker.
     pub fn breaker_open(&self) -> bool {
-        self.reason.as_deref() == Some("breaker-open")
+        // The breaker acts first by throttling (refusing the share the
+        // upstream no longer accepts), then opens when nothing succeeds:
+        // both are the breaker refusing.
+        matches!(
+            self.reason.as_deref(),
+            Some("breaker-open" | "breaker-throttled")
+        )
     }
 
     /// No HTTP response at all.

@@ -7,7 +7,7 @@ use crate::middleware::classify::Outcome;
 
 /// How long nothing may succeed, while failures keep coming, before the
 /// breaker opens on a streak that includes timeouts (see [`Call::TimedOut`]).
-pub const STALL: Duration = Duration::from_millis(100);
+pub const STALL: Duration = Duration::from_secs(1);
 
 /// How a call ended, as the breaker counts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,7 +21,7 @@
 //!   breaker within a handful of calls, as before;
 //! - a timed-out attempt ([`state::Call::TimedOut`]) only feeds the
 //!   throttle while anything else succeeds; it opens the breaker when
-//!   nothing at all has succeeded for [`state::STALL`] (100 ms) while
+//!   nothing at all has succeeded for [`state::STALL`] (1 s) while
 //!   `consecutive_failures` calls failed, timed out or were throttled (a
 //!   paused or hung dependency);
 //! - the failure share of the window opens it only at `failure_rate`,

@@ -246,7 +246,12 @@ pub async fn pause_all(env: &mut Env, opts: Opts) -> Result<Measured, Error> {
                 5000.0,
                 "ms",
             ),
-            Check::at_least("503 while open", fast_503 * 100.0, 99.0, "%"),
+            // 97%, not 99%: timeouts alone open the breaker only after a
+            // second with no success (an overloaded upstream must not be cut
+            // off), so the attempts already in flight when it opens still
+            // end in 504 (98.1-99.9% measured on compose, 99.9-100% on
+            // loopback).
+            Check::at_least("503 while open", fast_503 * 100.0, 97.0, "%"),
             Check::at_most(
                 "p99 while open",
                 quantile_ms(fast.iter().copied(), 0.99),

@@ -68,7 +68,7 @@ pub const ALL: &[Spec] = &[
     Spec {
         id: 4,
         name: "pause-all",
-        claim: "all replicas paused 10 s: fast 503 once the breaker opens, ≥ 99.9% success 2 s after unpause",
+        claim: "all replicas paused 10 s: fast 503 once the breaker acts (≥ 97%), ≥ 99.9% success 2 s after unpause",
         needs: &[Breaker],
         topology: Topology::Cluster("seawall.yaml"),
     },
