@@ -70,7 +70,6 @@ mod codel;
 mod error;
 mod future;
 mod layer;
-mod limits;
 mod metrics;
 mod outcome;
 mod shared;

@@ -15,10 +15,12 @@ use tokio::time::Instant;
 use super::adaptive::AdaptiveLimit;
 use super::codel::{Codel, ServiceTime};
 use super::error::{Shed, ShedReason};
-use super::limits::bounds;
 pub(crate) use super::outcome::{Arrival, Handoff, Sample, Verdict};
 use crate::config::AdmissionSettings;
 use crate::middleware::Priority;
+use limits::bounds;
+
+mod limits;
 
 #[derive(Debug)]
 struct Waiter<T> {

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use super::adaptive::{AdaptiveLimit, AdaptiveSettings};
-use super::state::Queue;
+use super::Queue;
 use crate::config::AdaptiveLimitSettings;
+use crate::middleware::admission::adaptive::{AdaptiveLimit, AdaptiveSettings};
 
 /// The learned limit's settings from the config's.
 pub(super) fn bounds(a: AdaptiveLimitSettings) -> AdaptiveSettings {
