@@ -87,11 +87,11 @@ async fn under_overload_critical_requests_get_through_and_sheddable_ones_are_ref
 
 /// A learned limit (`adaptive`, no `max_concurrent`) in front of an
 /// upstream of 5 slots × 20 ms at 3× its capacity: it walks down from its
-/// ceiling of 256, so the excess is refused at once and goodput holds.
-/// (What it does not yet do robustly: admitted p99 near the unloaded one.
-/// In some runs it settles at 7 with p99 ~50 ms; in others it drifts back
-/// up to ~65, p99 0.5–1 s. So the limit is not the default yet, and this
-/// test asserts only what holds in every run.)
+/// ceiling of 256 to about the upstream's capacity, so the excess is
+/// refused at once, goodput holds and admitted requests barely queue.
+/// (This upstream's slots are not handed out in order: before the search
+/// stopped trusting a level measured while its queue was still forming,
+/// the limit drifted back up to ~65 in 2 of 3 runs, admitted p99 0.5–1 s.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_learned_limit_walks_down_to_an_overloaded_upstream_and_refuses_the_excess() {
     let _serial = SERIAL.lock().await;
@@ -143,7 +143,11 @@ async fn a_learned_limit_walks_down_to_an_overloaded_upstream_and_refuses_the_ex
     assert!(ok_n >= 300, "goodput {ok_n} in 2 s");
     assert!(refused_n > 0, "the excess is refused");
     let limit = limit.as_u64().unwrap_or(u64::MAX);
-    assert!(limit < 128, "the limit stayed near its ceiling: {limit}");
+    assert!(limit <= 24, "the limit stayed far above 5 slots: {limit}");
+    assert!(
+        ok_p99 <= base_p99 + Duration::from_millis(100),
+        "admitted p99 {ok_p99:?} against {base_p99:?} unloaded"
+    );
     assert!(
         refused_p99 <= Duration::from_millis(50),
         "refusals p99 {refused_p99:?}"

@@ -67,6 +67,18 @@
 //!   relearnt (after a dip) instead of starved at `min`, and an initial
 //!   limit far above capacity is walked down. A faster upstream is taken at
 //!   once: a latency 1/8 below the baseline cannot be a queue.
+//! * *An upstream that does not serve its queue in order* (a pool whose
+//!   freed worker takes any waiter, new arrivals barging past woken ones):
+//!   part of its queue is served at once, so a low percentile shows only a
+//!   part of the queueing delay. It still grows with the queue, so cuts
+//!   still come, later; what must not happen is learning a loaded latency
+//!   as the baseline. So a baseline creeps only from windows within 1/8 of
+//!   it, and a search that finds the latency *higher* at half the
+//!   concurrency does not settle: the level above was measured while its
+//!   queue was still forming, and it halves again. (A trimmed mean would
+//!   see every order alike, by Little's law, but a window closed on its
+//!   first completions holds the fast requests of a mixed upstream and not
+//!   yet its slow ones: tried, it collapsed the limit on a 2/20 ms mix.)
 //! * *Drops* (timeouts, overload answers): over 5 % of a window's requests
 //!   cut the limit to 90 % of the concurrency in use.
 //!
@@ -257,6 +269,16 @@ impl AdaptiveLimit {
             Recheck::Search { restore, prev } => return self.finish_search(now, &s, restore, prev),
         }
         let base = *self.base.get_or_insert(s.lat);
+        tracing::trace!(
+            limit = self.limit,
+            lat_ms = s.lat * 1e3,
+            base_ms = base * 1e3,
+            x = s.x,
+            kbar = s.kbar,
+            peak = s.peak,
+            drops = s.drop_ratio,
+            "adaptive window"
+        );
         if s.lat < base * 7.0 / 8.0 {
             // Lower than a queue could make it: the upstream got faster.
             self.base = Some(s.lat);
@@ -271,7 +293,7 @@ impl AdaptiveLimit {
         let queue = signed.max(0.0);
         let saturated = s.peak >= self.limit;
         let (a, b) = (alpha(self.limit), beta(self.limit));
-        if !saturated && queue < a {
+        if !saturated && queue < a && s.lat <= base * 9.0 / 8.0 {
             // Unqueued and not held back by the limit: keeps a measured
             // baseline current. (Not a first measurement: a window of a
             // ramp-up can be unsaturated and still queue upstream.)

@@ -103,7 +103,12 @@ impl AdaptiveLimit {
 
     /// Lower again while the latency falls with concurrency; else settle.
     pub(super) fn finish_search(&mut self, now: Instant, s: &Stats, restore: u32, prev: f64) {
-        if s.lat < prev * 7.0 / 8.0 && self.limit > self.settings.min {
+        let fell = s.lat < prev * 7.0 / 8.0;
+        // Higher at half the concurrency: the level above was measured
+        // while its queue was still forming (a transient), so nothing is
+        // known yet; lower again rather than take a loaded latency.
+        let rose = s.lat > prev * 9.0 / 8.0;
+        if (fell || rose) && self.limit > self.settings.min {
             // Latency fell with concurrency: that was a queue. Lower again.
             return self.start_search(now, s.lat, s.kbar);
         }

@@ -104,6 +104,9 @@ pub(super) struct Sim {
     pub(super) slots: u32,
     busy: u32,
     queue: VecDeque<(Instant, u32)>,
+    /// Whether a freed worker takes a random waiter instead of the oldest
+    /// (a pool whose waiters race for a freed slot); may be changed.
+    pub(super) random_order: bool,
     done: BinaryHeap<Done>,
     seq: u64,
     in_flight: u32,
@@ -135,6 +138,7 @@ impl Sim {
             slots,
             busy: 0,
             queue: VecDeque::new(),
+            random_order: false,
             done: BinaryHeap::new(),
             seq: 0,
             in_flight: 0,
@@ -219,10 +223,19 @@ impl Sim {
         if self.busy > self.slots {
             // Capacity was cut: this worker is gone.
             self.busy -= 1;
-        } else if let Some((at, k)) = self.queue.pop_front() {
+        } else if let Some((at, k)) = self.next_waiter() {
             self.serve(at, k);
         } else {
             self.busy -= 1;
+        }
+    }
+
+    fn next_waiter(&mut self) -> Option<(Instant, u32)> {
+        if self.random_order && !self.queue.is_empty() {
+            let i = self.rng.usize(..self.queue.len());
+            self.queue.swap_remove_back(i)
+        } else {
+            self.queue.pop_front()
         }
     }
 }
