@@ -14,8 +14,8 @@ pub struct AdmissionSettings {
     /// Most requests in flight to the upstream at once: the fixed limit, or
     /// with `adaptive` the ceiling the learned limit never passes.
     pub max_concurrent: NonZeroUsize,
-    /// Learn the limit from the upstream's latency (an `adaptive:` block and
-    /// no `max_concurrent`); `None`: the fixed `max_concurrent`.
+    /// Learn the limit from the upstream's latency (the default: no
+    /// `max_concurrent`); `None`: the fixed `max_concurrent`.
     pub adaptive: Option<AdaptiveLimitSettings>,
     /// Most requests waiting for a slot; 0 means no queue (pure bulkhead).
     pub max_queue: usize,
@@ -60,11 +60,12 @@ impl Default for AdaptiveLimitSettings {
 }
 
 impl Default for AdmissionSettings {
-    /// The documented defaults (`config/seawall.yaml`): a fixed limit.
+    /// The documented defaults (`config/seawall.yaml`): a learned limit
+    /// of at most `max_concurrent`.
     fn default() -> Self {
         Self {
             max_concurrent: defaults::MAX_CONCURRENT,
-            adaptive: None,
+            adaptive: Some(AdaptiveLimitSettings::default()),
             max_queue: defaults::MAX_QUEUE,
             max_queue_wait: defaults::MAX_QUEUE_WAIT,
             target: defaults::TARGET,

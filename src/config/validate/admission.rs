@@ -89,10 +89,9 @@ pub(super) fn admission(
             ),
         ));
     }
-    let learned = blocks.iter().any(|(b, _)| b.adaptive.is_some());
-    let adaptive = if !learned {
-        None
-    } else if fixed {
+    // No `max_concurrent`: the limit is learnt, within `adaptive` bounds
+    // or the defaults. A user who sets nothing is protected already.
+    let adaptive = if fixed {
         if let Some((b, key)) = blocks.iter().find(|(b, _)| b.adaptive.is_some())
             && let Some(at) = b
                 .adaptive
