@@ -86,8 +86,8 @@ async fn under_overload_critical_requests_get_through_and_sheddable_ones_are_ref
 }
 
 /// A learned limit (`adaptive`, no `max_concurrent`) in front of an
-/// upstream of 5 slots × 20 ms at 3× its capacity: it walks down from its
-/// ceiling of 256 to about the upstream's capacity, so the excess is
+/// upstream of 5 slots × 20 ms at 3× its capacity: it walks down from
+/// where it starts (32) to about the upstream's capacity, so the excess is
 /// refused at once, goodput holds and admitted requests barely queue.
 /// (This upstream's slots are not handed out in order: before the search
 /// stopped trusting a level measured while its queue was still forming,
@@ -110,7 +110,7 @@ async fn a_learned_limit_walks_down_to_an_overloaded_upstream_and_refuses_the_ex
     let base_p99 = quantile(base.iter().map(|s| s.latency).collect(), 0.99);
     // 5 slots of 20 ms: 250 a second. Offer three times that for 8 s and
     // judge what was sent in the last 2 s, after the limit has been learnt
-    // (it starts at its ceiling, 256, and walks down).
+    // (it starts at 32 and walks down).
     let start = Instant::now();
     let loaded = open_loop(&client, &url, 750, Duration::from_secs(8)).await;
     let late: Vec<&Sample> = loaded

@@ -53,7 +53,7 @@ impl Default for AdaptiveLimitSettings {
         Self {
             min: defaults::ADAPTIVE_MIN,
             max: defaults::ADAPTIVE_MAX,
-            initial: defaults::ADAPTIVE_MAX,
+            initial: defaults::ADAPTIVE_INITIAL,
             refresh: defaults::ADAPTIVE_REFRESH,
         }
     }

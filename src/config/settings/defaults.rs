@@ -73,8 +73,15 @@ pub const MAX_QUEUE: usize = 128;
 /// `admission.adaptive.min`: a floor that still lets a request queue
 /// behind one in service, so a freed worker never idles.
 pub const ADAPTIVE_MIN: u32 = 2;
-/// `admission.adaptive.max` (and where the learned limit starts)
+/// `admission.adaptive.max`
 pub const ADAPTIVE_MAX: u32 = 256;
+/// Where a learned limit starts (within its bounds). Low, as in Envoy and
+/// Netflix's limiters: an overload that finds the limit at 256 lets a queue
+/// of 256 form in the upstream, and the walk down waits for it to drain
+/// (4.8 s for a 6-worker upstream). A limit the traffic reaches grows
+/// while the latency stays flat: doubling per window at first, then by an
+/// eighth to a half of itself.
+pub const ADAPTIVE_INITIAL: u32 = 32;
 /// How often a learned limit may re-measure its no-load latency under load.
 pub const ADAPTIVE_REFRESH: Duration = Duration::from_secs(10);
 /// `admission.max_queue_wait`

@@ -160,7 +160,7 @@ fn adaptive_bounds(
     Ok(AdaptiveLimitSettings {
         min,
         max,
-        initial: max,
+        initial: defaults::ADAPTIVE_INITIAL.clamp(min, max),
         refresh: defaults::ADAPTIVE_REFRESH,
     })
 }

@@ -66,7 +66,14 @@
 //!   whatever it was believed to be. So an upstream that got slower is
 //!   relearnt (after a dip) instead of starved at `min`, and an initial
 //!   limit far above capacity is walked down. A faster upstream is taken at
-//!   once: a latency 1/8 below the baseline cannot be a queue.
+//!   once: a latency 1/8 below the baseline cannot be a queue. The first
+//!   search starts from the capacity the light-load baseline implies, and
+//!   does not settle while the latency stays far above that baseline.
+//! * *Where it starts*: low (32 by default, as Envoy and Netflix's limiters
+//!   start low). A limit far above capacity when an overload arrives lets
+//!   that many requests queue in the upstream, and the walk down waits for
+//!   them to drain: 4.8 s from 256 in front of 6 workers. A limit the
+//!   traffic reaches grows while the latency stays flat.
 //! * *An upstream that does not serve its queue in order* (a pool whose
 //!   freed worker takes any waiter, new arrivals barging past woken ones):
 //!   part of its queue is served at once, so a low percentile shows only a
@@ -115,6 +122,16 @@ fn alpha(limit: u32) -> f64 {
 /// The most queue held before cutting, in requests.
 fn beta(limit: u32) -> f64 {
     (f64::from(limit) / 12.0).max(0.75)
+}
+
+/// Twice the capacity a window implies (its concurrency less its queue),
+/// at most its concurrency: a search's first level is half of it. A right
+/// baseline puts that level at the capacity, so an overloaded upstream is
+/// found in two windows instead of one halving per window; a baseline
+/// taken under load makes it the concurrency itself, and the search halves
+/// as it would without it.
+fn search_from(s: &Stats, queue: f64) -> f64 {
+    (2.0 * (s.kbar - queue)).clamp(1.0, s.kbar.max(1.0))
 }
 
 /// The adaptive concurrency limit. Feed it every completed request with
@@ -202,6 +219,7 @@ impl AdaptiveLimit {
     ) {
         if dropped {
             self.window.drops += 1;
+            self.window.drop_peak = self.window.drop_peak.max(inflight_at_start);
         } else {
             let secs = rtt.as_secs_f64();
             self.typical += (secs - self.typical) / if self.typical == 0.0 { 1.0 } else { 64.0 };
@@ -252,9 +270,10 @@ impl AdaptiveLimit {
     }
 
     fn decide(&mut self, now: Instant) {
-        let fresh = self.window.fresh;
+        let (fresh, drop_peak) = (self.window.fresh, self.window.drop_peak);
         let Some(s) = self.window.close(now) else {
-            if fresh == 0 {
+            // Nothing but drops: cut, if the limit binds (as in `judge`).
+            if fresh == 0 && drop_peak >= self.limit {
                 self.cut_for_drops(now, self.limit);
             }
             return;
@@ -290,7 +309,11 @@ impl AdaptiveLimit {
     fn judge(&mut self, now: Instant, s: &Stats) {
         let base = self.base.unwrap_or(s.lat);
         let signed = s.x * (s.lat - base);
-        let queue = signed.max(0.0);
+        // A queue of our own requests is at most what was in flight less
+        // the one in service: a delay that would need more is not ours
+        // (the path or the upstream got slower, or this process is starved
+        // of CPU), and refusing requests would not shorten it.
+        let queue = signed.max(0.0).min((s.kbar - 1.0).max(0.0));
         let saturated = s.peak >= self.limit;
         let (a, b) = (alpha(self.limit), beta(self.limit));
         if !saturated && queue < a && s.lat <= base * 9.0 / 8.0 {
@@ -302,18 +325,29 @@ impl AdaptiveLimit {
                 self.confirmed = Some(now);
             }
         }
-        self.hot = if queue > b { self.hot + 1 } else { 0 };
+        // Only a limit that binds is cut: below it the concurrency is the
+        // callers' own (a closed loop, a CPU-starved host), and refusing
+        // would turn latency into errors without shortening any queue.
+        self.hot = if queue > b && saturated {
+            self.hot + 1
+        } else {
+            0
+        };
         self.settled = if self.hot > 0 {
             0
         } else {
             self.settled.saturating_add(1)
         };
-        if s.drop_ratio > DROP_RATIO {
+        if s.drop_ratio > DROP_RATIO && saturated {
             self.cut_for_drops(now, s.peak);
         } else if saturated && self.confirmed.is_none() {
-            // Nothing measured below this concurrency yet: search first.
+            // Nothing measured below this concurrency yet: search first,
+            // from the capacity the provisional baseline implies when that
+            // is below half the concurrency in use (a baseline from light
+            // load makes it close; a loaded one makes it the concurrency
+            // itself, and the search halves as usual).
             self.hot = 0;
-            self.start_search(now, s.lat, s.kbar);
+            self.start_search(now, s.lat, search_from(s, queue));
         } else if self.hot >= 2 {
             self.cut(now, s, queue, a);
         } else if self.hot == 1 {
@@ -342,8 +376,8 @@ impl AdaptiveLimit {
         let target = (s.kbar - queue + a).ceil().max(0.0) as u32;
         let new = target.max(self.limit / 2).min(self.limit.saturating_sub(1));
         if new < self.anchor / 4 && self.confirmed.is_some() {
-            // Cut after cut and the "queue" stays: suspect the baseline.
-            self.start_search(now, s.lat, s.kbar);
+            // Far below where it last held: suspect the baseline.
+            self.start_search(now, s.lat, search_from(s, queue));
         } else {
             self.set_limit(new, now);
         }

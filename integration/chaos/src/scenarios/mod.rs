@@ -15,6 +15,7 @@ pub const LATENCY_SLACK_MS: f64 = 10.0;
 
 mod cluster;
 mod degrade;
+mod learned;
 mod lifecycle;
 
 use std::time::Duration;
@@ -120,6 +121,13 @@ pub const ALL: &[Spec] = &[
         claim: "SIGTERM under load: no accepted request lost, clean exit within the drain timeout",
         needs: &[],
         topology: Topology::Cluster("seawall.yaml"),
+    },
+    Spec {
+        id: 12,
+        name: "learned-limit",
+        claim: "no admission keys: nothing refused at 0.5×; at 3× and with capacity halved (after 2 s), goodput ≥ 85%, admitted p99 ≤ 3×B99 (+10 ms slack), refusals p99 ≤ B99",
+        needs: &[],
+        topology: Topology::Cluster("learned.yaml"),
     },
 ];
 
@@ -248,6 +256,7 @@ pub async fn run(spec: &Spec, env: &mut Env, opts: Opts) -> Result<Measured, Err
         9 => lifecycle::chain(env, opts).await,
         10 => lifecycle::reload(env, opts).await,
         11 => lifecycle::sigterm(env, opts).await,
+        12 => learned::learned_limit(env, opts).await,
         other => Err(format!("no scenario {other}").into()),
     }
 }

@@ -108,7 +108,11 @@ impl AdaptiveLimit {
         // while its queue was still forming (a transient), so nothing is
         // known yet; lower again rather than take a loaded latency.
         let rose = s.lat > prev * 9.0 / 8.0;
-        if (fell || rose) && self.limit > self.settings.min {
+        // Before any confirmation, a baseline seen at light load is the
+        // best guess there is: flat latency far above it is a queue that
+        // this upstream's order of service hides from the percentile.
+        let above = self.confirmed.is_none() && self.base.is_some_and(|b| s.lat > b * 9.0 / 8.0);
+        if (fell || rose || above) && self.limit > self.settings.min {
             // Latency fell with concurrency: that was a queue. Lower again.
             return self.start_search(now, s.lat, s.kbar);
         }

@@ -18,12 +18,12 @@ pub struct AdaptiveSettings {
 }
 
 impl Default for AdaptiveSettings {
-    /// `min` 2, `max` and `initial` 256, `refresh` 10 s.
+    /// `min` 2, `max` 256, `initial` 32, `refresh` 10 s.
     fn default() -> Self {
         Self {
             min: 2,
             max: 256,
-            initial: 256,
+            initial: 32,
             refresh: Duration::from_secs(10),
         }
     }

@@ -70,6 +70,8 @@ pub(super) struct Window {
     pub completions: u32,
     /// Requests that were dropped (timed out, refused upstream).
     pub drops: u32,
+    /// Highest concurrency a dropped request was admitted at.
+    pub drop_peak: u32,
     /// Completed requests admitted under the current limit, settled.
     pub fresh: u32,
     inflight_sum: u64,
@@ -85,6 +87,7 @@ impl Window {
             opened: now,
             completions: 0,
             drops: 0,
+            drop_peak: 0,
             fresh: 0,
             inflight_sum: 0,
             peak: 0,

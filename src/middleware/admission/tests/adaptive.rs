@@ -230,8 +230,11 @@ fn refuses_nothing_at_half_load() {
     for (n, s) in NS.iter().flat_map(|&n| SS.iter().map(move |&s| (n, s))) {
         let capacity = f64::from(n) / s.as_secs_f64();
         let (warm, steady, _) = phases(s);
-        // Starting at the default (the ceiling): nothing refused, ever.
-        let open = AdaptiveSettings::default();
+        // Starting at the ceiling: nothing refused, ever.
+        let open = AdaptiveSettings {
+            initial: 256,
+            ..AdaptiveSettings::default()
+        };
         let mut sim = Sim::new(open, n, Service::around(s), 0.5 * capacity, 3);
         sim.run(warm + steady);
         assert_eq!(sim.period.refused, 0, "N={n} S={s:?} from the ceiling");

@@ -149,6 +149,52 @@ fn sees_a_queue_served_out_of_order() {
     }
 }
 
+#[test]
+fn walks_down_from_the_ceiling_within_two_seconds_of_an_overload() {
+    // The defaults, the upstream lightly used (the limit unused, so never
+    // grown past its start), then three times its capacity at once, served
+    // out of order. The limit must reach the upstream's capacity within
+    // 2 s. Starting at 256 took 4.8 s for N = 6: the upstream's queue of 256
+    // drains at its own pace, and every level of the walk down waits for
+    // it; and the percentile, blind to most of an out-of-order queue,
+    // settled the first search at a loaded latency until the search was
+    // held to the baseline seen at light load.
+    for (n, ms) in [(6, 36), (32, 20), (5, 200)] {
+        let s = MS * ms;
+        let capacity = f64::from(n) / s.as_secs_f64();
+        let mut sim = Sim::new(
+            AdaptiveSettings::default(),
+            n,
+            Service::around(s),
+            0.5 * capacity,
+            9,
+        );
+        sim.random_order = true;
+        sim.run(secs(4));
+        sim.reset();
+        sim.rate = 3.0 * capacity;
+        let from = sim.elapsed();
+        sim.run(secs(6));
+        let trace = &sim.period.trace;
+        let hi = 1.2 * f64::from(n) + if n < 10 { 2.0 } else { 0.0 };
+        let reached = trace
+            .iter()
+            .find(|t| f64::from(t.1) <= hi)
+            .map(|t| t.0 - from);
+        let later: Vec<u32> = trace
+            .iter()
+            .filter(|t| t.0 >= from + secs(2))
+            .map(|t| t.1)
+            .collect();
+        let cell = format!(
+            "N={n} S={s:?}: reached {hi} after {reached:?}, then up to {:?}",
+            later.iter().max()
+        );
+        assert!(reached.is_some_and(|r| r <= secs(2)), "{cell}");
+        assert!(later.iter().all(|&l| f64::from(l) <= 1.5 * hi), "{cell}");
+    }
+}
+
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }

@@ -113,7 +113,7 @@ pub(super) struct Sim {
     /// Service-time distribution; may be changed between runs.
     pub(super) service: Service,
     /// Arrivals per second.
-    rate: f64,
+    pub(super) rate: f64,
     next_arrival: Instant,
     tick: Duration,
     next_tick: Instant,

@@ -150,3 +150,18 @@ fn takes_a_faster_upstream_at_once() {
         "{base:?}"
     );
 }
+
+#[test]
+fn never_cuts_a_limit_the_callers_do_not_reach() {
+    // Eight callers in a closed loop on a host whose CPU is saturated: the
+    // latency triples at the same concurrency, and a fifth of the answers
+    // are 503s. The limit of 32 never binds, so refusing would turn the
+    // latency into errors without shortening any queue: it stays.
+    let mut s = Steps::new(2, 256, 32);
+    s.feed(64, MS, MS * 8, Some(8));
+    for i in 0..640 {
+        s.now += MS * 3;
+        s.ctl.on_sample(s.now, MS * 24, 8, i % 5 == 0);
+    }
+    assert_eq!(s.ctl.limit(), 32);
+}
