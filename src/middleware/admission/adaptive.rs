@@ -58,7 +58,7 @@
 //!   slow requests, not merely the first ones back.
 //! * *Small limits*: steps are whole requests, cuts round up, and the band
 //!   floors at ¼–¾ of a request: `N = 4` settles at 5.
-//! * *The baseline itself*: at start-up, and whenever it is in doubt (cuts
+//! * *The baseline itself*: at start-up once a queue shows, and whenever it is in doubt (cuts
 //!   collapse the limit below a quarter of where it last held, or two
 //!   re-measurements in a row find the latency higher), a **search** halves
 //!   the concurrency window by window until the latency stops falling: a
@@ -340,8 +340,10 @@ impl AdaptiveLimit {
         };
         if s.drop_ratio > DROP_RATIO && saturated {
             self.cut_for_drops(now, s.peak);
-        } else if saturated && self.confirmed.is_none() {
-            // Nothing measured below this concurrency yet: search first,
+        } else if saturated && self.confirmed.is_none() && (queue > a || s.lat > base * 1.25) {
+            // A queue, and nothing measured below this concurrency yet (a
+            // limit that binds with the latency flat grows instead, as it
+            // starts low): search first,
             // from the capacity the provisional baseline implies when that
             // is below half the concurrency in use (a baseline from light
             // load makes it close; a loaded one makes it the concurrency

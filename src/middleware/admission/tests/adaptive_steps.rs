@@ -165,3 +165,19 @@ fn never_cuts_a_limit_the_callers_do_not_reach() {
     }
     assert_eq!(s.ctl.limit(), 32);
 }
+
+#[test]
+fn a_binding_start_with_flat_latency_grows_instead_of_searching() {
+    // A burst of 32 at once meets the starting limit of 32, on an upstream
+    // with room to spare: the latency stays at 50 ms. Searching (halving
+    // the concurrency to re-measure) would refuse half the traffic for
+    // nothing; the limit grows instead.
+    let mut s = Steps::new(2, 256, 32);
+    let mut lowest = u32::MAX;
+    for _ in 0..256 {
+        s.feed(1, MS * 2, MS * 50, None);
+        lowest = lowest.min(s.ctl.limit());
+    }
+    assert_eq!(lowest, 32, "searched down");
+    assert!(s.ctl.limit() > 32, "limit {}", s.ctl.limit());
+}
