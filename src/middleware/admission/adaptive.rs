@@ -60,8 +60,8 @@
 //!   floors at ¼–¾ of a request: `N = 4` settles at 5.
 //! * *The baseline itself*: at start-up once a queue shows, and whenever
 //!   it is in doubt (cuts collapse the limit below a quarter of where it
-//!   last held, or two
-//!   re-measurements in a row find the latency higher), a **search** halves
+//!   last held, or two re-measurements in a row find the latency
+//!   higher), a **search** halves
 //!   the concurrency window by window until the latency stops falling: a
 //!   latency that no longer depends on concurrency is the no-load latency,
 //!   whatever it was believed to be. So an upstream that got slower is
