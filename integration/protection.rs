@@ -83,6 +83,21 @@ async fn under_overload_critical_requests_get_through_and_sheddable_ones_are_ref
         sheddable.1 > 0,
         "the excess fell on sheddable requests: {sheddable:?}"
     );
+    // Queue waits are reported per priority: critical requests queue (the
+    // five slots are always busy) and are served.
+    let metrics = common::fetch(&format!("http://{}/metrics", sw.admin))
+        .await
+        .text();
+    let waited = |priority: &str| {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("seawall_admission_queue_wait_seconds_count{"))
+            .find(|l| l.contains(&format!("priority=\"{priority}\"")))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {priority} queue-wait count in:\n{metrics}"))
+    };
+    assert!(waited("critical") > 0.0, "critical requests waited");
+    assert!(waited("sheddable") >= 0.0);
 }
 
 /// A learned limit (`adaptive`, no `max_concurrent`) in front of an

@@ -177,7 +177,7 @@ fn encode_admission(
     shed.encode(encoder)
 }
 
-/// `seawall_admission_queue_wait_seconds`: how long admitted
+/// `seawall_admission_queue_wait_seconds{priority}`: how long admitted
 /// requests waited for a slot, from the compartment's bucket counters.
 fn encode_queue_wait_histogram(
     encoder: &mut DescriptorEncoder,
@@ -190,26 +190,32 @@ fn encode_queue_wait_histogram(
         MetricType::Histogram,
     )?;
     for (name, (cluster, state)) in compartments {
-        let m = state.metrics();
-        let counts: Vec<u64> = m
-            .queue_wait_buckets
-            .iter()
-            .map(|b| b.load(Ordering::Relaxed))
-            .collect();
-        let buckets: Vec<(f64, u64)> = QUEUE_WAIT_BOUNDS
-            .iter()
-            .copied()
-            .chain([f64::INFINITY])
-            .zip(counts.iter().copied())
-            .collect();
-        let count = counts.iter().sum();
-        let sum = load(&m.queue_wait_sum_micros) / 1e6;
-        let labels = [("cluster", cluster.clone()), ("compartment", name.clone())];
-        metric
-            .encode_family(&labels)?
-            .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-                sum, count, &buckets, None,
-            )?;
+        for priority in Priority::ALL {
+            let wait = &state.metrics().queue_wait[priority.index()];
+            let counts: Vec<u64> = wait
+                .buckets
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect();
+            let buckets: Vec<(f64, u64)> = QUEUE_WAIT_BOUNDS
+                .iter()
+                .copied()
+                .chain([f64::INFINITY])
+                .zip(counts.iter().copied())
+                .collect();
+            let count = counts.iter().sum();
+            let sum = load(&wait.sum_micros) / 1e6;
+            let labels = [
+                ("cluster", cluster.clone()),
+                ("compartment", name.clone()),
+                ("priority", priority.name().to_owned()),
+            ];
+            metric
+                .encode_family(&labels)?
+                .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                    sum, count, &buckets, None,
+                )?;
+        }
     }
     Ok(())
 }

@@ -30,13 +30,8 @@ pub struct AdmissionMetrics {
     pub shed_queue_delay_total: AtomicU64,
     /// Counter: refused with `shed-deadline`.
     pub shed_deadline_total: AtomicU64,
-    /// Summary count: requests that waited in the queue and got a slot.
-    pub queue_wait_count: AtomicU64,
-    /// Summary sum: their total wait, in microseconds.
-    pub queue_wait_sum_micros: AtomicU64,
-    /// Histogram: waits per bucket of [`QUEUE_WAIT_BOUNDS`] (not cumulative);
-    /// the last bucket counts waits above every bound.
-    pub queue_wait_buckets: [AtomicU64; QUEUE_WAIT_BOUNDS.len() + 1],
+    /// How long admitted requests waited, by priority (`Priority::index`).
+    pub queue_wait: [QueueWait; 3],
     /// Requests refused, by priority (`Priority::index`).
     pub shed_by_priority: [AtomicU64; 3],
     /// Requests admitted, by priority (`Priority::index`).
@@ -45,6 +40,18 @@ pub struct AdmissionMetrics {
     pub limit: AtomicUsize,
     /// The learned no-load latency, microseconds (0 until known, or fixed).
     pub baseline_micros: AtomicU64,
+}
+
+/// The waits of requests that queued and got a slot.
+#[derive(Debug, Default)]
+pub struct QueueWait {
+    /// How many.
+    pub count: AtomicU64,
+    /// Their total wait, in microseconds.
+    pub sum_micros: AtomicU64,
+    /// Per bucket of [`QUEUE_WAIT_BOUNDS`] (not cumulative); the last
+    /// bucket counts waits above every bound.
+    pub buckets: [AtomicU64; QUEUE_WAIT_BOUNDS.len() + 1],
 }
 
 /// Upper bounds, in seconds, of the queue-wait histogram buckets: from the
@@ -67,15 +74,16 @@ impl AdmissionMetrics {
         self.admitted_total.fetch_add(1, Relaxed);
         self.admitted_by_priority[priority.index()].fetch_add(1, Relaxed);
         if let Some(waited) = waited {
+            let wait = &self.queue_wait[priority.index()];
             let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
-            self.queue_wait_count.fetch_add(1, Relaxed);
-            self.queue_wait_sum_micros.fetch_add(micros, Relaxed);
+            wait.count.fetch_add(1, Relaxed);
+            wait.sum_micros.fetch_add(micros, Relaxed);
             let secs = waited.as_secs_f64();
             let bucket = QUEUE_WAIT_BOUNDS
                 .iter()
                 .position(|bound| secs <= *bound)
                 .unwrap_or(QUEUE_WAIT_BOUNDS.len());
-            self.queue_wait_buckets[bucket].fetch_add(1, Relaxed);
+            wait.buckets[bucket].fetch_add(1, Relaxed);
         }
     }
 
@@ -118,11 +126,9 @@ mod tests {
         m.admitted(Some(Duration::from_millis(3)), Priority::Default);
         m.admitted(Some(Duration::from_secs(5)), Priority::Default);
         m.admitted(None, Priority::Default);
-        let counts: Vec<u64> = m
-            .queue_wait_buckets
-            .iter()
-            .map(|b| b.load(Relaxed))
-            .collect();
+        m.admitted(Some(Duration::from_millis(20)), Priority::Critical);
+        let wait = &m.queue_wait[Priority::Default.index()];
+        let counts: Vec<u64> = wait.buckets.iter().map(|b| b.load(Relaxed)).collect();
         assert_eq!(counts[2], 1, "3 ms is in the 5 ms bucket: {counts:?}");
         assert_eq!(
             counts[QUEUE_WAIT_BOUNDS.len()],
@@ -134,6 +140,17 @@ mod tests {
             2,
             "a request that did not wait is not a wait"
         );
-        assert_eq!(m.queue_wait_count.load(Relaxed), 2);
+        assert_eq!(wait.count.load(Relaxed), 2);
+        let critical = &m.queue_wait[Priority::Critical.index()];
+        assert_eq!(
+            critical.count.load(Relaxed),
+            1,
+            "waits are kept by priority"
+        );
+        assert_eq!(
+            critical.buckets[4].load(Relaxed),
+            1,
+            "20 ms is in the 25 ms bucket"
+        );
     }
 }

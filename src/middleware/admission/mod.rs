@@ -63,7 +63,7 @@
 //! [`AdmissionMetrics`] (from [`AdmissionState::metrics`]): gauges
 //! `in_flight`, `queued`, `standing`, `service_time_micros`; counters
 //! `admitted_total` and `shed_{queue_full,queue_delay,deadline}_total`; a
-//! queue-wait summary (`queue_wait_count`, `queue_wait_sum_micros`).
+//! queue-wait histogram by priority (`queue_wait`).
 
 pub mod adaptive;
 mod codel;
@@ -86,7 +86,7 @@ pub use error::{Shed, ShedReason};
 pub use future::LoadSignal;
 pub use future::ResponseFuture;
 pub use layer::AdmissionLayer;
-pub use metrics::{AdmissionMetrics, QUEUE_WAIT_BOUNDS};
+pub use metrics::{AdmissionMetrics, QUEUE_WAIT_BOUNDS, QueueWait};
 pub use shared::AdmissionState;
 
 use super::{Deadline, Priority};
