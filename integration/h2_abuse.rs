@@ -260,3 +260,65 @@ async fn zero_window_reader_cannot_make_seawall_buffer_bodies() {
     assert_eq!(reply.status, 200);
     drop(s);
 }
+
+/// A field value with leading or trailing whitespace is malformed over
+/// HTTP/2 (RFC 9113 §8.2.1): refused with 400, never forwarded, and the
+/// connection keeps serving well-formed requests.
+#[tokio::test]
+async fn h2_field_values_with_padding_are_refused() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let tcp = TcpStream::connect(sw.addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let addr = sw.addr;
+    for value in [" leading", "trailing ", "\ttab", "tab\t"] {
+        let mut req = http::Request::get(format!("http://{addr}/"))
+            .body(())
+            .unwrap();
+        req.headers_mut()
+            .insert("x-padded", http::HeaderValue::from_str(value).unwrap());
+        let (rsp, _) = client.send_request(req, true).unwrap();
+        let rsp = rsp.await.unwrap();
+        assert_eq!(rsp.status(), 400, "{value:?}");
+        assert_eq!(rsp.headers()["x-seawall-error"], "invalid-header-value");
+        client = client.ready().await.unwrap();
+    }
+    assert_eq!(up.stats().await.requests, 0, "a padded value was forwarded");
+    let req = http::Request::get(format!("http://{addr}/"))
+        .body(())
+        .unwrap();
+    let (rsp, _) = client.send_request(req, true).unwrap();
+    assert_eq!(rsp.await.unwrap().status(), 200);
+}
+
+/// A client that opens with HTTP/2's request line but then breaks the
+/// connection preface gets GOAWAY `PROTOCOL_ERROR` (RFC 9113 §3.4) and the
+/// connection closed, not a bare EOF or an HTTP/1 answer.
+#[tokio::test]
+async fn a_broken_h2_preface_gets_goaway_protocol_error() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    for opening in [
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\rQ"[..],
+        b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n",
+        b"PRI * HTTP/2.0\r\nHost: a\r\n\r\n",
+    ] {
+        let mut s = TcpStream::connect(sw.addr).await.unwrap();
+        s.write_all(opening).await.unwrap();
+        let code = timeout(Duration::from_secs(5), read_goaway(&mut s))
+            .await
+            .expect("neither GOAWAY nor close within 5s");
+        assert_eq!(
+            code,
+            Some(u32::from(Reason::PROTOCOL_ERROR)),
+            "{:?}",
+            String::from_utf8_lossy(opening)
+        );
+        let mut rest = Vec::new();
+        let closed = timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+        assert!(matches!(closed, Ok(Ok(_)) | Ok(Err(_))), "left open");
+    }
+    assert_eq!(up.stats().await.requests, 0);
+}

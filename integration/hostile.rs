@@ -98,6 +98,26 @@ const SMUGGLING: &[(&str, &str)] = &[
     ),
     ("chunk extension flood", "@EXT@"),
     (
+        "TE: chunked, chunked",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+    ),
+    (
+        "TE: chunked on two lines",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ),
+    (
+        "TE: gzip alone",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n0\r\n\r\n",
+    ),
+    (
+        "TE: gzip, chunked",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    ),
+    (
+        "TE: chunked, gzip",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+    ),
+    (
         "NUL in a header value",
         "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n",
     ),
@@ -138,6 +158,47 @@ async fn smuggling_vectors_get_400_and_reach_nothing() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// A transfer coding list other than one `chunked` is refused and the
+/// connection closed at once (no keep-alive wait), so the bytes after the
+/// head are never read as a request.
+#[tokio::test]
+async fn doubled_chunked_is_refused_and_the_connection_closed() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n\
+                   0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+    let start = tokio::time::Instant::now();
+    let rsp = raw_request_for(sw.addr, request.as_bytes(), Duration::from_secs(10)).await;
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "connection left open: {rsp}"
+    );
+    assert_eq!(status_of(&rsp), "400", "{rsp}");
+    assert!(rsp.contains("invalid-transfer-encoding"), "{rsp}");
+    assert!(rsp.contains("connection: close"), "{rsp}");
+    assert_eq!(rsp.matches("HTTP/1.1 ").count(), 1, "one response: {rsp}");
+    assert_eq!(up.stats().await.requests, 0);
+}
+
+/// `Connection` may name any header as hop-by-hop, but never Host: seawall
+/// routes on the client's Host, and the upstream must see the same one.
+#[tokio::test]
+async fn connection_naming_host_keeps_the_clients_host() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    for connection in ["Host, close", "close, host", "HOST,close"] {
+        let request =
+            format!("GET / HTTP/1.1\r\nHost: site.example\r\nConnection: {connection}\r\n\r\n");
+        let rsp = raw_request_for(sw.addr, request.as_bytes(), LIMIT).await;
+        assert_eq!(status_of(&rsp), "200", "{rsp}");
+        assert_eq!(
+            echo(&rsp)["headers"]["host"],
+            serde_json::json!(["site.example"]),
+            "{connection}: {rsp}"
+        );
+    }
 }
 
 /// One chunk whose extension runs to 1 MiB: a parser that keeps extensions

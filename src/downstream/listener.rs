@@ -181,6 +181,11 @@ impl Connection {
                     tracing::debug!(%remote, "connection closed before its protocol was known");
                     return;
                 };
+                if stream.broken_h2_preface() {
+                    tracing::debug!(%remote, "broken HTTP/2 preface: GOAWAY");
+                    preface::refuse_h2(stream, self.header_read_timeout).await;
+                    return;
+                }
                 let protocol = stream.protocol();
                 let proxy = Proxy::new(self.shared, self.listener, remote, activity.clone());
                 let served = self

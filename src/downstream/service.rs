@@ -228,6 +228,8 @@ impl Proxy {
             ));
         };
         hygiene::check_target(req.uri(), listener.limits.max_uri_bytes)?;
+        hygiene::check_framing(&req)?;
+        hygiene::check_h2_fields(&req)?;
         let host = hygiene::request_host(&req)?;
         let max_body = listener.limits.max_body_bytes;
         if hygiene::content_length(&req).is_some_and(|len| len > max_body) {
