@@ -1,10 +1,21 @@
-//! Per-connection activity, for the keep-alive idle timeout.
+//! Per-connection activity, for the keep-alive idle timeout and the HTTP/1
+//! header read timeout.
 //!
 //! hyper has no idle timeout for keep-alive connections, so each connection
 //! counts its requests in progress (a request is in progress until its
 //! response body is sent) and remembers when it last became idle. The
-//! connection task waits on [`Activity::idle_for`] and shuts the connection
-//! down gracefully when it expires.
+//! connection task waits on [`Activity::expiry`] and shuts the connection
+//! down gracefully when it has been idle for `keepalive_timeout`.
+//!
+//! hyper's own HTTP/1 header read timer starts whenever it waits for a
+//! head, so it also ended idle keep-alive connections after
+//! `header_read_timeout` (10 s) instead of `keepalive_timeout` (60 s): the
+//! race with a load balancer in front that `keepalive_timeout` exists to
+//! avoid. It is off, and the header read timeout is kept here instead:
+//! [`Heads`] notes the first bytes that arrive while no request is in
+//! progress (a head has begun), and the watcher ends the connection if
+//! that head has not become a request within the timeout. A new connection
+//! counts as having begun its first head when it is accepted.
 //!
 //! The watcher is never woken by requests: it sleeps until the moment the
 //! connection would expire if nothing happened, then looks at the state and
@@ -13,9 +24,13 @@
 //! transition (as a `Notify` would) cost two task wake-ups and a timer
 //! re-registration per request, for a timeout measured in tens of seconds.
 
-use std::sync::Mutex;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
 /// How often [`Activity::next_request_if_idle`] looks.
@@ -33,12 +48,24 @@ struct State {
     idle_since: Instant,
     /// Requests begun on this connection so far.
     begun: u64,
+    /// When bytes of a head arrived with no request in progress, until
+    /// that head becomes a request.
+    head_since: Option<Instant>,
+}
+
+/// Why [`Activity::expiry`] ended a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// No request in progress for the keep-alive timeout.
+    Idle,
+    /// A request head begun and not complete within the header read timeout.
+    Head,
 }
 
 /// Marks one request in progress until dropped; travels with the response
 /// body so a streaming response keeps its connection busy.
 #[derive(Debug)]
-pub struct BusyGuard(std::sync::Arc<Activity>);
+pub struct BusyGuard(Arc<Activity>);
 
 impl Default for Activity {
     fn default() -> Self {
@@ -54,6 +81,7 @@ impl Activity {
                 busy: 0,
                 idle_since: Instant::now(),
                 begun: 0,
+                head_since: Some(Instant::now()),
             }),
         }
     }
@@ -66,10 +94,11 @@ impl Activity {
     }
 
     /// Marks a request in progress until the returned guard is dropped.
-    pub fn begin(self: &std::sync::Arc<Self>) -> BusyGuard {
+    pub fn begin(self: &Arc<Self>) -> BusyGuard {
         self.with(|s| {
             s.busy += 1;
             s.begun += 1;
+            s.head_since = None;
         });
         BusyGuard(self.clone())
     }
@@ -89,23 +118,119 @@ impl Activity {
         }
     }
 
+    /// Bytes arrived: with no request in progress, a head has begun.
+    fn arrived(&self) {
+        self.with(|s| {
+            if s.busy == 0 && s.head_since.is_none() {
+                s.head_since = Some(Instant::now());
+            }
+        });
+    }
+
     /// Completes once the connection has had no request in progress for
-    /// `timeout`. While busy, it looks again every `timeout`: the earliest
-    /// the connection could expire is `timeout` after its last request ends.
-    pub async fn idle_for(&self, timeout: Duration) {
+    /// `keepalive` ([`Expiry::Idle`]), or, with `head`, once a head begun
+    /// has not become a request within it ([`Expiry::Head`]).
+    ///
+    /// While busy, it looks again every `keepalive`: the earliest the
+    /// connection could expire is `keepalive` after its last request ends.
+    /// While idle with `head`, it looks at least every `head`, as a head may
+    /// begin at any moment; once one has, it sleeps until its limit.
+    pub async fn expiry(&self, keepalive: Duration, head: Option<Duration>) -> Expiry {
         loop {
             let state = self.with(|s| *s);
-            let wake = if state.busy > 0 {
-                Instant::now() + timeout
-            } else {
-                let expiry = state.idle_since + timeout;
-                if Instant::now() >= expiry {
-                    return;
+            let now = Instant::now();
+            let mut wake = now + keepalive;
+            if state.busy == 0 {
+                let idle_end = state.idle_since + keepalive;
+                match (head, state.head_since) {
+                    (Some(limit), Some(since)) if now >= since + limit => return Expiry::Head,
+                    _ if now >= idle_end => return Expiry::Idle,
+                    (Some(limit), Some(since)) => wake = idle_end.min(since + limit),
+                    (Some(limit), None) => wake = idle_end.min(now + limit),
+                    (None, _) => wake = idle_end,
                 }
-                expiry
-            };
+            }
             tokio::time::sleep_until(wake).await;
         }
+    }
+}
+
+impl Activity {
+    /// Completes once a head begun has not become a request within `head`;
+    /// never without one. For a connection already told to finish, which
+    /// hyper would otherwise leave waiting for the rest of a head.
+    pub async fn head_overdue(&self, head: Option<Duration>) {
+        if head.is_none() {
+            return std::future::pending().await;
+        }
+        while self.expiry(NEVER_IDLE, head).await != Expiry::Head {}
+    }
+}
+
+/// A keep-alive timeout that does not run out.
+const NEVER_IDLE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+pin_project_lite::pin_project! {
+    /// An HTTP/1 connection's IO, telling its [`Activity`] when bytes
+    /// arrive (see the module docs).
+    #[derive(Debug)]
+    pub struct Heads<IO> {
+        #[pin]
+        io: IO,
+        activity: Arc<Activity>,
+    }
+}
+
+impl<IO> Heads<IO> {
+    /// Watches `io` for `activity`.
+    pub fn new(io: IO, activity: Arc<Activity>) -> Self {
+        Self { io, activity }
+    }
+}
+
+impl<IO: AsyncRead> AsyncRead for Heads<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let before = buf.filled().len();
+        let read = this.io.poll_read(cx, buf);
+        if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.activity.arrived();
+        }
+        read
+    }
+}
+
+impl<IO: AsyncWrite> AsyncWrite for Heads<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_shutdown(cx)
     }
 }
 
@@ -122,9 +247,9 @@ impl Drop for BusyGuard {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
+
+    const IDLE: Option<Duration> = None;
 
     #[tokio::test(start_paused = true)]
     async fn idle_expires_after_timeout_only_when_not_busy() {
@@ -132,7 +257,7 @@ mod tests {
         let guard = a.begin();
         let waiter = tokio::spawn({
             let a = a.clone();
-            async move { a.idle_for(Duration::from_secs(5)).await }
+            async move { a.expiry(Duration::from_secs(5), IDLE).await }
         });
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert!(!waiter.is_finished(), "busy connection must not time out");
@@ -154,7 +279,7 @@ mod tests {
         let guard = a.begin();
         let waiter = tokio::spawn({
             let a = a.clone();
-            async move { a.idle_for(Duration::from_secs(5)).await }
+            async move { a.expiry(Duration::from_secs(5), IDLE).await }
         });
         tokio::time::sleep(Duration::from_millis(4900)).await;
         drop(guard);
@@ -166,5 +291,47 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         tokio::task::yield_now().await;
         assert!(waiter.is_finished());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_outlives_the_head_limit_a_begun_head_does_not() {
+        let (keepalive, head) = (Duration::from_secs(60), Some(Duration::from_secs(10)));
+        let a = Arc::new(Activity::new());
+        drop(a.begin());
+        let start = Instant::now();
+        // Idle and silent: the keep-alive timeout, not the head limit.
+        assert_eq!(a.expiry(keepalive, head).await, Expiry::Idle);
+        assert_eq!(start.elapsed(), keepalive);
+
+        let a = Arc::new(Activity::new());
+        drop(a.begin());
+        tokio::time::sleep(Duration::from_secs(25)).await;
+        a.arrived();
+        let start = Instant::now();
+        assert_eq!(a.expiry(keepalive, head).await, Expiry::Head);
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_that_becomes_a_request_is_not_timed_out() {
+        let (keepalive, head) = (Duration::from_secs(60), Some(Duration::from_secs(10)));
+        let a = Arc::new(Activity::new());
+        // A new connection's first head is timed from its accept.
+        assert_eq!(a.expiry(keepalive, head).await, Expiry::Head);
+        let a = Arc::new(Activity::new());
+        let waiter = tokio::spawn({
+            let a = a.clone();
+            async move { a.expiry(keepalive, head).await }
+        });
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        let busy = a.begin();
+        // Bytes of the body while busy start no head.
+        a.arrived();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(busy);
+        tokio::time::sleep(Duration::from_secs(59)).await;
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "cut before the keep-alive timeout");
+        assert_eq!(waiter.await.unwrap(), Expiry::Idle);
     }
 }

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -188,9 +187,7 @@ impl Connection {
                 }
                 let protocol = stream.protocol();
                 let proxy = Proxy::new(self.shared, self.listener, remote, activity.clone());
-                let served = self
-                    .servers
-                    .serve(TokioIo::new(stream), protocol, proxy, life);
+                let served = self.servers.serve(stream, protocol, proxy, life);
                 served.await.map_err(|e| e.to_string())
             }
             Some((config, handshake_timeout)) => {
