@@ -322,3 +322,122 @@ async fn a_broken_h2_preface_gets_goaway_protocol_error() {
     }
     assert_eq!(up.stats().await.requests, 0);
 }
+
+/// HEADERS for `GET /?delay=300ms` on `stream` (END_STREAM | END_HEADERS):
+/// an upstream slow enough that every stream is in progress when reset.
+fn slow_get(stream: u32) -> Vec<u8> {
+    let path = b"/?delay=300ms";
+    let mut block = vec![0x82, 0x86, 0x04, path.len() as u8];
+    block.extend(path);
+    block.extend([0x41, 0x01, b'a']);
+    h2_frame(1, 0x5, stream, &block)
+}
+
+fn cancel(stream: u32) -> Vec<u8> {
+    h2_frame(3, 0, stream, &u32::from(Reason::CANCEL).to_be_bytes())
+}
+
+/// Paced rapid reset: each stream is reset a few milliseconds after its
+/// HEADERS, once hyper has accepted it, which h2's own limit does not
+/// count. `batch` streams go out per write. Returns the GOAWAY's code and
+/// how long after the first reset it came.
+async fn paced_reset(addr: std::net::SocketAddr, batch: u32) -> (Option<u32>, Duration) {
+    let s = TcpStream::connect(addr).await.unwrap();
+    let (mut r, mut w) = s.into_split();
+    let mut opening = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    opening.extend(h2_frame(4, 0, 0, &[]));
+    w.write_all(&opening).await.unwrap();
+    let first_reset = std::sync::Arc::new(std::sync::OnceLock::new());
+    let writer = tokio::spawn({
+        let first_reset = first_reset.clone();
+        async move {
+            for round in 0..2000u32 {
+                let streams: Vec<u32> = (0..batch).map(|i| 2 * (round * batch + i) + 1).collect();
+                let heads: Vec<u8> = streams.iter().flat_map(|s| slow_get(*s)).collect();
+                if w.write_all(&heads).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                let resets: Vec<u8> = streams.iter().flat_map(|s| cancel(*s)).collect();
+                first_reset.get_or_init(tokio::time::Instant::now);
+                if w.write_all(&resets).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let code = timeout(Duration::from_secs(20), read_goaway(&mut r))
+        .await
+        .expect("no GOAWAY within 20s");
+    let after = first_reset.get().expect("no reset sent").elapsed();
+    writer.abort();
+    (code, after)
+}
+
+/// Paced rapid reset, 50 streams per write and one at a time, ends in
+/// GOAWAY `ENHANCE_YOUR_CALM` within a second, and a neighbour is served.
+#[tokio::test]
+async fn paced_rapid_reset_gets_goaway_within_a_second() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    for batch in [50, 1] {
+        let (code, after) = paced_reset(sw.addr, batch).await;
+        assert_eq!(
+            code,
+            Some(u32::from(Reason::ENHANCE_YOUR_CALM)),
+            "{batch} per write"
+        );
+        assert!(
+            after < Duration::from_secs(1),
+            "{batch} per write: GOAWAY {after:?} after the first reset"
+        );
+        println!("{batch} per write: GOAWAY {after:?} after the first reset");
+    }
+    neighbour_is_served(&sw).await;
+}
+
+/// A client that cancels part of its calls, as gRPC clients do on a
+/// deadline or when hedging, is never cut off: 300 calls, 2 in 5 cancelled
+/// while in progress, every other one answered on the same connection.
+#[tokio::test]
+async fn a_client_cancelling_some_calls_is_never_cut_off() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let tcp = TcpStream::connect(sw.addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    let conn = tokio::spawn(conn);
+    let addr = sw.addr;
+    let mut answered = 0;
+    for round in 0..30 {
+        let mut calls = Vec::new();
+        for i in 0..10 {
+            let mut client = client.clone().ready().await.unwrap();
+            let req = http::Request::get(format!("http://{addr}/?delay=20ms"))
+                .body(())
+                .unwrap();
+            let (rsp, mut body) = client.send_request(req, false).unwrap();
+            let cancelled = i % 5 < 2;
+            calls.push(tokio::spawn(async move {
+                if cancelled {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    body.send_reset(Reason::CANCEL);
+                    return None;
+                }
+                body.send_data(bytes::Bytes::new(), true).unwrap();
+                Some(rsp.await.map(|r| r.status()))
+            }));
+        }
+        for call in calls {
+            match call.await.unwrap() {
+                Some(Ok(status)) => {
+                    assert_eq!(status, 200, "round {round}");
+                    answered += 1;
+                }
+                Some(Err(e)) => panic!("round {round}: a call failed: {e:?}"),
+                None => {}
+            }
+        }
+    }
+    assert_eq!(answered, 180);
+    assert!(!conn.is_finished(), "the connection was closed");
+}

@@ -26,12 +26,16 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
 use tokio::time::Instant;
+
+use super::resets::Resets;
 
 /// How often [`Activity::next_request_if_idle`] looks.
 const REQUEST_POLL: Duration = Duration::from_millis(5);
@@ -40,6 +44,9 @@ const REQUEST_POLL: Duration = Duration::from_millis(5);
 #[derive(Debug)]
 pub struct Activity {
     state: Mutex<State>,
+    /// Set once the client abandoned most of its requests (see `resets`).
+    abuser: AtomicBool,
+    abuse: Notify,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,6 +58,8 @@ struct State {
     /// When bytes of a head arrived with no request in progress, until
     /// that head becomes a request.
     head_since: Option<Instant>,
+    /// Requests begun and abandoned in the current window.
+    resets: Resets,
 }
 
 /// Why [`Activity::expiry`] ended a connection.
@@ -63,9 +72,13 @@ pub enum Expiry {
 }
 
 /// Marks one request in progress until dropped; travels with the response
-/// body so a streaming response keeps its connection busy.
+/// body so a streaming response keeps its connection busy. Dropped before
+/// [`BusyGuard::answered`], the request was abandoned (see `resets`).
 #[derive(Debug)]
-pub struct BusyGuard(Arc<Activity>);
+pub struct BusyGuard {
+    activity: Arc<Activity>,
+    answered: bool,
+}
 
 impl Default for Activity {
     fn default() -> Self {
@@ -82,7 +95,10 @@ impl Activity {
                 idle_since: Instant::now(),
                 begun: 0,
                 head_since: Some(Instant::now()),
+                resets: Resets::new(Instant::now()),
             }),
+            abuser: AtomicBool::new(false),
+            abuse: Notify::new(),
         }
     }
 
@@ -99,8 +115,24 @@ impl Activity {
             s.busy += 1;
             s.begun += 1;
             s.head_since = None;
+            s.resets.begun(Instant::now());
         });
-        BusyGuard(self.clone())
+        BusyGuard {
+            activity: self.clone(),
+            answered: false,
+        }
+    }
+
+    /// True once the client has abandoned most of its requests.
+    pub fn is_abuser(&self) -> bool {
+        self.abuser.load(Ordering::Relaxed)
+    }
+
+    /// Completes once the client is marked an abuser.
+    pub async fn abused(&self) {
+        while !self.is_abuser() {
+            self.abuse.notified().await;
+        }
     }
 
     /// If no request is in progress, completes once one begins or after
@@ -234,14 +266,26 @@ impl<IO: AsyncWrite> AsyncWrite for Heads<IO> {
     }
 }
 
+impl BusyGuard {
+    /// The request got its response (its body may still be on its way).
+    pub fn answered(&mut self) {
+        self.answered = true;
+    }
+}
+
 impl Drop for BusyGuard {
     fn drop(&mut self) {
-        self.0.with(|s| {
+        let answered = self.answered;
+        let abuser = self.activity.with(|s| {
             s.busy -= 1;
             if s.busy == 0 {
                 s.idle_since = Instant::now();
             }
+            !answered && s.resets.abandoned(Instant::now())
         });
+        if abuser && !self.activity.abuser.swap(true, Ordering::Relaxed) {
+            self.activity.abuse.notify_one();
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! route's stack and turns every error into one response ([`rescue`]).
 
 pub mod activity;
+mod calm;
 pub mod cut;
 pub mod hygiene;
 pub mod listener;
@@ -14,6 +15,7 @@ pub mod preface;
 #[cfg(test)]
 mod props;
 pub mod rescue;
+mod resets;
 mod secure;
 mod servers;
 pub mod service;

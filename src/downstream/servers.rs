@@ -24,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use super::activity::{Activity, Expiry, Heads};
+use super::calm::Calm;
 use super::service::Proxy;
 use crate::config::ServerLimits;
 
@@ -32,6 +33,10 @@ use crate::config::ServerLimits;
 /// within milliseconds; a second covers a slow one without holding the
 /// drain for long.
 pub(super) const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a connection marked an abuser (see `resets`) may take to
+/// finish the streams it has in progress after its GOAWAY.
+const ABUSER_GRACE: Duration = Duration::from_secs(1);
 
 /// hyper refuses a read buffer smaller than this.
 const HYPER_MIN_BUF: usize = 8192;
@@ -107,7 +112,8 @@ impl Servers {
             // task is as large as the largest state it may hold. h2 bounds
             // its own header blocks; a silent h2 connection is idle.
             Protocol::Http2 => {
-                let conn = self.http2.serve_connection(TokioIo::new(io), service);
+                let io = TokioIo::new(Calm::new(io, life.activity.clone()));
+                let conn = self.http2.serve_connection(io, service);
                 let graceful = |c: Pin<&mut _>| http2::Connection::graceful_shutdown(c);
                 Box::pin(drive(conn, graceful, life, None)).await
             }
@@ -172,6 +178,14 @@ where
             }
             Expiry::Head => head_overdue(),
         },
+        () = life.activity.abused() => {
+            // GOAWAY (ENHANCE_YOUR_CALM, see `calm`), and no long wait for
+            // the streams in progress of a client that resets them.
+            tracing::warn!("client abandoned most of its requests before their answers; GOAWAY");
+            graceful(conn.as_mut());
+            let _ = tokio::time::timeout(ABUSER_GRACE, conn).await;
+            Ok(())
+        }
     }
 }
 

@@ -99,7 +99,7 @@ impl Proxy {
         mut req: http::Request<Incoming>,
     ) -> impl Future<Output = Result<Response, Infallible>> + Send + 'static {
         let start = Instant::now();
-        let busy = self.inner.activity.begin();
+        let mut busy = self.inner.activity.begin();
         let snapshot = self.inner.shared.load_full();
         let method = req.method().clone();
         let version = req.version();
@@ -131,6 +131,7 @@ impl Proxy {
             };
             let route = forwarded.as_ref().ok().map(|(_, route)| route.clone());
             let rsp = self.finish(&snapshot, forwarded, log);
+            busy.answered();
             // The connection stays busy (not idle) until the body is sent.
             Ok(rsp.map(|b| body::boxed(cut::Watched::new(b, route, grpc, busy))))
         })
