@@ -15,7 +15,7 @@
 //! [`Heads`] notes the first bytes that arrive while no request is in
 //! progress (a head has begun), and the watcher ends the connection if
 //! that head has not become a request within the timeout. A new connection
-//! counts as having begun its first head when it is accepted.
+//! counts as having begun its first head when hyper starts serving it.
 //!
 //! The watcher is never woken by requests: it sleeps until the moment the
 //! connection would expire if nothing happened, then looks at the state and
@@ -148,6 +148,12 @@ impl Activity {
         while self.with(|s| s.begun) == begun && Instant::now() < deadline {
             tokio::time::sleep(REQUEST_POLL.min(limit)).await;
         }
+    }
+
+    /// The first head is awaited from now (once the protocol is known and,
+    /// over TLS, the handshake done: those have bounds of their own).
+    pub fn await_first_head(&self) {
+        self.with(|s| s.head_since = Some(Instant::now()));
     }
 
     /// Bytes arrived: with no request in progress, a head has begun.

@@ -103,6 +103,7 @@ impl Servers {
         let service = service_fn(move |req| proxy.clone().handle(req));
         match protocol {
             Protocol::Http1 => {
+                life.activity.await_first_head();
                 let io = TokioIo::new(Heads::new(io, life.activity.clone()));
                 let conn = self.http1.serve_connection(io, service).with_upgrades();
                 let graceful = |c: Pin<&mut _>| http1::UpgradeableConnection::graceful_shutdown(c);
