@@ -12,7 +12,7 @@
 //! `header_read_timeout` (10 s) instead of `keepalive_timeout` (60 s): the
 //! race with a load balancer in front that `keepalive_timeout` exists to
 //! avoid. It is off, and the header read timeout is kept here instead:
-//! [`Heads`] notes the first bytes that arrive while no request is in
+//! `heads::Heads` notes the first bytes that arrive while no request is in
 //! progress (a head has begun), and the watcher ends the connection if
 //! that head has not become a request within the timeout. A new connection
 //! counts as having begun its first head when hyper starts serving it.
@@ -24,14 +24,10 @@
 //! transition (as a `Notify` would) cost two task wake-ups and a timer
 //! re-registration per request, for a timeout measured in tens of seconds.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -60,6 +56,9 @@ struct State {
     head_since: Option<Instant>,
     /// Requests begun and abandoned in the current window.
     resets: Resets,
+    /// The request in progress has no body left to read: bytes arriving
+    /// now are the next head (HTTP/1 has one request at a time).
+    body_read: bool,
 }
 
 /// Why [`Activity::expiry`] ended a connection.
@@ -96,6 +95,7 @@ impl Activity {
                 begun: 0,
                 head_since: Some(Instant::now()),
                 resets: Resets::new(Instant::now()),
+                body_read: false,
             }),
             abuser: AtomicBool::new(false),
             abuse: Notify::new(),
@@ -115,6 +115,7 @@ impl Activity {
             s.busy += 1;
             s.begun += 1;
             s.head_since = None;
+            s.body_read = false;
             s.resets.begun(Instant::now());
         });
         BusyGuard {
@@ -156,10 +157,11 @@ impl Activity {
         self.with(|s| s.head_since = Some(Instant::now()));
     }
 
-    /// Bytes arrived: with no request in progress, a head has begun.
-    fn arrived(&self) {
+    /// Bytes arrived: with no request in progress, or none with a body
+    /// left to read, a head has begun.
+    pub(super) fn arrived(&self) {
         self.with(|s| {
-            if s.busy == 0 && s.head_since.is_none() {
+            if (s.busy == 0 || s.body_read) && s.head_since.is_none() {
                 s.head_since = Some(Instant::now());
             }
         });
@@ -177,7 +179,8 @@ impl Activity {
         loop {
             let state = self.with(|s| *s);
             let now = Instant::now();
-            let mut wake = now + keepalive;
+            // While busy, a head may begin once the request's body is read.
+            let mut wake = now + head.map_or(keepalive, |limit| limit.min(keepalive));
             if state.busy == 0 {
                 let idle_end = state.idle_since + keepalive;
                 match (head, state.head_since) {
@@ -208,74 +211,16 @@ impl Activity {
 /// A keep-alive timeout that does not run out.
 const NEVER_IDLE: Duration = Duration::from_secs(365 * 24 * 3600);
 
-pin_project_lite::pin_project! {
-    /// An HTTP/1 connection's IO, telling its [`Activity`] when bytes
-    /// arrive (see the module docs).
-    #[derive(Debug)]
-    pub struct Heads<IO> {
-        #[pin]
-        io: IO,
-        activity: Arc<Activity>,
-    }
-}
-
-impl<IO> Heads<IO> {
-    /// Watches `io` for `activity`.
-    pub fn new(io: IO, activity: Arc<Activity>) -> Self {
-        Self { io, activity }
-    }
-}
-
-impl<IO: AsyncRead> AsyncRead for Heads<IO> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.project();
-        let before = buf.filled().len();
-        let read = this.io.poll_read(cx, buf);
-        if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.activity.arrived();
-        }
-        read
-    }
-}
-
-impl<IO: AsyncWrite> AsyncWrite for Heads<IO> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_shutdown(cx)
-    }
-}
-
 impl BusyGuard {
     /// The request got its response (its body may still be on its way).
     pub fn answered(&mut self) {
         self.answered = true;
+    }
+
+    /// The request has no body to read (see [`Activity::expiry`]): bytes
+    /// arriving before its response ends begin the next head.
+    pub fn body_read(&self) {
+        self.activity.with(|s| s.body_read = true);
     }
 }
 
@@ -383,5 +328,27 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished(), "cut before the keep-alive timeout");
         assert_eq!(waiter.await.unwrap(), Expiry::Idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_arriving_before_a_bodyless_answer_ends_is_timed() {
+        let (keepalive, head) = (Duration::from_secs(60), Some(Duration::from_secs(10)));
+        let a = Arc::new(Activity::new());
+        let busy = a.begin();
+        busy.body_read();
+        a.arrived();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        drop(busy);
+        let start = Instant::now();
+        assert_eq!(a.expiry(keepalive, head).await, Expiry::Head);
+        assert_eq!(start.elapsed(), Duration::from_secs(8));
+        // With a body still to read, bytes are the body's.
+        let a = Arc::new(Activity::new());
+        let busy = a.begin();
+        a.arrived();
+        drop(busy);
+        let start = Instant::now();
+        assert_eq!(a.expiry(keepalive, head).await, Expiry::Idle);
+        assert_eq!(start.elapsed(), keepalive);
     }
 }

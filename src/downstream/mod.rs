@@ -7,6 +7,7 @@
 pub mod activity;
 mod calm;
 pub mod cut;
+mod heads;
 pub mod hygiene;
 pub mod listener;
 mod listeners;

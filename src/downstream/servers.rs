@@ -23,8 +23,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
-use super::activity::{Activity, Expiry, Heads};
+use super::activity::{Activity, Expiry};
 use super::calm::Calm;
+use super::heads::Heads;
 use super::service::Proxy;
 use crate::config::ServerLimits;
 

@@ -100,6 +100,9 @@ impl Proxy {
     ) -> impl Future<Output = Result<Response, Infallible>> + Send + 'static {
         let start = Instant::now();
         let mut busy = self.inner.activity.begin();
+        if http_body::Body::is_end_stream(req.body()) {
+            busy.body_read();
+        }
         let snapshot = self.inner.shared.load_full();
         let method = req.method().clone();
         let version = req.version();
