@@ -260,3 +260,184 @@ async fn zero_window_reader_cannot_make_seawall_buffer_bodies() {
     assert_eq!(reply.status, 200);
     drop(s);
 }
+
+/// A field value with leading or trailing whitespace is malformed over
+/// HTTP/2 (RFC 9113 §8.2.1): refused with 400, never forwarded, and the
+/// connection keeps serving well-formed requests.
+#[tokio::test]
+async fn h2_field_values_with_padding_are_refused() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let tcp = TcpStream::connect(sw.addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let addr = sw.addr;
+    for value in [" leading", "trailing ", "\ttab", "tab\t"] {
+        let mut req = http::Request::get(format!("http://{addr}/"))
+            .body(())
+            .unwrap();
+        req.headers_mut()
+            .insert("x-padded", http::HeaderValue::from_str(value).unwrap());
+        let (rsp, _) = client.send_request(req, true).unwrap();
+        let rsp = rsp.await.unwrap();
+        assert_eq!(rsp.status(), 400, "{value:?}");
+        assert_eq!(rsp.headers()["x-seawall-error"], "invalid-header-value");
+        client = client.ready().await.unwrap();
+    }
+    assert_eq!(up.stats().await.requests, 0, "a padded value was forwarded");
+    let req = http::Request::get(format!("http://{addr}/"))
+        .body(())
+        .unwrap();
+    let (rsp, _) = client.send_request(req, true).unwrap();
+    assert_eq!(rsp.await.unwrap().status(), 200);
+}
+
+/// A client that opens with HTTP/2's request line but then breaks the
+/// connection preface gets GOAWAY `PROTOCOL_ERROR` (RFC 9113 §3.4) and the
+/// connection closed, not a bare EOF or an HTTP/1 answer.
+#[tokio::test]
+async fn a_broken_h2_preface_gets_goaway_protocol_error() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    for opening in [
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\rQ"[..],
+        b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n",
+        b"PRI * HTTP/2.0\r\nHost: a\r\n\r\n",
+    ] {
+        let mut s = TcpStream::connect(sw.addr).await.unwrap();
+        s.write_all(opening).await.unwrap();
+        let code = timeout(Duration::from_secs(5), read_goaway(&mut s))
+            .await
+            .expect("neither GOAWAY nor close within 5s");
+        assert_eq!(
+            code,
+            Some(u32::from(Reason::PROTOCOL_ERROR)),
+            "{:?}",
+            String::from_utf8_lossy(opening)
+        );
+        let mut rest = Vec::new();
+        let closed = timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+        assert!(matches!(closed, Ok(Ok(_)) | Ok(Err(_))), "left open");
+    }
+    assert_eq!(up.stats().await.requests, 0);
+}
+
+/// HEADERS for `GET /?delay=300ms` on `stream` (END_STREAM | END_HEADERS):
+/// an upstream slow enough that every stream is in progress when reset.
+fn slow_get(stream: u32) -> Vec<u8> {
+    let path = b"/?delay=300ms";
+    let mut block = vec![0x82, 0x86, 0x04, path.len() as u8];
+    block.extend(path);
+    block.extend([0x41, 0x01, b'a']);
+    h2_frame(1, 0x5, stream, &block)
+}
+
+fn cancel(stream: u32) -> Vec<u8> {
+    h2_frame(3, 0, stream, &u32::from(Reason::CANCEL).to_be_bytes())
+}
+
+/// Paced rapid reset: each stream is reset a few milliseconds after its
+/// HEADERS, once hyper has accepted it, which h2's own limit does not
+/// count. `batch` streams go out per write. Returns the GOAWAY's code and
+/// how long after the first reset it came.
+async fn paced_reset(addr: std::net::SocketAddr, batch: u32) -> (Option<u32>, Duration) {
+    let s = TcpStream::connect(addr).await.unwrap();
+    let (mut r, mut w) = s.into_split();
+    let mut opening = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    opening.extend(h2_frame(4, 0, 0, &[]));
+    w.write_all(&opening).await.unwrap();
+    let first_reset = std::sync::Arc::new(std::sync::OnceLock::new());
+    let writer = tokio::spawn({
+        let first_reset = first_reset.clone();
+        async move {
+            for round in 0..2000u32 {
+                let streams: Vec<u32> = (0..batch).map(|i| 2 * (round * batch + i) + 1).collect();
+                let heads: Vec<u8> = streams.iter().flat_map(|s| slow_get(*s)).collect();
+                if w.write_all(&heads).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                let resets: Vec<u8> = streams.iter().flat_map(|s| cancel(*s)).collect();
+                first_reset.get_or_init(tokio::time::Instant::now);
+                if w.write_all(&resets).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let code = timeout(Duration::from_secs(20), read_goaway(&mut r))
+        .await
+        .expect("no GOAWAY within 20s");
+    let after = first_reset.get().expect("no reset sent").elapsed();
+    writer.abort();
+    (code, after)
+}
+
+/// Paced rapid reset, 50 streams per write and one at a time, ends in
+/// GOAWAY `ENHANCE_YOUR_CALM` within a second, and a neighbour is served.
+#[tokio::test]
+async fn paced_rapid_reset_gets_goaway_within_a_second() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    for batch in [50, 1] {
+        let (code, after) = paced_reset(sw.addr, batch).await;
+        assert_eq!(
+            code,
+            Some(u32::from(Reason::ENHANCE_YOUR_CALM)),
+            "{batch} per write"
+        );
+        assert!(
+            after < Duration::from_secs(1),
+            "{batch} per write: GOAWAY {after:?} after the first reset"
+        );
+        println!("{batch} per write: GOAWAY {after:?} after the first reset");
+    }
+    neighbour_is_served(&sw).await;
+}
+
+/// A client that cancels part of its calls, as gRPC clients do on a
+/// deadline or when hedging, is never cut off: 300 calls, 2 in 5 cancelled
+/// while in progress, every other one answered on the same connection.
+#[tokio::test]
+async fn a_client_cancelling_some_calls_is_never_cut_off() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let tcp = TcpStream::connect(sw.addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    let conn = tokio::spawn(conn);
+    let addr = sw.addr;
+    let mut answered = 0;
+    for round in 0..30 {
+        let mut calls = Vec::new();
+        for i in 0..10 {
+            let mut client = client.clone().ready().await.unwrap();
+            let req = http::Request::get(format!("http://{addr}/?delay=20ms"))
+                .body(())
+                .unwrap();
+            let (rsp, mut body) = client.send_request(req, false).unwrap();
+            let cancelled = i % 5 < 2;
+            calls.push(tokio::spawn(async move {
+                if cancelled {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    body.send_reset(Reason::CANCEL);
+                    return None;
+                }
+                body.send_data(bytes::Bytes::new(), true).unwrap();
+                Some(rsp.await.map(|r| r.status()))
+            }));
+        }
+        for call in calls {
+            match call.await.unwrap() {
+                Some(Ok(status)) => {
+                    assert_eq!(status, 200, "round {round}");
+                    answered += 1;
+                }
+                Some(Err(e)) => panic!("round {round}: a call failed: {e:?}"),
+                None => {}
+            }
+        }
+    }
+    assert_eq!(answered, 180);
+    assert!(!conn.is_finished(), "the connection was closed");
+}

@@ -98,6 +98,26 @@ const SMUGGLING: &[(&str, &str)] = &[
     ),
     ("chunk extension flood", "@EXT@"),
     (
+        "TE: chunked, chunked",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+    ),
+    (
+        "TE: chunked on two lines",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ),
+    (
+        "TE: gzip alone",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n0\r\n\r\n",
+    ),
+    (
+        "TE: gzip, chunked",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    ),
+    (
+        "TE: chunked, gzip",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+    ),
+    (
         "NUL in a header value",
         "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n",
     ),
@@ -138,6 +158,47 @@ async fn smuggling_vectors_get_400_and_reach_nothing() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// A transfer coding list other than one `chunked` is refused and the
+/// connection closed at once (no keep-alive wait), so the bytes after the
+/// head are never read as a request.
+#[tokio::test]
+async fn doubled_chunked_is_refused_and_the_connection_closed() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    let request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n\
+                   0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+    let start = tokio::time::Instant::now();
+    let rsp = raw_request_for(sw.addr, request.as_bytes(), Duration::from_secs(10)).await;
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "connection left open: {rsp}"
+    );
+    assert_eq!(status_of(&rsp), "400", "{rsp}");
+    assert!(rsp.contains("invalid-transfer-encoding"), "{rsp}");
+    assert!(rsp.contains("connection: close"), "{rsp}");
+    assert_eq!(rsp.matches("HTTP/1.1 ").count(), 1, "one response: {rsp}");
+    assert_eq!(up.stats().await.requests, 0);
+}
+
+/// `Connection` may name any header as hop-by-hop, but never Host: seawall
+/// routes on the client's Host, and the upstream must see the same one.
+#[tokio::test]
+async fn connection_naming_host_keeps_the_clients_host() {
+    let up = Upstream::spawn("a").await;
+    let sw = Seawall::start(&basic_config(&[up.addr])).await;
+    for connection in ["Host, close", "close, host", "HOST,close"] {
+        let request =
+            format!("GET / HTTP/1.1\r\nHost: site.example\r\nConnection: {connection}\r\n\r\n");
+        let rsp = raw_request_for(sw.addr, request.as_bytes(), LIMIT).await;
+        assert_eq!(status_of(&rsp), "200", "{rsp}");
+        assert_eq!(
+            echo(&rsp)["headers"]["host"],
+            serde_json::json!(["site.example"]),
+            "{connection}: {rsp}"
+        );
+    }
 }
 
 /// One chunk whose extension runs to 1 MiB: a parser that keeps extensions
@@ -402,4 +463,75 @@ async fn a_rotated_admin_token_applies_on_reload() {
     assert_eq!(status_of(&old), "401", "{old}");
     let new = raw_request_for(sw.admin, post("second-token-long-enough").as_bytes(), LIMIT).await;
     assert_eq!(status_of(&new), "200", "{new}");
+}
+
+/// An upstream that answers every request on a connection with both
+/// `Content-Length: 5` and a 23-byte chunked body; returns its address and
+/// the number of requests each connection carried.
+async fn both_framings_upstream() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let per_conn = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let counts = per_conn.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let counts = counts.clone();
+            let index = {
+                let mut c = counts.lock().unwrap();
+                c.push(0);
+                c.len() - 1
+            };
+            tokio::spawn(async move {
+                let mut data = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                    while let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                        data.drain(..end + 4);
+                        counts.lock().unwrap()[index] += 1;
+                        let rsp = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\
+                                   Transfer-Encoding: chunked\r\n\r\n\
+                                   12\r\nabcdefghijklmnopqr\r\n0\r\n\r\n";
+                        if s.write_all(rsp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, per_conn)
+}
+
+/// An upstream response with both framings is an error (RFC 9112 §6.3),
+/// never a truncated body that looks complete: 502 `upstream-protocol`,
+/// and the connection it came on is never used again.
+#[tokio::test]
+async fn an_upstream_response_with_both_framings_is_a_502_and_its_connection_dropped() {
+    let (addr, per_conn) = both_framings_upstream().await;
+    let sw = Seawall::start(&basic_config(&[addr])).await;
+    for _ in 0..3 {
+        let rsp = raw_request_for(
+            sw.addr,
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(status_of(&rsp), "502", "{rsp}");
+        assert!(rsp.contains("x-seawall-error: upstream-protocol"), "{rsp}");
+        assert!(!rsp.contains("abcde"), "part of the body was served: {rsp}");
+    }
+    let per_conn = per_conn.lock().unwrap().clone();
+    assert!(per_conn.len() >= 3, "{per_conn:?}");
+    assert!(
+        per_conn.iter().all(|&n| n <= 1),
+        "a connection was reused after such a response: {per_conn:?}"
+    );
 }

@@ -187,3 +187,65 @@ async fn idle_keepalive_connection_is_closed_after_keepalive_timeout() {
         "closed too late: {elapsed:?}"
     );
 }
+
+/// Reads until the server closes; returns how long that took. Panics after
+/// 10 s.
+async fn closed_after(s: &mut tokio::net::TcpStream) -> Duration {
+    use tokio::io::AsyncReadExt;
+    let start = tokio::time::Instant::now();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return start.elapsed(),
+            Ok(Ok(_)) => continue,
+            Err(_) => panic!("connection not closed within 10s"),
+        }
+    }
+}
+
+/// Between requests an HTTP/1 connection is held for `keepalive_timeout`,
+/// even when that is longer than `header_read_timeout` (so a load balancer
+/// in front, told to idle out first, never races seawall's close); the
+/// header read timeout runs only once a head has begun.
+#[tokio::test]
+async fn keepalive_holds_idle_connections_and_header_read_timeout_only_begun_heads() {
+    use common::read_head;
+    use tokio::io::AsyncWriteExt;
+    let up = Upstream::spawn("a").await;
+    let cfg = basic_config(&[up.addr]).replace(
+        "header_read_timeout: 2s",
+        "header_read_timeout: 500ms\n    keepalive_timeout: 3s",
+    );
+    let sw = Seawall::start(&cfg).await;
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n";
+    let mut idle = tokio::net::TcpStream::connect(sw.addr).await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(sw.addr).await.unwrap();
+    for s in [&mut idle, &mut slow] {
+        s.write_all(request).await.unwrap();
+        let (head, _) = read_head(s).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    }
+    // A head begun after the first exchange: cut at the header read
+    // timeout, long before the keep-alive timeout.
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let slow_cut = tokio::spawn(async move { closed_after(&mut slow).await });
+    // Silent for three header read timeouts, then reused.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    idle.write_all(request).await.unwrap();
+    let (head, _) = read_head(&mut idle).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "reused: {head}");
+    let slow_cut = slow_cut.await.unwrap();
+    assert!(
+        slow_cut >= Duration::from_millis(400) && slow_cut < Duration::from_millis(2500),
+        "begun head cut after {slow_cut:?}"
+    );
+    // Then idle: closed at the keep-alive timeout.
+    let idle_cut = closed_after(&mut idle).await;
+    assert!(
+        idle_cut >= Duration::from_millis(2500) && idle_cut < Duration::from_secs(6),
+        "idle connection closed after {idle_cut:?}"
+    );
+    assert_eq!(up.stats().await.requests, 3);
+}

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -181,11 +180,14 @@ impl Connection {
                     tracing::debug!(%remote, "connection closed before its protocol was known");
                     return;
                 };
+                if stream.broken_h2_preface() {
+                    tracing::debug!(%remote, "broken HTTP/2 preface: GOAWAY");
+                    preface::refuse_h2(stream, self.header_read_timeout).await;
+                    return;
+                }
                 let protocol = stream.protocol();
                 let proxy = Proxy::new(self.shared, self.listener, remote, activity.clone());
-                let served = self
-                    .servers
-                    .serve(TokioIo::new(stream), protocol, proxy, life);
+                let served = self.servers.serve(stream, protocol, proxy, life);
                 served.await.map_err(|e| e.to_string())
             }
             Some((config, handshake_timeout)) => {

@@ -5,7 +5,9 @@
 //! route's stack and turns every error into one response ([`rescue`]).
 
 pub mod activity;
+mod calm;
 pub mod cut;
+mod heads;
 pub mod hygiene;
 pub mod listener;
 mod listeners;
@@ -14,6 +16,7 @@ pub mod preface;
 #[cfg(test)]
 mod props;
 pub mod rescue;
+mod resets;
 mod secure;
 mod servers;
 pub mod service;

@@ -9,19 +9,30 @@
 //! preface) would otherwise hold its connection until the keep-alive
 //! watcher fired, six times longer by default: a cheap way to fill
 //! `max_connections`. The IO it returns replays those bytes to hyper.
+//!
+//! A client that opens with HTTP/2's request line (`PRI * HTTP/2.0`, which
+//! no HTTP/1 server serves) and then leaves the preface is an HTTP/2 client
+//! with a broken preface: it gets GOAWAY `PROTOCOL_ERROR` (RFC 9113 §3.4)
+//! from [`refuse_h2`] rather than hyper's HTTP/1 error or a bare EOF.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, timeout_at};
 
 use super::servers::Protocol;
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The preface's request line: what only an HTTP/2 client sends.
+const H2_REQUEST_LINE: &[u8] = b"PRI * HTTP/2.0";
+
+/// GOAWAY on stream 0: last stream 0, error `PROTOCOL_ERROR` (1).
+const GOAWAY_PROTOCOL_ERROR: [u8; 17] = [0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 /// An IO whose first bytes were already read; reads replay them first.
 #[derive(Debug)]
@@ -63,6 +74,23 @@ impl<IO> Prefixed<IO> {
             Protocol::Http1
         }
     }
+}
+
+impl<IO> Prefixed<IO> {
+    /// True when the connection opened with HTTP/2's request line and then
+    /// left the preface: answer it with [`refuse_h2`].
+    pub fn broken_h2_preface(&self) -> bool {
+        self.prefix.starts_with(H2_REQUEST_LINE) && self.prefix != PREFACE
+    }
+}
+
+/// Writes GOAWAY `PROTOCOL_ERROR` and closes, within `limit`.
+pub async fn refuse_h2<IO: AsyncWrite + Unpin>(mut io: IO, limit: Duration) {
+    let refused = async {
+        io.write_all(&GOAWAY_PROTOCOL_ERROR).await?;
+        io.shutdown().await
+    };
+    let _ = tokio::time::timeout(limit, refused).await;
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {
@@ -116,7 +144,6 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Prefixed<IO> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncWriteExt;
 
     async fn replayed(opening: &[u8], more: &[u8]) -> Vec<u8> {
         let (mut client, server) = tokio::io::duplex(1024);
@@ -156,6 +183,28 @@ mod tests {
             let io = sniff(server, Duration::from_secs(1)).await.unwrap();
             assert_eq!(io.protocol(), protocol, "{opening:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_preface_broken_after_the_h2_request_line_gets_goaway() {
+        let cases: [(&[u8], bool); 5] = [
+            (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\rQ", true),
+            (b"PRI * HTTP/2.0\r\nHost: a\r\n\r\n", true),
+            (PREFACE, false),
+            (b"PRI * HTTP/1.1\r\nHost: a\r\n\r\n", false),
+            (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", false),
+        ];
+        for (opening, broken) in cases {
+            let (mut client, server) = tokio::io::duplex(1024);
+            client.write_all(opening).await.unwrap();
+            let io = sniff(server, Duration::from_secs(1)).await.unwrap();
+            assert_eq!(io.broken_h2_preface(), broken, "{opening:?}");
+        }
+        let (mut client, server) = tokio::io::duplex(1024);
+        refuse_h2(server, Duration::from_secs(1)).await;
+        let mut written = Vec::new();
+        client.read_to_end(&mut written).await.unwrap();
+        assert_eq!(written, GOAWAY_PROTOCOL_ERROR);
     }
 
     #[tokio::test(start_paused = true)]

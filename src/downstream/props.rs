@@ -81,13 +81,17 @@ proptest! {
             .map(|t| t.trim().to_ascii_lowercase())
             .collect();
         let had_upgrade = headers.contains_key("upgrade");
+        let hosts: Vec<HeaderValue> = headers.get_all("host").iter().cloned().collect();
         strip_hop_by_hop(&mut headers, keep_upgrade);
+        // Host is never hop-by-hop, whatever `Connection` names.
+        prop_assert!(headers.get_all("host").iter().eq(hosts.iter()));
         for name in HOP_BY_HOP.iter().copied().map(str::to_owned).chain(named) {
             let Some(v) = headers.get(name.as_str()) else { continue };
             let allowed = match name.as_str() {
                 "te" => v == "trailers",
                 "upgrade" => keep_upgrade && had_upgrade,
                 "connection" => keep_upgrade && had_upgrade && v == "upgrade",
+                "host" => true,
                 _ => false,
             };
             prop_assert!(allowed, "{name}: {v:?} survived in {headers:?}");

@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::servers::{Life, Protocol, Servers};
@@ -39,9 +38,7 @@ impl TlsConn<'_> {
             Negotiated::Http2 => Protocol::Http2,
             Negotiated::Http1 => Protocol::Http1,
         };
-        let served = self
-            .servers
-            .serve(TokioIo::new(stream), protocol, proxy, self.life);
+        let served = self.servers.serve(stream, protocol, proxy, self.life);
         served.await.map_err(|e| e.to_string())
     }
 }

@@ -15,13 +15,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use hyper::rt::{Read, Write};
+use std::sync::Arc;
+
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
-use super::activity::Activity;
+use super::activity::{Activity, Expiry};
+use super::calm::Calm;
+use super::heads::Heads;
 use super::service::Proxy;
 use crate::config::ServerLimits;
 
@@ -30,6 +34,10 @@ use crate::config::ServerLimits;
 /// within milliseconds; a second covers a slow one without holding the
 /// drain for long.
 pub(super) const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a connection marked an abuser (see `resets`) may take to
+/// finish the streams it has in progress after its GOAWAY.
+const ABUSER_GRACE: Duration = Duration::from_secs(1);
 
 /// hyper refuses a read buffer smaller than this.
 const HYPER_MIN_BUF: usize = 8192;
@@ -56,10 +64,10 @@ impl Servers {
     pub(super) fn new(limits: &ServerLimits) -> Self {
         let mut h1 = http1::Builder::new();
         h1.timer(TokioTimer::new())
-            // hyper arms this timer whenever it waits for a request head, so
-            // it also bounds how long an idle keep-alive connection may stay
-            // silent.
-            .header_read_timeout(limits.header_read_timeout)
+            // hyper arms its header read timer whenever it waits for a
+            // head, idle keep-alive connections included; the timeout is
+            // kept in `activity` instead, from the first byte of a head.
+            .header_read_timeout(None)
             .max_buf_size(limits.max_header_bytes.get().max(HYPER_MIN_BUF))
             .keep_alive(true);
         let mut h2 = http2::Builder::new(TokioExecutor::new());
@@ -91,21 +99,25 @@ impl Servers {
         life: Life<'_>,
     ) -> Result<(), hyper::Error>
     where
-        IO: Read + Write + Unpin + Send + 'static,
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let service = service_fn(move |req| proxy.clone().handle(req));
         match protocol {
             Protocol::Http1 => {
+                life.activity.await_first_head();
+                let io = TokioIo::new(Heads::new(io, life.activity.clone()));
                 let conn = self.http1.serve_connection(io, service).with_upgrades();
                 let graceful = |c: Pin<&mut _>| http1::UpgradeableConnection::graceful_shutdown(c);
-                drive(conn, graceful, life).await
+                drive(conn, graceful, life, Some(life.header_read_timeout)).await
             }
             // Boxed: most connections are HTTP/1, and every connection's
-            // task is as large as the largest state it may hold.
+            // task is as large as the largest state it may hold. h2 bounds
+            // its own header blocks; a silent h2 connection is idle.
             Protocol::Http2 => {
+                let io = TokioIo::new(Calm::new(io, life.activity.clone()));
                 let conn = self.http2.serve_connection(io, service);
                 let graceful = |c: Pin<&mut _>| http2::Connection::graceful_shutdown(c);
-                Box::pin(drive(conn, graceful, life)).await
+                Box::pin(drive(conn, graceful, life, None)).await
             }
         }
     }
@@ -119,7 +131,7 @@ pub(super) struct Life<'a> {
     /// Fires on drain.
     pub shutdown: &'a CancellationToken,
     /// The connection's request activity.
-    pub activity: &'a Activity,
+    pub activity: &'a Arc<Activity>,
     /// Keep-alive idle timeout.
     pub keepalive: Duration,
     /// The listener's header read timeout.
@@ -128,7 +140,9 @@ pub(super) struct Life<'a> {
 
 /// Runs `conn` to its end; on drain or after `keepalive` without a request
 /// in progress, asks it to finish gracefully (h2: GOAWAY; h1: close after
-/// the current response) with `graceful`, and waits for that.
+/// the current response) with `graceful`, and waits for that. With `head`
+/// (HTTP/1), a request head begun and not complete within it ends the
+/// connection at once (see `activity`).
 ///
 /// On drain, an idle connection may have a request on its way: one accepted
 /// just before the drain that has not sent its first request yet, or a
@@ -138,13 +152,14 @@ pub(super) struct Life<'a> {
 /// (shorter if the header read timeout is) for a request to begin; that
 /// request is answered and the connection closed after it. A connection
 /// with a request in progress closes after its response.
-pub(super) async fn drive<C, T, E>(
+pub(super) async fn drive<C, E>(
     conn: C,
     graceful: impl FnOnce(Pin<&mut C>),
     life: Life<'_>,
-) -> Result<T, E>
+    head: Option<Duration>,
+) -> Result<(), E>
 where
-    C: Future<Output = Result<T, E>>,
+    C: Future<Output = Result<(), E>>,
 {
     tokio::pin!(conn);
     tokio::select! {
@@ -156,11 +171,45 @@ where
                 () = life.activity.next_request_if_idle(grace) => {}
             }
             graceful(conn.as_mut());
-            conn.await
+            finish(conn, life.activity, head).await
         }
-        _ = life.activity.idle_for(life.keepalive) => {
+        expiry = life.activity.expiry(life.keepalive, head) => match expiry {
+            Expiry::Idle => {
+                graceful(conn.as_mut());
+                finish(conn, life.activity, head).await
+            }
+            Expiry::Head => head_overdue(),
+        },
+        () = life.activity.abused() => {
+            // GOAWAY (ENHANCE_YOUR_CALM, see `calm`), and no long wait for
+            // the streams in progress of a client that resets them.
+            tracing::warn!("client abandoned most of its requests before their answers; GOAWAY");
             graceful(conn.as_mut());
-            conn.await
+            let _ = tokio::time::timeout(ABUSER_GRACE, conn).await;
+            Ok(())
         }
     }
+}
+
+/// Waits for a connection told to finish; a head begun on it is still
+/// bounded by `head` (hyper keeps reading one it has started).
+async fn finish<C, E>(
+    conn: Pin<&mut C>,
+    activity: &Activity,
+    head: Option<Duration>,
+) -> Result<(), E>
+where
+    C: Future<Output = Result<(), E>>,
+{
+    tokio::select! {
+        res = conn => res,
+        () = activity.head_overdue(head) => head_overdue(),
+    }
+}
+
+/// The connection is dropped (closed without an answer, as hyper's own
+/// header read timeout did).
+fn head_overdue<E>() -> Result<(), E> {
+    tracing::debug!("request head incomplete after header_read_timeout; closing");
+    Ok(())
 }

@@ -99,7 +99,10 @@ impl Proxy {
         mut req: http::Request<Incoming>,
     ) -> impl Future<Output = Result<Response, Infallible>> + Send + 'static {
         let start = Instant::now();
-        let busy = self.inner.activity.begin();
+        let mut busy = self.inner.activity.begin();
+        if http_body::Body::is_end_stream(req.body()) {
+            busy.body_read();
+        }
         let snapshot = self.inner.shared.load_full();
         let method = req.method().clone();
         let version = req.version();
@@ -131,6 +134,7 @@ impl Proxy {
             };
             let route = forwarded.as_ref().ok().map(|(_, route)| route.clone());
             let rsp = self.finish(&snapshot, forwarded, log);
+            busy.answered();
             // The connection stays busy (not idle) until the body is sent.
             Ok(rsp.map(|b| body::boxed(cut::Watched::new(b, route, grpc, busy))))
         })
@@ -228,6 +232,8 @@ impl Proxy {
             ));
         };
         hygiene::check_target(req.uri(), listener.limits.max_uri_bytes)?;
+        hygiene::check_framing(&req)?;
+        hygiene::check_h2_fields(&req)?;
         let host = hygiene::request_host(&req)?;
         let max_body = listener.limits.max_body_bytes;
         if hygiene::content_length(&req).is_some_and(|len| len > max_body) {

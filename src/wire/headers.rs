@@ -5,6 +5,11 @@
 //! Two exceptions are deliberate: `te: trailers` is end-to-end in practice
 //! (gRPC needs it upstream), and `Upgrade`/`Connection: upgrade` survive on
 //! requests we tunnel (WebSocket).
+//!
+//! `Host` is never stripped, whatever `Connection` names: seawall routes on
+//! the client's Host, and an upstream serving virtual hosts must see the
+//! same one (`Connection: Host` would otherwise make the pool fill in the
+//! endpoint's address).
 
 use std::net::IpAddr;
 
@@ -49,13 +54,14 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         .get_all(header::TE)
         .iter()
         .any(|v| has_token(v, "trailers"));
-    // Headers named by `Connection` are hop-by-hop too.
+    // Headers named by `Connection` are hop-by-hop too, except Host.
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|name| name != header::HOST)
         .collect();
     let upgrade = headers.get(header::UPGRADE).cloned();
     for name in named {
@@ -271,6 +277,14 @@ mod tests {
         strip_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1, "{h:?}");
         assert_eq!(h["x-end-to-end"], "kept");
+    }
+
+    #[test]
+    fn host_survives_whatever_connection_names() {
+        let mut h = map(&[("connection", "Host, close"), ("host", "site.example")]);
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h["host"], "site.example");
+        assert!(!h.contains_key("connection"));
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub struct Rescue {
     pub retry_after: Option<Duration>,
     /// Whether to add [`NO_RETRY_HEADER`].
     pub no_retry: bool,
+    /// Whether to close an HTTP/1 connection after the answer
+    /// (`Connection: close`): the rest of what arrived on it cannot be
+    /// trusted to be framed as the client meant.
+    pub close: bool,
 }
 
 impl Rescue {
@@ -55,7 +59,14 @@ impl Rescue {
             reason,
             retry_after: None,
             no_retry: false,
+            close: false,
         }
+    }
+
+    /// Closes the HTTP/1 connection after the answer.
+    pub const fn close(mut self) -> Self {
+        self.close = true;
+        self
     }
 
     /// Adds a `Retry-After`.
@@ -81,6 +92,12 @@ impl Rescue {
         if self.no_retry {
             rsp.headers_mut()
                 .insert(NO_RETRY_HEADER, HeaderValue::from_static("1"));
+        }
+        if self.close {
+            // hyper closes an HTTP/1 connection after a response saying so
+            // (and drops the header from an HTTP/2 one).
+            rsp.headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
         rsp
     }

@@ -192,6 +192,12 @@ where
                     }
                 };
                 match tx.try_send_request(req).await {
+                    Ok(rsp) if both_framings(&rsp) => {
+                        // Neither the body's end nor the connection's next
+                        // response can be trusted: drop both, and the
+                        // connection with them (it is not given back).
+                        return Err(BothFramings.into());
+                    }
                     Ok(mut rsp) => {
                         rsp.extensions_mut().insert(ready);
                         self.give_back(authority, tx, ready);
@@ -266,6 +272,22 @@ where
             }
         });
     }
+}
+
+/// An HTTP/1 response carrying both `Content-Length` and
+/// `Transfer-Encoding`. hyper reads such a body as chunked, but the
+/// `Content-Length` stays among the headers, and forwarded downstream it
+/// would frame a truncated body that looks complete. RFC 9112 §6.3 lets a
+/// recipient treat it as an error, which is what nginx does (502): it is
+/// answered 502 `upstream-protocol` (`downstream::rescue`'s fallback for
+/// an upstream error it does not otherwise know).
+#[derive(Debug, thiserror::Error)]
+#[error("upstream response with both Content-Length and Transfer-Encoding")]
+pub struct BothFramings;
+
+fn both_framings<B>(rsp: &http::Response<B>) -> bool {
+    rsp.headers().contains_key(header::TRANSFER_ENCODING)
+        && rsp.headers().contains_key(header::CONTENT_LENGTH)
 }
 
 /// The request back from a send that failed before hyper wrote any of it,
