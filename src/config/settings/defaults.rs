@@ -58,7 +58,7 @@ pub const RESOLVE_INTERVAL: Duration = Duration::from_secs(5);
 /// `clusters[].balance.default_rtt`
 pub const DEFAULT_RTT: Duration = Duration::from_millis(30);
 /// `clusters[].balance.decay`
-pub const DECAY: Duration = Duration::from_secs(10);
+pub const DECAY: Duration = Duration::from_millis(200);
 /// `clusters[].http2_keepalive_interval`
 pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// `clusters[].timeouts.request` (the response's start; `total`, the

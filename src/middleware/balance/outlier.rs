@@ -67,6 +67,8 @@ pub struct EndpointHealth {
     ejections: u32,
     ejected_until: Option<Instant>,
     in_since: Option<Instant>,
+    /// When it last joined or came back: the start of its slow-start ramp.
+    ramp_from: Option<Instant>,
     healthy: bool,
     passes: u32,
     fails: u32,
@@ -79,6 +81,7 @@ impl Default for EndpointHealth {
             ejections: 0,
             ejected_until: None,
             in_since: None,
+            ramp_from: None,
             healthy: true,
             passes: 0,
             fails: 0,
@@ -102,6 +105,16 @@ impl EndpointHealth {
     /// Whether the active health check considers it healthy.
     pub fn healthy(&self) -> bool {
         self.healthy
+    }
+
+    /// When it last joined or came back, if it ever did after the start.
+    pub fn ramp_from(&self) -> Option<Instant> {
+        self.ramp_from
+    }
+
+    /// Marks `now` as the start of a slow-start ramp.
+    pub fn start_ramp(&mut self, now: Instant) {
+        self.ramp_from = Some(now);
     }
 
     /// Records a success: the failure streak ends.
@@ -146,6 +159,7 @@ impl EndpointHealth {
             self.passes = self.passes.saturating_add(1);
             if !self.healthy && self.passes >= s.healthy_threshold.get() {
                 self.healthy = true;
+                self.ramp_from = Some(now);
                 changes.push(Change::Healthy);
             }
             if self.ejected_until.is_some() {
@@ -167,5 +181,6 @@ impl EndpointHealth {
         self.ejected_until = None;
         self.consecutive = 0;
         self.in_since = Some(now);
+        self.ramp_from = Some(now);
     }
 }

@@ -21,8 +21,9 @@ use crate::middleware::classify::{Classifier, Outcome};
 
 /// linkerd's default: the latency assumed for an endpoint not yet measured.
 pub const DEFAULT_RTT: Duration = Duration::from_millis(30);
-/// linkerd's default: the time constant over which observations fade.
-pub const DEFAULT_DECAY: Duration = Duration::from_secs(10);
+/// The time constant over which observations fade: short, so one old slow
+/// answer is forgotten within about a second (see `state`).
+pub const DEFAULT_DECAY: Duration = Duration::from_millis(200);
 
 /// A cluster's current endpoints.
 #[derive(Debug)]
@@ -64,7 +65,7 @@ impl SetChange {
 }
 
 impl EndpointSet {
-    /// An empty set whose endpoints use linkerd's defaults (30 ms, 10 s)
+    /// An empty set whose endpoints use the defaults (30 ms, 200 ms)
     /// until [`EndpointSet::set_ewma`] says otherwise.
     pub fn new() -> Arc<Self> {
         Self::with_ewma(DEFAULT_RTT, DEFAULT_DECAY)
@@ -172,6 +173,7 @@ impl EndpointSet {
         let mut seen = HashSet::new();
         let mut next = Vec::new();
         let mut added = Vec::new();
+        let now = Instant::now();
         for addr in addrs {
             if !seen.insert(addr) {
                 continue;
@@ -181,6 +183,10 @@ impl EndpointSet {
                 None => {
                     added.push(addr);
                     let fresh = Endpoint::new(addr, params.default_rtt, params.decay);
+                    if !old.is_empty() {
+                        // Joining a set that serves: slow start applies.
+                        fresh.start_ramp(now);
+                    }
                     next.push(Arc::new(fresh));
                 }
             }

@@ -179,7 +179,7 @@ async fn unhealthy_endpoint_is_not_picked() {
     let available = set.available(now);
     let mut rng = fastrand::Rng::with_seed(5);
     for _ in 0..200 {
-        let chosen = pick(&available, now, &mut rng).unwrap();
+        let chosen = pick(&available, now, None, &mut rng).unwrap();
         assert_ne!(chosen.addr(), bad.addr());
     }
 }
