@@ -82,4 +82,6 @@ pub(crate) struct HealthCheckFile {
     pub healthy_threshold: Option<Spanned<u32>>,
     /// Failures in a row to become unhealthy.
     pub unhealthy_threshold: Option<Spanned<u32>>,
+    /// Passing probes readmit an ejected endpoint early.
+    pub readmit_ejected: Option<bool>,
 }

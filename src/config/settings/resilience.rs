@@ -99,4 +99,7 @@ pub struct HealthCheckSettings {
     pub healthy_threshold: NonZeroU32,
     /// Failing probes in a row that make an endpoint unhealthy.
     pub unhealthy_threshold: NonZeroU32,
+    /// Whether `healthy_threshold` passes in a row, started after an
+    /// ejection, readmit the ejected endpoint before its time is up.
+    pub readmit_ejected: bool,
 }

@@ -101,3 +101,27 @@ fn health_check_path_must_be_absolute() {
     let (_, _, key, _) = err("    health_check: { path: health }\n");
     assert_eq!(key, "clusters[0].health_check.path");
 }
+
+#[test]
+fn readmit_ejected_defaults_on_and_can_be_turned_off() {
+    let on = parse(&with_blocks("", "    health_check: { path: /h }\n"), None).unwrap();
+    assert!(
+        on.clusters[0]
+            .health_check
+            .as_ref()
+            .unwrap()
+            .readmit_ejected
+    );
+    let off = parse(
+        &with_blocks("", "    health_check: { readmit_ejected: false }\n"),
+        None,
+    )
+    .unwrap();
+    assert!(
+        !off.clusters[0]
+            .health_check
+            .as_ref()
+            .unwrap()
+            .readmit_ejected
+    );
+}

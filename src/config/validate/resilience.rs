@@ -224,6 +224,7 @@ pub(super) fn health_check(
             &k("unhealthy_threshold"),
             defaults::UNHEALTHY_THRESHOLD,
         )?,
+        readmit_ejected: raw.readmit_ejected.unwrap_or(true),
     }))
 }
 

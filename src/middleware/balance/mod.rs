@@ -107,6 +107,7 @@ pub use set::{DEFAULT_DECAY, DEFAULT_RTT, EndpointSet, SetChange};
 pub use state::RttEwma;
 
 use crate::config::BalanceSettings;
+use crate::middleware::AttemptEnd;
 use crate::wire::BoxError;
 
 /// A request extension set by the retry layer on every attempt: the
@@ -290,7 +291,8 @@ where
             Ok(uri) => *request.uri_mut() = uri,
             Err(error) => return ResponseFuture::failed(error.into()),
         }
-        let guard = InFlight::reporting(endpoint.clone(), self.endpoints.clone());
+        let attempt_end = request.extensions().get::<AttemptEnd>().map(|end| end.0);
+        let guard = InFlight::reporting(endpoint.clone(), self.endpoints.clone(), attempt_end);
         tracing::debug!(endpoint = %addr, in_flight = endpoint.in_flight(), "balanced");
         ResponseFuture::called(self.inner.call(request), guard)
     }

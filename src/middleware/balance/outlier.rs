@@ -9,8 +9,18 @@
 //! `base_ejection_time × ejections` (capped at `max_ejection_time`): a
 //! replica that keeps failing stays out longer each time. The multiplier
 //! starts over once the endpoint has stayed in for `max_ejection_time`. An
-//! ejected endpoint rejoins by itself when its time is up, or earlier when an
-//! active health check passes.
+//! ejected endpoint rejoins by itself when its time is up.
+//!
+//! # Readmission proves health
+//!
+//! With active health checks, an ejected endpoint comes back early only
+//! after `healthy_threshold` passing probes in a row that *started after* it
+//! was ejected (HAProxy's `rise`): a probe already under way says nothing
+//! about the failures that ejected it, and one pass readmitting at once let
+//! a replica that failed half its requests flap in and out every second.
+//! `health_check.readmit_ejected: false` turns early readmission off (the
+//! endpoint serves out its ejection time; Envoy's
+//! `successful_active_health_check_uneject_host: false`).
 //!
 //! # The cap, and small clusters
 //!
@@ -66,6 +76,10 @@ pub struct EndpointHealth {
     consecutive: u32,
     ejections: u32,
     ejected_until: Option<Instant>,
+    /// When the current ejection began.
+    ejected_at: Option<Instant>,
+    /// Passing probes in a row that started after `ejected_at`.
+    rise: u32,
     in_since: Option<Instant>,
     /// When it last joined or came back: the start of its slow-start ramp.
     ramp_from: Option<Instant>,
@@ -80,6 +94,8 @@ impl Default for EndpointHealth {
             consecutive: 0,
             ejections: 0,
             ejected_until: None,
+            ejected_at: None,
+            rise: 0,
             in_since: None,
             ramp_from: None,
             healthy: true,
@@ -147,12 +163,22 @@ impl EndpointHealth {
             .saturating_mul(self.ejections)
             .min(s.max_ejection_time);
         self.ejected_until = Some(now + time);
+        self.ejected_at = Some(now);
+        self.rise = 0;
         self.consecutive = 0;
         Some(Change::Ejected(time))
     }
 
-    /// Records one active health check; a pass also readmits an ejected endpoint.
-    pub fn check(&mut self, s: &HealthCheckSettings, pass: bool, now: Instant) -> Vec<Change> {
+    /// Records one active health check that started at `started` and ended
+    /// at `now`; `healthy_threshold` passes in a row that started after an
+    /// ejection also readmit the endpoint, unless `readmit_ejected` is off.
+    pub fn check(
+        &mut self,
+        s: &HealthCheckSettings,
+        pass: bool,
+        started: Instant,
+        now: Instant,
+    ) -> Vec<Change> {
         let mut changes = Vec::new();
         if pass {
             self.fails = 0;
@@ -162,12 +188,19 @@ impl EndpointHealth {
                 self.ramp_from = Some(now);
                 changes.push(Change::Healthy);
             }
-            if self.ejected_until.is_some() {
+            if self.ejected_at.is_some_and(|at| started >= at) {
+                self.rise = self.rise.saturating_add(1);
+            }
+            if self.ejected_until.is_some()
+                && s.readmit_ejected
+                && self.rise >= s.healthy_threshold.get()
+            {
                 self.readmit(now);
                 changes.push(Change::Readmitted);
             }
         } else {
             self.passes = 0;
+            self.rise = 0;
             self.fails = self.fails.saturating_add(1);
             if self.healthy && self.fails >= s.unhealthy_threshold.get() {
                 self.healthy = false;
@@ -179,6 +212,8 @@ impl EndpointHealth {
 
     fn readmit(&mut self, now: Instant) {
         self.ejected_until = None;
+        self.ejected_at = None;
+        self.rise = 0;
         self.consecutive = 0;
         self.in_since = Some(now);
         self.ramp_from = Some(now);

@@ -115,11 +115,18 @@ impl EndpointSet {
         }
     }
 
-    /// A request to `endpoint` was cancelled after `elapsed`; long enough
-    /// and it counts as a failure.
-    pub fn report_cancelled(&self, endpoint: &Endpoint, elapsed: Duration, now: Instant) {
+    /// A request to `endpoint` was cancelled after `elapsed`: a failure
+    /// when its own per-try timeout cancelled it (`timed_out`), or when it
+    /// had waited `cancelled_after`.
+    pub fn report_cancelled(
+        &self,
+        endpoint: &Endpoint,
+        elapsed: Duration,
+        timed_out: bool,
+        now: Instant,
+    ) {
         let policy = self.outlier.load();
-        if elapsed >= policy.settings.cancelled_after {
+        if timed_out || elapsed >= policy.settings.cancelled_after {
             self.failed(endpoint, &policy.settings, now);
         }
     }

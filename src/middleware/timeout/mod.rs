@@ -125,7 +125,7 @@ pub use state::{Bound, GRPC_TIMEOUT_HEADER, TIMEOUT_MS_HEADER};
 use self::body::{NotifyEnd, TimedBody};
 use self::future::HeaderTimer;
 use self::state::{CallerBudget, Deadlines};
-use super::{CallDeadline, Deadline};
+use super::{AttemptEnd, CallDeadline, Deadline};
 use crate::wire::BoxError;
 use crate::wire::body::{Request, Response, boxed};
 
@@ -227,6 +227,15 @@ where
             .is_some_and(|d| d.0 <= now)
         {
             return AttemptFuture::expired();
+        }
+        if let Some(at) = attempt_end {
+            // In place on a retry's request: a second insert would allocate.
+            match req.extensions_mut().get_mut::<AttemptEnd>() {
+                Some(end) => end.0 = at,
+                None => {
+                    req.extensions_mut().insert(AttemptEnd(at));
+                }
+            }
         }
         let end = req.extensions().get::<CallDeadline>().map(|d| d.0);
         match state::forward_budget(now, end, attempt_end) {

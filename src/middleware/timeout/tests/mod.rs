@@ -17,7 +17,7 @@ use tower_test::mock;
 
 use super::*;
 use crate::config::TimeoutSettings;
-use crate::middleware::{CallDeadline, Deadline};
+use crate::middleware::{AttemptEnd, CallDeadline, Deadline};
 use crate::wire::body::{self, Body};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -201,6 +201,11 @@ async fn attempt_timeout_fires_at_its_bound_and_caps_the_forwarded_budget() {
     let call = tokio::spawn(svc.oneshot(request(&[])));
     let (req, _pending) = handle.next_request().await.unwrap();
     assert_eq!(req.headers()[TIMEOUT_MS_HEADER], "100");
+    // The balancer below learns when this try's own timeout fires.
+    assert_eq!(
+        req.extensions().get::<AttemptEnd>(),
+        Some(&AttemptEnd(start + MS(100)))
+    );
     assert!(err_is::<AttemptTimeout>(call.await.unwrap()));
     assert_eq!(start.elapsed(), MS(100));
 }
