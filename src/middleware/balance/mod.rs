@@ -83,6 +83,7 @@ mod inflight;
 mod layer;
 pub mod outlier;
 mod pick;
+mod rate;
 mod set;
 mod state;
 #[cfg(test)]

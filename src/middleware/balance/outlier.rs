@@ -20,7 +20,10 @@
 //! a replica that failed half its requests flap in and out every second.
 //! `health_check.readmit_ejected: false` turns early readmission off (the
 //! endpoint serves out its ejection time; Envoy's
-//! `successful_active_health_check_uneject_host: false`).
+//! `successful_active_health_check_uneject_host: false`). An endpoint
+//! ejected for its failure rate ([`super::rate`]) always serves out its
+//! time: it was passing its health checks while it failed, so passing them
+//! again proves nothing.
 //!
 //! # The cap, and small clusters
 //!
@@ -40,6 +43,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::rate::{Counts, FailureWindow};
 use crate::config::{HealthCheckSettings, OutlierSettings};
 
 /// How many of `n` endpoints may be ejected at once.
@@ -80,6 +84,10 @@ pub struct EndpointHealth {
     ejected_at: Option<Instant>,
     /// Passing probes in a row that started after `ejected_at`.
     rise: u32,
+    /// The current ejection is for the failure rate: probes never end it early.
+    by_rate: bool,
+    /// Requests and failures over the failure-rate window.
+    window: FailureWindow,
     in_since: Option<Instant>,
     /// When it last joined or came back: the start of its slow-start ramp.
     ramp_from: Option<Instant>,
@@ -96,6 +104,8 @@ impl Default for EndpointHealth {
             ejected_until: None,
             ejected_at: None,
             rise: 0,
+            by_rate: false,
+            window: FailureWindow::default(),
             in_since: None,
             ramp_from: None,
             healthy: true,
@@ -134,8 +144,9 @@ impl EndpointHealth {
     }
 
     /// Records a success: the failure streak ends.
-    pub fn success(&mut self) {
+    pub fn success(&mut self, s: &OutlierSettings, now: Instant) {
         self.consecutive = 0;
+        self.window.record(false, s.failure_percentage_window, now);
     }
 
     /// Records a failure. Returns the ejection time when this failure ejects
@@ -147,10 +158,28 @@ impl EndpointHealth {
         now: Instant,
     ) -> Option<Change> {
         self.consecutive = self.consecutive.saturating_add(1);
+        self.window.record(true, s.failure_percentage_window, now);
         let due = s.consecutive_failures > 0 && self.consecutive >= s.consecutive_failures;
         if !due || !may_eject || self.ejected_until.is_some() {
             return None;
         }
+        Some(self.eject(s, false, now))
+    }
+
+    /// Ejects it for its failure rate (see [`super::rate`]), unless it is out.
+    pub fn eject_for_rate(&mut self, s: &OutlierSettings, now: Instant) -> Option<Change> {
+        if self.ejected_until.is_some() {
+            return None;
+        }
+        Some(self.eject(s, true, now))
+    }
+
+    /// Requests and failures over the failure-rate window at `now`.
+    pub fn window(&mut self, s: &OutlierSettings, now: Instant) -> Counts {
+        self.window.counts(s.failure_percentage_window, now)
+    }
+
+    fn eject(&mut self, s: &OutlierSettings, by_rate: bool, now: Instant) -> Change {
         if self
             .in_since
             .is_some_and(|since| now >= since + s.max_ejection_time)
@@ -165,8 +194,11 @@ impl EndpointHealth {
         self.ejected_until = Some(now + time);
         self.ejected_at = Some(now);
         self.rise = 0;
+        self.by_rate = by_rate;
         self.consecutive = 0;
-        Some(Change::Ejected(time))
+        // It must earn its next ejection with new requests.
+        self.window.clear();
+        Change::Ejected(time)
     }
 
     /// Records one active health check that started at `started` and ended
@@ -193,6 +225,7 @@ impl EndpointHealth {
             }
             if self.ejected_until.is_some()
                 && s.readmit_ejected
+                && !self.by_rate
                 && self.rise >= s.healthy_threshold.get()
             {
                 self.readmit(now);

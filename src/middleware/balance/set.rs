@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::endpoint::Endpoint;
 use super::outlier::max_ejected;
+use super::rate::{Counts, is_outlier};
 use crate::config::OutlierSettings;
 use crate::middleware::classify::{Classifier, Outcome};
 
@@ -85,6 +86,9 @@ impl EndpointSet {
                     max_ejection_time: Duration::from_secs(300),
                     max_ejection_percent: 0.5,
                     cancelled_after: Duration::MAX,
+                    failure_percentage: 0.0,
+                    failure_percentage_request_volume: 1,
+                    failure_percentage_window: Duration::from_secs(10),
                 },
                 classifier: Classifier::new(&[502, 503, 504]),
             }),
@@ -110,7 +114,9 @@ impl EndpointSet {
         let policy = self.outlier.load();
         match judge(&policy.classifier) {
             Outcome::Ignored => {}
-            Outcome::Success => endpoint.update_health(|h| (h.success(), Vec::new())),
+            Outcome::Success => {
+                endpoint.update_health(|h| (h.success(&policy.settings, now), Vec::new()));
+            }
             Outcome::Failure => self.failed(endpoint, &policy.settings, now),
         }
     }
@@ -138,10 +144,37 @@ impl EndpointSet {
             .filter(|e| !std::ptr::eq(e.as_ref(), endpoint) && e.ejected(now))
             .count();
         let may_eject = out < max_ejected(current.len(), settings.max_ejection_percent);
-        endpoint.update_health(|h| {
+        let (ejected, own) = endpoint.update_health(|h| {
             let change = h.failure(settings, may_eject, now);
-            ((), change.into_iter().collect())
+            (
+                (change.is_some(), h.window(settings, now)),
+                change.into_iter().collect(),
+            )
         });
+        if ejected || !may_eject || settings.failure_percentage <= 0.0 {
+            return;
+        }
+        if own.requests < settings.failure_percentage_request_volume {
+            return;
+        }
+        // Only on a failure of an endpoint with enough requests: one health
+        // lock per peer, never on the success path.
+        let peers = current
+            .iter()
+            .filter(|e| !std::ptr::eq(e.as_ref(), endpoint))
+            .fold(Counts::default(), |sum, e| {
+                sum.plus(e.update_health(|h| (h.window(settings, now), Vec::new())))
+            });
+        if is_outlier(own, peers, settings) {
+            tracing::warn!(
+                endpoint = %endpoint.addr(),
+                failures = own.failures,
+                requests = own.requests,
+                peers_share = peers.share(),
+                "failure rate far above its peers'"
+            );
+            endpoint.update_health(|h| ((), h.eject_for_rate(settings, now).into_iter().collect()));
+        }
     }
 
     /// The endpoints the balancer may pick at `now`: those not ejected and

@@ -22,6 +22,9 @@ fn outlier() -> OutlierSettings {
         max_ejection_time: 25 * SEC,
         max_ejection_percent: 0.1,
         cancelled_after: 2 * SEC,
+        failure_percentage: 0.0,
+        failure_percentage_request_volume: 20,
+        failure_percentage_window: 10 * SEC,
     }
 }
 
@@ -272,4 +275,80 @@ async fn unhealthy_endpoint_is_not_picked() {
         let chosen = pick(&available, now, None, &mut rng).unwrap();
         assert_ne!(chosen.addr(), bad.addr());
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_half_failing_endpoint_is_ejected_for_its_rate_and_kept_out() {
+    let set = EndpointSet::new();
+    set.update((1..=3).map(|p| SocketAddr::from(([10, 0, 0, 1], p))));
+    set.set_outlier(
+        OutlierSettings {
+            failure_percentage: 0.3,
+            ..outlier()
+        },
+        Classifier::new(&[503]),
+    );
+    let endpoints = set.endpoints();
+    let (bad, good) = (&endpoints[0], &endpoints[1..]);
+    let t0 = Instant::now();
+    // 100 ms apart: the bad one fails every other request (never 3 in a
+    // row, so consecutive-failure ejection alone would keep it in).
+    let mut i = 0u32;
+    while bad.available(Instant::now()) {
+        assert!(i < 100, "never ejected");
+        let now = Instant::now();
+        let outcome = if i.is_multiple_of(2) {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        };
+        set.report(bad, |_| outcome, now);
+        for e in good {
+            set.report(e, |_| Outcome::Success, now);
+        }
+        tokio::time::advance(100 * MS).await;
+        i += 1;
+    }
+    // Judged once it had 20 requests in the window.
+    assert!((19..=21).contains(&i), "ejected after {i} requests");
+    let ejected = Instant::now();
+    // Its health check keeps passing (it was passing all along): it stays
+    // out for its whole ejection time (10 s) all the same.
+    let check = health_settings();
+    for s in 1..10 {
+        let at = ejected + s * SEC;
+        tokio::time::advance(SEC).await;
+        bad.update_health(|h| ((), h.check(&check, true, at, at)));
+        assert!(!bad.available(Instant::now()), "back after {s} s");
+    }
+    tokio::time::advance(SEC).await;
+    assert!(bad.available(Instant::now()));
+    assert_eq!((bad.ejections(), bad.readmissions()), (1, 1));
+    assert!(t0.elapsed() < 15 * SEC);
+}
+
+#[tokio::test(start_paused = true)]
+async fn replicas_failing_alike_are_not_ejected_for_their_rate() {
+    let set = EndpointSet::new();
+    set.update((1..=3).map(|p| SocketAddr::from(([10, 0, 0, 1], p))));
+    set.set_outlier(
+        OutlierSettings {
+            failure_percentage: 0.3,
+            ..outlier()
+        },
+        Classifier::new(&[503]),
+    );
+    for i in 0..100u32 {
+        let now = Instant::now();
+        let outcome = if i.is_multiple_of(2) {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        };
+        for e in set.endpoints().iter() {
+            set.report(e, |_| outcome, now);
+        }
+        tokio::time::advance(100 * MS).await;
+    }
+    assert!(set.endpoints().iter().all(|e| e.ejections() == 0));
 }
