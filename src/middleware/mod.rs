@@ -31,8 +31,9 @@ pub struct Deadline(pub Instant);
 pub struct CallDeadline(pub Instant);
 
 /// When the current attempt's own per-try timeout (`attempt`) fires: a
-/// request extension the attempt layer sets on each try and the balancer
-/// reads, so an attempt cancelled at or after it counts as a failure of its
+/// request extension the attempt layer sets on each try when retries are
+/// off (with retries, it rides in the retry layer's
+/// [`balance::EndpointHint`]), and the balancer reads, so an attempt cancelled at or after it counts as a failure of its
 /// endpoint (the endpoint did not answer in time), whatever
 /// `outlier.cancelled_after` says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -119,6 +119,10 @@ use crate::wire::BoxError;
 pub struct EndpointHint {
     avoid: Vec<SocketAddr>,
     picked: Arc<Mutex<Option<Pick>>>,
+    /// When this attempt's own per-try timeout fires (set by the attempt
+    /// layer; it rides here, in an extension every retried request already
+    /// has, rather than in a new one that would cost an allocation).
+    attempt_end: Option<Instant>,
 }
 
 /// What the balancer recorded for one attempt.
@@ -140,6 +144,7 @@ impl EndpointHint {
         Self {
             avoid: tried,
             picked: Arc::default(),
+            attempt_end: None,
         }
     }
 
@@ -151,6 +156,16 @@ impl EndpointHint {
     /// Every endpoint to avoid.
     pub fn avoided(&self) -> &[SocketAddr] {
         &self.avoid
+    }
+
+    /// Records when this attempt's per-try timeout fires (see [`AttemptEnd`]).
+    pub fn set_attempt_end(&mut self, at: Instant) {
+        self.attempt_end = Some(at);
+    }
+
+    /// When this attempt's per-try timeout fires, if the attempt layer said.
+    pub fn attempt_end(&self) -> Option<Instant> {
+        self.attempt_end
     }
 
     /// The endpoint the balancer picked for the request carrying this hint.
@@ -292,7 +307,10 @@ where
             Ok(uri) => *request.uri_mut() = uri,
             Err(error) => return ResponseFuture::failed(error.into()),
         }
-        let attempt_end = request.extensions().get::<AttemptEnd>().map(|end| end.0);
+        let attempt_end = match &hint {
+            Some(hint) => hint.attempt_end(),
+            None => request.extensions().get::<AttemptEnd>().map(|end| end.0),
+        };
         let guard = InFlight::reporting(endpoint.clone(), self.endpoints.clone(), attempt_end);
         tracing::debug!(endpoint = %addr, in_flight = endpoint.in_flight(), "balanced");
         ResponseFuture::called(self.inner.call(request), guard)

@@ -16,6 +16,7 @@ pub const LATENCY_SLACK_MS: f64 = 10.0;
 mod cluster;
 mod degrade;
 mod lifecycle;
+mod recovery;
 
 use std::time::Duration;
 
@@ -118,6 +119,13 @@ pub const ALL: &[Spec] = &[
         id: 11,
         name: "sigterm",
         claim: "SIGTERM under load: no accepted request lost, clean exit within the drain timeout",
+        needs: &[],
+        topology: Topology::Cluster("seawall.yaml"),
+    },
+    Spec {
+        id: 12,
+        name: "slow-recovered",
+        claim: "one replica +500 ms, then recovered: identical replicas within 20% of their mean per second (p90), ≤ 25 requests to it while slow, 25–42% of three from 2 s after recovery",
         needs: &[],
         topology: Topology::Cluster("seawall.yaml"),
     },
@@ -248,6 +256,7 @@ pub async fn run(spec: &Spec, env: &mut Env, opts: Opts) -> Result<Measured, Err
         9 => lifecycle::chain(env, opts).await,
         10 => lifecycle::reload(env, opts).await,
         11 => lifecycle::sigterm(env, opts).await,
+        12 => recovery::slow_then_recovered(env, opts).await,
         other => Err(format!("no scenario {other}").into()),
     }
 }

@@ -211,6 +211,23 @@ async fn attempt_timeout_fires_at_its_bound_and_caps_the_forwarded_budget() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn with_a_retry_hint_the_attempt_end_rides_in_it() {
+    let (svc, mut handle) = mock::pair::<Request, Response>();
+    let svc = AttemptLayer::new(&timeouts(1000, Some(100), None)).layer(svc);
+    let mut req = request(&[]);
+    req.extensions_mut()
+        .insert(crate::middleware::balance::EndpointHint::default());
+    let start = Instant::now();
+    let _call = tokio::spawn(svc.oneshot(req));
+    let (req, _pending) = handle.next_request().await.unwrap();
+    let hint = req
+        .extensions()
+        .get::<crate::middleware::balance::EndpointHint>();
+    assert_eq!(hint.and_then(|h| h.attempt_end()), Some(start + MS(100)));
+    assert!(req.extensions().get::<AttemptEnd>().is_none());
+}
+
+#[tokio::test(start_paused = true)]
 async fn request_deadline_wins_a_tie_with_the_attempt_timeout() {
     let (svc, mut handle) = deadline_over_mock(&timeouts(100, Some(100), None));
     let call = tokio::spawn(svc.oneshot(request(&[])));
