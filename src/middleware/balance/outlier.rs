@@ -21,7 +21,7 @@
 //! `health_check.readmit_ejected: false` turns early readmission off (the
 //! endpoint serves out its ejection time; Envoy's
 //! `successful_active_health_check_uneject_host: false`). An endpoint
-//! ejected for its failure rate ([`super::rate`]) always serves out its
+//! ejected for its failure rate (`rate.rs`) always serves out its
 //! time: it was passing its health checks while it failed, so passing them
 //! again proves nothing.
 //!
@@ -166,7 +166,7 @@ impl EndpointHealth {
         Some(self.eject(s, false, now))
     }
 
-    /// Ejects it for its failure rate (see [`super::rate`]), unless it is out.
+    /// Ejects it for its failure rate (see `rate.rs`), unless it is out.
     pub fn eject_for_rate(&mut self, s: &OutlierSettings, now: Instant) -> Option<Change> {
         if self.ejected_until.is_some() {
             return None;

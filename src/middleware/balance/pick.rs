@@ -34,10 +34,10 @@ const MAX_LAG: u64 = 16;
 ///    it is tried one request at a time until it answers (a faded estimate
 ///    says nothing about it, and a slow or hung replica must not take more
 ///    requests on the strength of it);
-/// 2. latency, only when one RTT estimate is more than [`CLEARLY_SLOWER`]
+/// 2. latency, only when one RTT estimate is more than `CLEARLY_SLOWER`
 ///    times the other: the lower `rtt × (in_flight + 1)` wins;
 /// 3. fewer requests in flight (least-connections);
-/// 4. fewer requests sent so far (within [`MAX_LAG`]; not while either is
+/// 4. fewer requests sent so far (within `MAX_LAG`; not while either is
 ///    ramping up in slow start), then chance.
 ///
 /// Rules 3 and 4 split equal replicas as evenly as a least-connections

@@ -25,7 +25,8 @@ use crate::config::OutlierSettings;
 pub struct FailureWindow {
     current: Counts,
     previous: Counts,
-    since: Option<Instant>,
+    /// When the current bucket ends.
+    until: Option<Instant>,
 }
 
 /// Requests and the failures among them.
@@ -78,19 +79,21 @@ impl FailureWindow {
     }
 
     fn rotate(&mut self, window: Duration, now: Instant) {
-        let half = window / 2;
-        match self.since {
-            None => self.since = Some(now),
-            Some(since) if now >= since + half => {
-                self.previous = if now >= since + 2 * half {
+        // The common case, within the current bucket, is one comparison:
+        // this runs on every judged request.
+        match self.until {
+            Some(until) if now < until => {}
+            Some(until) => {
+                let half = window / 2;
+                self.previous = if now >= until + half {
                     Counts::default()
                 } else {
                     self.current
                 };
                 self.current = Counts::default();
-                self.since = Some(now);
+                self.until = Some(now + half);
             }
-            Some(_) => {}
+            None => self.until = Some(now + window / 2),
         }
     }
 }
