@@ -100,6 +100,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+mod moves;
 mod recheck;
 mod settings;
 mod window;
@@ -261,7 +262,7 @@ impl AdaptiveLimit {
         long && (self.window.fresh >= wanted || self.window.drops >= wanted)
     }
 
-    fn set_limit(&mut self, limit: u32, now: Instant) {
+    pub(super) fn set_limit(&mut self, limit: u32, now: Instant) {
         let limit = limit.clamp(self.settings.min, self.settings.max);
         if limit != self.limit {
             self.raised = limit > self.limit;
@@ -367,70 +368,5 @@ impl AdaptiveLimit {
         } else {
             self.hold();
         }
-    }
-
-    /// Straight to the capacity estimate plus the tolerated queue, at most
-    /// halving; a collapse far below the last level is searched instead.
-    fn cut(&mut self, now: Instant, s: &Stats, queue: f64, a: f64) {
-        self.hot = 0;
-        self.slow_start = false;
-        self.streak = 0;
-        self.calm = (0, 0.0);
-        let target = (s.kbar - queue + a).ceil().max(0.0) as u32;
-        let new = target.max(self.limit / 2).min(self.limit.saturating_sub(1));
-        if new < self.anchor / 4 && self.confirmed.is_some() {
-            // Far below where it last held: suspect the baseline.
-            self.start_search(now, s.lat, search_from(s, queue));
-        } else {
-            self.set_limit(new, now);
-        }
-    }
-
-    /// Quiet windows: one step near the knee, accelerating while clear.
-    fn grow(&mut self, now: Instant, signed: f64, a: f64, saturated: bool) {
-        self.slow_start = false;
-        self.calm = (self.calm.0 + 1, self.calm.1 + signed);
-        let avg = if self.streak > 0 {
-            signed
-        } else {
-            self.calm.1 / f64::from(self.calm.0)
-        };
-        let clear = saturated && avg < a / 2.0;
-        let need = match (saturated, self.limit < 16) {
-            (false, _) => 1,
-            (true, true) => 3,
-            (true, false) => 2,
-        };
-        if clear && (self.streak > 0 || self.calm.0 >= need) {
-            let step = f64::from(self.limit) * GROWTH[self.streak.min(GROWTH.len() - 1)];
-            self.streak += 1;
-            self.calm = (0, 0.0);
-            self.set_limit(self.limit.saturating_add((step as u32).max(1)), now);
-        } else if self.calm.0 >= need {
-            self.streak = 0;
-            self.calm = (0, 0.0);
-            self.set_limit(self.limit.saturating_add((self.limit / 64).max(1)), now);
-        } else if !clear {
-            self.streak = 0;
-        }
-        self.anchor = self.limit;
-    }
-
-    fn hold(&mut self) {
-        self.slow_start = false;
-        self.streak = 0;
-        self.calm = (0, 0.0);
-        self.anchor = self.limit;
-    }
-
-    fn cut_for_drops(&mut self, now: Instant, peak: u32) {
-        self.hold();
-        let used = self.limit.min(peak.max(1));
-        self.set_limit((used - used / 10).min(self.limit.saturating_sub(1)), now);
-    }
-
-    fn stale(&self, now: Instant) -> bool {
-        self.confirmed
-            .is_none_or(|at| now.saturating_duration_since(at) >= self.settings.refresh)
     }
 }
