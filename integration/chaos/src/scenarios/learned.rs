@@ -60,7 +60,6 @@ pub async fn learned_limit(env: &mut Env, opts: Opts) -> Result<Measured, Error>
     // Issue 19 asks for B99 + 5 ms; what holds today is about 2-3× B99
     // (the limit settles a little above the six workers, and the 25th
     // percentile does not see a queue that only some requests wait in).
-    // The fixed default it replaces let admitted p99 reach ~1.5 s here.
     let bound = 3.0 * b99 + LATENCY_SLACK_MS;
     // With the capacity halved each replica has one worker: a request that
     // lands behind another waits a whole service time (measured p99: 127 ms
