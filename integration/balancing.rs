@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -189,4 +190,118 @@ async fn cluster_without_endpoints_answers_503_no_endpoint() {
         ready.json()["clusters_without_endpoints"],
         serde_json::json!(["app"])
     );
+}
+
+/// One request of [`open_loop_names`]: when it was sent, who answered.
+struct Sent {
+    at: std::time::Duration,
+    upstream: String,
+    status: u16,
+}
+
+/// Open-loop GETs at `rate` per second for `length` on one shared keep-alive
+/// client, while `during` runs (it changes the upstreams as time passes).
+async fn open_loop_names(
+    sw: &Seawall,
+    rate: u32,
+    length: std::time::Duration,
+    during: impl std::future::Future<Output = ()>,
+) -> Vec<Sent> {
+    use tokio::time::{Instant, MissedTickBehavior, interval};
+    let client = common::h1_client();
+    let url = sw.url("/");
+    let start = Instant::now();
+    let load = async {
+        let mut tick = interval(std::time::Duration::from_secs(1) / rate);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let mut tasks = Vec::new();
+        while start.elapsed() < length {
+            tick.tick().await;
+            let (client, url) = (client.clone(), url.clone());
+            let at = start.elapsed();
+            tasks.push(tokio::spawn(async move {
+                let reply = common::send_with(&client, common::get(&url)).await.unwrap();
+                let upstream = match reply.status.as_u16() {
+                    200 => reply.json()["upstream"].as_str().unwrap().to_owned(),
+                    _ => String::new(),
+                };
+                Sent {
+                    at,
+                    upstream,
+                    status: reply.status.as_u16(),
+                }
+            }));
+        }
+        let mut sent = Vec::new();
+        for t in tasks {
+            sent.push(t.await.unwrap());
+        }
+        sent
+    };
+    let (sent, ()) = tokio::join!(load, during);
+    sent
+}
+
+/// Shares of each upstream among the requests sent in `[from, to)` seconds.
+fn shares(sent: &[Sent], from: f64, to: f64) -> HashMap<String, f64> {
+    let window: Vec<_> = sent
+        .iter()
+        .filter(|s| (from..to).contains(&s.at.as_secs_f64()))
+        .collect();
+    let mut out = HashMap::new();
+    for s in &window {
+        *out.entry(s.upstream.clone()).or_default() += 1.0 / window.len() as f64;
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_slow_replica_is_avoided_and_gets_its_share_back_once_recovered() {
+    let ups = [
+        Upstream::spawn("a").await,
+        Upstream::spawn("b").await,
+        Upstream::spawn("c").await,
+        Upstream::spawn("d").await,
+    ];
+    // The defaults: p2c_peak_ewma with decay 200ms.
+    let sw = Seawall::start(&basic_config(
+        &ups.iter().map(|u| u.addr).collect::<Vec<_>>(),
+    ))
+    .await;
+    let slow = &ups[3];
+    // 0-3 s: four equal replicas; 3-7 s: d answers in 300 ms; 7-12 s: d is back.
+    let faults = async {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        slow.set_config(serde_json::json!({"delay": "300ms"})).await;
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        slow.reset_config().await;
+    };
+    let sent = open_loop_names(&sw, 100, std::time::Duration::from_secs(12), faults).await;
+    assert!(
+        sent.iter().all(|s| s.status == 200),
+        "every request answered 200"
+    );
+    // Generous bounds: a 2-core machine shared with other builds.
+    let even = shares(&sent, 1.0, 3.0);
+    for u in ["a", "b", "c", "d"] {
+        let s = even.get(u).copied().unwrap_or(0.0);
+        assert!((0.12..=0.38).contains(&s), "equal replicas: {even:?}");
+    }
+    let while_slow = sent
+        .iter()
+        .filter(|s| s.upstream == "d" && (3.1..7.0).contains(&s.at.as_secs_f64()))
+        .count();
+    // About 390 requests in that time; least_conn would let ~1 in 20 through.
+    assert!(
+        while_slow <= 40,
+        "{while_slow} requests went to the slow replica"
+    );
+    // Back to a fair share from 2 s after it recovered.
+    let after = shares(&sent, 9.0, 12.0);
+    eprintln!(
+        "equal: {even:?}; slow replica took {while_slow}; first 2 s after: {:?}; then: {after:?}",
+        shares(&sent, 7.0, 9.0)
+    );
+    let d = after.get("d").copied().unwrap_or(0.0);
+    assert!((0.12..=0.38).contains(&d), "after recovery: {after:?}");
 }

@@ -446,3 +446,55 @@ async fn an_overloaded_upstream_is_throttled_never_cut_off() {
     .await
     .unwrap();
 }
+
+/// The admin API's `ejections` and `readmissions` of the endpoint at `addr`.
+async fn ejection_counts(sw: &Seawall, addr: std::net::SocketAddr) -> (u64, u64) {
+    let doc = clusters(sw).await;
+    let e = doc["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["address"] == addr.to_string())
+        .unwrap()
+        .clone();
+    (
+        e["ejections"].as_u64().unwrap(),
+        e["readmissions"].as_u64().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_half_failing_replica_whose_health_check_passes_is_ejected_once_and_stays_out() {
+    let ups = three().await;
+    // Half its answers are 503; its /health keeps passing.
+    ups[2]
+        .set_config(serde_json::json!({"status": 503, "error_rate": 0.5}))
+        .await;
+    let extra = "    retry: { enabled: false }\n    \
+                 outlier: { base_ejection_time: 4s }\n    \
+                 health_check: { interval: 100ms, jitter: 0%, healthy_threshold: 2 }";
+    let sw = Seawall::start(&config(&ups, extra)).await;
+    let client = h1_client();
+    let started = Instant::now();
+    while !ejected(&sw, ups[2].addr).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "half-failing replica not ejected"
+        );
+        for _ in 0..10 {
+            send_with(&client, get(&sw.url("/"))).await.unwrap();
+        }
+    }
+    let ejected_at = Instant::now();
+    // 2.5 s of traffic and ~25 passing probes: it stays out all the same.
+    while ejected_at.elapsed() < Duration::from_millis(2500) {
+        let reply = send_with(&client, get(&sw.url("/"))).await.unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+    assert_eq!(ejection_counts(&sw, ups[2].addr).await, (1, 0));
+    eventually("readmitted after its ejection time", || async {
+        ejection_counts(&sw, ups[2].addr).await.1 == 1
+    })
+    .await;
+    assert!(ejected_at.elapsed() >= Duration::from_millis(3500));
+}

@@ -7,7 +7,11 @@ with one worker, and logs no requests. Three modes share one shape:
 - ``overload``: upstream concurrency capped at ``CAP`` per proxy (the closest
   equivalent each one has), so ``CAP / delay`` is the upstream capacity;
 - ``hung``: three upstreams, one of them SIGSTOPped by the harness, each
-  proxy with its closest equivalent of per-try timeout, retry and ejection.
+  proxy with its closest equivalent of per-try timeout, retry and ejection,
+  and each at its best balancing setting for the case: nginx ``least_conn``,
+  HAProxy ``balance leastconn``, Envoy ``LEAST_REQUEST`` (round robin, their
+  default, keeps sending a hung replica its full share until it is marked
+  down).
 """
 
 import os
@@ -91,6 +95,7 @@ def nginx(root, work, mode):
     conns = f" max_conns={CAP}" if mode == "overload" else ""
     fails = " max_fails=1 fail_timeout=30s" if mode == "hung" else ""
     servers = "".join(f"    server {u}{conns}{fails};\n" for u in ups(mode))
+    balance = "    least_conn;\n" if mode == "hung" else ""
     cfg = f"""worker_processes 1;
 daemon off;
 pid {work}/nginx.pid;
@@ -101,7 +106,7 @@ http {{
   client_body_temp_path {work};
   proxy_temp_path {work};
   upstream up {{
-{servers}    keepalive 1024;
+{balance}{servers}    keepalive 1024;
   }}
   server {{
     listen {PROXY} reuseport backlog=4096;
@@ -131,7 +136,8 @@ def haproxy(root, work, mode):
     if mode == "hung":
         opts = " check inter 500ms fall 1 rise 2"
     servers = "".join(f"  server s{i} {u}{opts}\n" for i, u in enumerate(ups(mode)))
-    hung = ("  option httpchk GET /\n  timeout check 250ms\n  option redispatch\n"
+    hung = ("  balance leastconn\n"
+            "  option httpchk GET /\n  timeout check 250ms\n  option redispatch\n"
             "  retries 2\n  retry-on conn-failure response-timeout\n") \
         if mode == "hung" else ""
     cfg = f"""global

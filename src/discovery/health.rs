@@ -3,8 +3,9 @@
 //!
 //! Passive outlier ejection only learns about an endpoint from the traffic
 //! sent to it; an ejected or idle endpoint tells it nothing. Probing fills
-//! that gap: a pass readmits an ejected endpoint early, repeated failures
-//! keep a broken one out before a user request finds it.
+//! that gap: `healthy_threshold` passes in a row that started after an
+//! ejection readmit the endpoint early (unless `readmit_ejected` is off),
+//! repeated failures keep a broken one out before a user request finds it.
 //!
 //! Choices: probes go through a client built from the cluster's settings
 //! (same connect timeout, same protocol), so a probe fails the way a request
@@ -68,6 +69,7 @@ pub fn jittered(interval: Duration, jitter: f64, rng: &mut fastrand::Rng) -> Dur
 
 /// One probe of one endpoint, recorded on it.
 async fn probe(mut client: UpstreamClient, endpoint: Arc<Endpoint>, check: &HealthCheckSettings) {
+    let started = Instant::now();
     let uri = format!("http://{}{}", endpoint.addr(), check.path);
     let pass = match http::Request::get(uri).body(body::empty()) {
         Ok(request) => {
@@ -81,7 +83,7 @@ async fn probe(mut client: UpstreamClient, endpoint: Arc<Endpoint>, check: &Heal
     };
     let now = Instant::now();
     tracing::debug!(endpoint = %endpoint.addr(), pass, "health check");
-    endpoint.update_health(|h| ((), h.check(check, pass, now)));
+    endpoint.update_health(|h| ((), h.check(check, pass, started, now)));
     if pass {
         endpoint.health_check_passed();
     }

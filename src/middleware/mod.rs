@@ -30,6 +30,15 @@ pub struct Deadline(pub Instant);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CallDeadline(pub Instant);
 
+/// When the current attempt's own per-try timeout (`attempt`) fires: a
+/// request extension the attempt layer sets on each try when retries are
+/// off (with retries, it rides in the retry layer's
+/// [`balance::EndpointHint`]), and the balancer reads, so an attempt cancelled at or after it counts as a failure of its
+/// endpoint (the endpoint did not answer in time), whatever
+/// `outlier.cancelled_after` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AttemptEnd(pub Instant);
+
 impl Deadline {
     /// Time left at `now` until the deadline (zero when passed).
     pub fn remaining_at(&self, now: Instant) -> std::time::Duration {

@@ -69,15 +69,17 @@ pub(crate) struct BalanceFile {
     pub policy: Option<PolicyFile>,
     /// PeakEWMA only: latency assumed before the first answer.
     pub default_rtt: Option<Spanned<String>>,
-    /// PeakEWMA only: how fast old latencies fade.
+    /// P2C only: how fast old latencies fade.
     pub decay: Option<Spanned<String>>,
+    /// P2C only: ramp a new or readmitted endpoint's share over this long.
+    pub slow_start: Option<Spanned<String>>,
 }
 
 /// `clusters[].balance.policy`
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum PolicyFile {
-    /// Power of two choices over PeakEWMA.
+    /// Power of two choices on in-flight requests, latency-aware.
     P2cPeakEwma,
     /// Each endpoint in turn.
     RoundRobin,

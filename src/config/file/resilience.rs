@@ -62,8 +62,14 @@ pub(crate) struct OutlierFile {
     pub max_ejection_time: Option<Spanned<String>>,
     /// Cap of the ejected share.
     pub max_ejection_percent: Option<Spanned<NumberOrText>>,
-    /// When a cancelled attempt counts as a failure.
+    /// When a cancellation the endpoint did not cause counts as a failure.
     pub cancelled_after: Option<Spanned<String>>,
+    /// How far above its peers' failure share ejects; 0 disables.
+    pub failure_percentage: Option<Spanned<NumberOrText>>,
+    /// Requests in the window before the share is judged.
+    pub failure_percentage_request_volume: Option<Spanned<u32>>,
+    /// Window of the failure share.
+    pub failure_percentage_window: Option<Spanned<String>>,
 }
 
 /// `clusters[].health_check:`
@@ -82,4 +88,6 @@ pub(crate) struct HealthCheckFile {
     pub healthy_threshold: Option<Spanned<u32>>,
     /// Failures in a row to become unhealthy.
     pub unhealthy_threshold: Option<Spanned<u32>>,
+    /// Passing probes readmit an ejected endpoint early.
+    pub readmit_ejected: Option<bool>,
 }

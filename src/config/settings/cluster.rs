@@ -82,7 +82,9 @@ pub enum UpstreamProtocol {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "policy", rename_all = "snake_case")]
 pub enum BalanceSettings {
-    /// Power of two choices over PeakEWMA latency × in-flight requests.
+    /// Power of two choices on requests in flight, with a latency penalty
+    /// for a clearly slower endpoint (the name is kept from its PeakEWMA
+    /// days so existing files keep working).
     P2cPeakEwma {
         /// Latency assumed for an endpoint that has not answered yet.
         #[serde(with = "crate::config::duration::serde_str")]
@@ -90,6 +92,10 @@ pub enum BalanceSettings {
         /// Time constant over which old latency observations fade.
         #[serde(with = "crate::config::duration::serde_str")]
         decay: Duration,
+        /// Ramp a new or readmitted endpoint's share up over this long;
+        /// `None`: off.
+        #[serde(with = "crate::config::duration::serde_opt")]
+        slow_start: Option<Duration>,
     },
     /// Each endpoint in turn.
     RoundRobin,

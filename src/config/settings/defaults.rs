@@ -58,7 +58,7 @@ pub const RESOLVE_INTERVAL: Duration = Duration::from_secs(5);
 /// `clusters[].balance.default_rtt`
 pub const DEFAULT_RTT: Duration = Duration::from_millis(30);
 /// `clusters[].balance.decay`
-pub const DECAY: Duration = Duration::from_secs(10);
+pub const DECAY: Duration = Duration::from_millis(200);
 /// `clusters[].http2_keepalive_interval`
 pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// `clusters[].timeouts.request` (the response's start; `total`, the
@@ -125,6 +125,13 @@ pub const MAX_EJECTION_TIME: Duration = Duration::from_secs(300);
 pub const MAX_EJECTION_PERCENT: f64 = 0.5;
 /// `clusters[].outlier.cancelled_after`
 pub const CANCELLED_AFTER: Duration = Duration::from_secs(2);
+/// `clusters[].outlier.failure_percentage`: a replica failing half its
+/// requests among healthy peers is ejected; one failing a fifth is not.
+pub const FAILURE_PERCENTAGE: f64 = 0.3;
+/// `clusters[].outlier.failure_percentage_request_volume`
+pub const FAILURE_PERCENTAGE_VOLUME: u32 = 20;
+/// `clusters[].outlier.failure_percentage_window`
+pub const FAILURE_PERCENTAGE_WINDOW: Duration = Duration::from_secs(10);
 /// `clusters[].health_check.path`
 pub const HEALTH_PATH: &str = "/health";
 /// `clusters[].health_check.interval`

@@ -77,9 +77,18 @@ pub struct OutlierSettings {
     pub max_ejection_time: Duration,
     /// Most endpoints ejected at once, as a share (at least one, never all).
     pub max_ejection_percent: f64,
-    /// An attempt cancelled after waiting this long counts as a failure.
+    /// A cancellation the endpoint did not cause (not its attempt's own
+    /// timeout) counts as a failure after waiting this long.
     #[serde(with = "crate::config::duration::serde_str")]
     pub cancelled_after: Duration,
+    /// Eject an endpoint whose failure share over the window is at least
+    /// this much above its peers' (0: failure-rate ejection off).
+    pub failure_percentage: f64,
+    /// Requests an endpoint must have had in the window to be judged.
+    pub failure_percentage_request_volume: u32,
+    /// The window of the failure share.
+    #[serde(with = "crate::config::duration::serde_str")]
+    pub failure_percentage_window: Duration,
 }
 
 /// Active health check settings.
@@ -99,4 +108,7 @@ pub struct HealthCheckSettings {
     pub healthy_threshold: NonZeroU32,
     /// Failing probes in a row that make an endpoint unhealthy.
     pub unhealthy_threshold: NonZeroU32,
+    /// Whether `healthy_threshold` passes in a row, started after an
+    /// ejection, readmit the ejected endpoint before its time is up.
+    pub readmit_ejected: bool,
 }

@@ -64,3 +64,44 @@ fn http2_keepalive_defaults_and_is_rejected_for_http1() {
     );
     assert!(message.contains("only to protocol http2"), "{message}");
 }
+
+#[test]
+fn slow_start_is_off_by_default_and_parsed_when_set() {
+    use crate::config::BalanceSettings;
+    let off = parse(&with_blocks("", ""), None).unwrap();
+    assert!(matches!(
+        off.clusters[0].balance,
+        BalanceSettings::P2cPeakEwma {
+            slow_start: None,
+            ..
+        }
+    ));
+    let on = parse(
+        &with_blocks("", "    balance: { slow_start: 30s, decay: 1s }\n"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        on.clusters[0].balance,
+        BalanceSettings::P2cPeakEwma {
+            default_rtt: Duration::from_millis(30),
+            decay: Duration::from_secs(1),
+            slow_start: Some(Duration::from_secs(30)),
+        }
+    );
+}
+
+#[test]
+fn slow_start_with_round_robin_or_zero_is_rejected() {
+    let text = format!("{MINIMAL}    balance:\n      policy: round_robin\n      slow_start: 5s\n");
+    let (err, pos) = error_of(&text);
+    assert_eq!(pos, at(12, 19, "clusters[0].balance.slow_start"));
+    assert!(
+        err.message().contains("only to policy p2c_peak_ewma"),
+        "{err}"
+    );
+    let (line, column, key, message) =
+        located(&with_blocks("", "    balance: { slow_start: 0s }\n"));
+    assert_eq!(key, "clusters[0].balance.slow_start", "{line}:{column}");
+    assert!(message.contains("greater than zero"), "{message}");
+}

@@ -26,7 +26,8 @@ fn minimal_file_parses_with_defaults() {
         config.clusters[0].balance,
         BalanceSettings::P2cPeakEwma {
             default_rtt: Duration::from_millis(30),
-            decay: Duration::from_secs(10)
+            decay: Duration::from_millis(200),
+            slow_start: None,
         }
     );
 }

@@ -101,3 +101,45 @@ fn health_check_path_must_be_absolute() {
     let (_, _, key, _) = err("    health_check: { path: health }\n");
     assert_eq!(key, "clusters[0].health_check.path");
 }
+
+#[test]
+fn readmit_ejected_defaults_on_and_can_be_turned_off() {
+    let on = parse(&with_blocks("", "    health_check: { path: /h }\n"), None).unwrap();
+    assert!(
+        on.clusters[0]
+            .health_check
+            .as_ref()
+            .unwrap()
+            .readmit_ejected
+    );
+    let off = parse(
+        &with_blocks("", "    health_check: { readmit_ejected: false }\n"),
+        None,
+    )
+    .unwrap();
+    assert!(
+        !off.clusters[0]
+            .health_check
+            .as_ref()
+            .unwrap()
+            .readmit_ejected
+    );
+}
+
+#[test]
+fn failure_percentage_defaults_on_and_is_validated() {
+    let c = with("").unwrap();
+    let o = &c.clusters[0].outlier;
+    assert!((o.failure_percentage - 0.3).abs() < 1e-12);
+    assert_eq!(o.failure_percentage_request_volume, 20);
+    assert_eq!(o.failure_percentage_window, Duration::from_secs(10));
+    let off = with("    outlier: { failure_percentage: 0 }\n").unwrap();
+    assert_eq!(off.clusters[0].outlier.failure_percentage, 0.0);
+    let (_, _, key, message) = err("    outlier: { failure_percentage_window: 200ms }\n");
+    assert_eq!(key, "clusters[0].outlier.failure_percentage_window");
+    assert!(message.contains("at least 1s"), "{message}");
+    let (_, _, key, _) = err("    outlier: { failure_percentage_request_volume: 0 }\n");
+    assert_eq!(key, "clusters[0].outlier.failure_percentage_request_volume");
+    let (_, _, key, _) = err("    outlier: { failure_percentage: 150% }\n");
+    assert_eq!(key, "clusters[0].outlier.failure_percentage");
+}

@@ -136,6 +136,7 @@ fn balance(raw: Option<&BalanceFile>, key: &str) -> Result<BalanceSettings, Conf
         return Ok(BalanceSettings::P2cPeakEwma {
             default_rtt: defaults::DEFAULT_RTT,
             decay: defaults::DECAY,
+            slow_start: None,
         });
     };
     match raw.policy.unwrap_or(PolicyFile::P2cPeakEwma) {
@@ -146,9 +147,21 @@ fn balance(raw: Option<&BalanceFile>, key: &str) -> Result<BalanceSettings, Conf
                 defaults::DEFAULT_RTT,
             )?,
             decay: positive_duration(raw.decay.as_ref(), &format!("{key}.decay"), defaults::DECAY)?,
+            // A zero default: off when absent.
+            slow_start: Some(positive_duration(
+                raw.slow_start.as_ref(),
+                &format!("{key}.slow_start"),
+                std::time::Duration::ZERO,
+            )?)
+            .filter(|d| !d.is_zero()),
         }),
         PolicyFile::RoundRobin => {
-            for (field, value) in [("default_rtt", &raw.default_rtt), ("decay", &raw.decay)] {
+            let p2c_only = [
+                ("default_rtt", &raw.default_rtt),
+                ("decay", &raw.decay),
+                ("slow_start", &raw.slow_start),
+            ];
+            for (field, value) in p2c_only {
                 if let Some(value) = value {
                     return Err(error(
                         value,

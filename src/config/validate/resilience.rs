@@ -180,7 +180,34 @@ pub(super) fn outlier(
             &k("cancelled_after"),
             defaults::CANCELLED_AFTER,
         )?,
+        failure_percentage: ratio(
+            raw.and_then(|r| r.failure_percentage.as_ref()),
+            &k("failure_percentage"),
+            defaults::FAILURE_PERCENTAGE,
+        )?,
+        failure_percentage_request_volume: non_zero(
+            raw.and_then(|r| r.failure_percentage_request_volume.as_ref()),
+            &k("failure_percentage_request_volume"),
+            defaults::FAILURE_PERCENTAGE_VOLUME,
+        )?
+        .get(),
+        failure_percentage_window: window_duration(
+            raw.and_then(|r| r.failure_percentage_window.as_ref()),
+            &k("failure_percentage_window"),
+        )?,
     })
+}
+
+/// `outlier.failure_percentage_window`: at least 1s, so each half-window
+/// bucket holds more than a handful of requests.
+fn window_duration(raw: Option<&Spanned<String>>, key: &str) -> Result<Duration, ConfigError> {
+    let value = positive_duration(raw, key, defaults::FAILURE_PERCENTAGE_WINDOW)?;
+    match raw {
+        Some(at) if value < Duration::from_secs(1) => {
+            Err(error(at, key, "must be at least 1s (default 10s)"))
+        }
+        _ => Ok(value),
+    }
 }
 
 /// `health_check:`; absent means off.
@@ -224,6 +251,7 @@ pub(super) fn health_check(
             &k("unhealthy_threshold"),
             defaults::UNHEALTHY_THRESHOLD,
         )?,
+        readmit_ejected: raw.readmit_ejected.unwrap_or(true),
     }))
 }
 

@@ -21,11 +21,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::outlier::{Change, EndpointHealth};
-use super::state::PeakEwma;
-
-/// Below this an RTT is measurement noise; flooring the estimate keeps the
-/// in-flight count meaningful in the cost even for a "zero-latency" endpoint.
-const MIN_RTT_SECS: f64 = 1e-6;
+use super::state::RttEwma;
 
 /// An upstream address with its in-flight count and latency estimate.
 #[derive(Debug)]
@@ -36,7 +32,10 @@ pub struct Endpoint {
     /// `None` only if the address does not parse back as an authority.
     authority: Option<http::uri::Authority>,
     pub(super) in_flight: AtomicUsize,
-    rtt: Mutex<PeakEwma>,
+    /// Requests sent to it so far: ties between equally loaded endpoints go
+    /// to the one with fewer (see `pick`).
+    pub(super) picks: AtomicU64,
+    rtt: Mutex<RttEwma>,
     health: Mutex<EndpointHealth>,
     ejections: AtomicU64,
     readmissions: AtomicU64,
@@ -50,7 +49,8 @@ impl Endpoint {
             addr,
             authority: http::uri::Authority::try_from(addr.to_string()).ok(),
             in_flight: AtomicUsize::new(0),
-            rtt: Mutex::new(PeakEwma::new(default_rtt, decay)),
+            picks: AtomicU64::new(0),
+            rtt: Mutex::new(RttEwma::new(default_rtt, decay)),
             health: Mutex::new(EndpointHealth::default()),
             ejections: AtomicU64::new(0),
             readmissions: AtomicU64::new(0),
@@ -142,20 +142,9 @@ impl Endpoint {
         self.in_flight.load(Ordering::Acquire)
     }
 
-    /// The PeakEWMA round-trip estimate at `now`.
+    /// The round-trip estimate at `now`.
     pub fn rtt_estimate(&self, now: Instant) -> Duration {
         Duration::from_secs_f64(self.ewma().estimate(now))
-    }
-
-    /// The balancing cost at `now`: estimated RTT × (in-flight + 1), i.e. the
-    /// time a new request expects to wait if the queue ahead drains serially.
-    pub fn cost(&self, now: Instant) -> f64 {
-        self.cost_at(self.ewma().estimate(now))
-    }
-
-    /// The RTT estimate in seconds (the default until the first answer).
-    pub fn rtt_secs(&self, now: Instant) -> f64 {
-        self.ewma().estimate(now)
     }
 
     /// The RTT estimate in seconds, if the endpoint has ever answered.
@@ -163,13 +152,34 @@ impl Endpoint {
         self.ewma().measured(now)
     }
 
-    /// The balancing cost if the endpoint's RTT were `rtt_secs`.
-    pub fn cost_at(&self, rtt_secs: f64) -> f64 {
-        let rtt = rtt_secs.max(MIN_RTT_SECS);
-        // Precision loss above 2^53 in-flight requests is irrelevant.
-        #[allow(clippy::cast_precision_loss)]
-        let queue = (self.in_flight() + 1) as f64;
-        rtt * queue
+    /// The RTT estimate at `now` (if measured) and whether it is stale, read
+    /// under one lock.
+    pub(super) fn rtt_for_pick(&self, now: Instant) -> (Option<f64>, bool) {
+        let ewma = self.ewma();
+        (ewma.measured(now), ewma.stale(now))
+    }
+
+    /// The share of the pairings it wins that a slowly starting endpoint
+    /// keeps at `now`: `age / over` since it joined or came back (1 when
+    /// it never left, or has been in for `over`).
+    pub fn ramp(&self, now: Instant, over: Duration) -> f64 {
+        match self.health().ramp_from() {
+            Some(from) if !over.is_zero() => {
+                let age = now.saturating_duration_since(from);
+                (age.as_secs_f64() / over.as_secs_f64()).min(1.0)
+            }
+            _ => 1.0,
+        }
+    }
+
+    /// Starts a slow-start ramp at `now` (an endpoint added to a serving set).
+    pub(crate) fn start_ramp(&self, now: Instant) {
+        self.health().start_ramp(now);
+    }
+
+    /// Requests the balancer has sent to this endpoint so far.
+    pub fn picks(&self) -> u64 {
+        self.picks.load(Ordering::Relaxed)
     }
 
     /// Changes the estimate's parameters (on reload), keeping what was learnt.
@@ -184,14 +194,14 @@ impl Endpoint {
 
     /// Records a passing active health check: an RTT estimate that rests
     /// only on requests that got no answer is dropped, so the balancer tries
-    /// the endpoint again as if new (see [`PeakEwma::forget_bound`]).
+    /// the endpoint again as if new (see [`RttEwma::forget_bound`]).
     pub fn health_check_passed(&self) {
         if self.ewma().forget_bound() {
             tracing::debug!(endpoint = %self.addr, "answering again; RTT estimate reset");
         }
     }
 
-    pub(super) fn ewma(&self) -> MutexGuard<'_, PeakEwma> {
+    pub(super) fn ewma(&self) -> MutexGuard<'_, RttEwma> {
         // A panic while holding the lock cannot leave the floats half-written
         // in a way that matters; keep serving with whatever is there.
         self.rtt
@@ -225,16 +235,6 @@ mod tests {
         b.complete(5 * MS);
         assert_eq!(ep.in_flight(), 0);
         assert_eq!(ep.rtt_estimate(Instant::now()), 5 * MS);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn cost_grows_with_in_flight() {
-        let ep = endpoint();
-        let now = Instant::now();
-        let idle = ep.cost(now);
-        assert!((idle - 0.030).abs() < 1e-9);
-        let _guards: Vec<_> = (0..3).map(|_| InFlight::new(ep.clone())).collect();
-        assert!((ep.cost(now) - 4.0 * idle).abs() < 1e-9);
     }
 
     #[tokio::test(start_paused = true)]

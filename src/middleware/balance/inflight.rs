@@ -21,15 +21,20 @@ use crate::middleware::classify::{Classifier, Outcome};
 /// than idle; either way the in-flight count goes back down.
 ///
 /// Created with [`InFlight::reporting`], it also feeds outlier ejection: the
-/// outcome on completion, and a cancellation after `cancelled_after` as a
-/// failure (a hung endpoint is only ever seen through cancellations: per-try
-/// timeouts, deadlines and clients giving up all drop this guard).
+/// outcome on completion, and a cancellation as a failure when it came at
+/// or after the attempt's own per-try timeout (the endpoint did not answer
+/// in time; Envoy counts it as a gateway error) or, for a cancellation the
+/// endpoint did not cause (the client went away, a route deadline), after
+/// `cancelled_after`. A hung endpoint is only ever seen through
+/// cancellations.
 #[derive(Debug)]
 pub struct InFlight {
     endpoint: Arc<Endpoint>,
     started: Instant,
     completed: bool,
     set: Option<Arc<EndpointSet>>,
+    /// When the attempt's own per-try timeout fires, if it has one.
+    attempt_end: Option<Instant>,
 }
 
 impl InFlight {
@@ -41,14 +46,20 @@ impl InFlight {
             started: Instant::now(),
             completed: false,
             set: None,
+            attempt_end: None,
         }
     }
 
     /// Starts counting a request against `endpoint`, reporting its outcome
     /// to `set`'s outlier detection.
-    pub fn reporting(endpoint: Arc<Endpoint>, set: Arc<EndpointSet>) -> Self {
+    pub fn reporting(
+        endpoint: Arc<Endpoint>,
+        set: Arc<EndpointSet>,
+        attempt_end: Option<Instant>,
+    ) -> Self {
         let mut guard = Self::new(endpoint);
         guard.set = Some(set);
+        guard.attempt_end = attempt_end;
         guard
     }
 
@@ -103,7 +114,9 @@ impl Drop for InFlight {
             let elapsed = now.saturating_duration_since(self.started);
             self.endpoint.ewma().observe_at_least(elapsed, now);
             if let Some(set) = &self.set {
-                set.report_cancelled(&self.endpoint, elapsed, now);
+                // Cancelled by its own per-try timeout: the endpoint's fault.
+                let timed_out = self.attempt_end.is_some_and(|end| now >= end);
+                set.report_cancelled(&self.endpoint, elapsed, timed_out, now);
             }
         }
         self.endpoint.in_flight.fetch_sub(1, Ordering::AcqRel);

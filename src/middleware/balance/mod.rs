@@ -1,5 +1,5 @@
 //! Load balancing across a cluster's endpoints: power of two choices over
-//! PeakEWMA cost, or plain round robin.
+//! the in-flight count with a latency penalty, or plain round robin.
 //!
 //! # Why power of two choices
 //!
@@ -9,28 +9,50 @@
 //! same "best" host, which then becomes the worst; a herd moving together.
 //! Round robin has no herd but is blind: a replica that slowed down (GC, a
 //! noisy neighbour, a cold cache) gets its full share and its queue grows.
-//! Picking two endpoints at random and sending to the cheaper one avoids
+//! Picking two endpoints at random and sending to the less loaded one avoids
 //! both: the randomness breaks the herd, the comparison steers away from a
 //! slow or busy endpoint, and the cost is two lookups instead of a scan
 //! (Mitzenmacher's "power of two choices": the maximum load drops
 //! exponentially compared with one random choice).
 //!
-//! # Cost: PeakEWMA × outstanding requests
+//! # Least in flight first, latency only when clearly slower
 //!
-//! `cost = ewma_rtt × (in_flight + 1)`: the time a new request expects to
-//! wait if the requests ahead of it drain one by one. The RTT estimate
-//! ([`PeakEwma`]) is *peak sensitive*: one slow answer raises it at once, and
-//! only time lowers it again, with time constant `decay` (an observation
-//! `decay` old keeps weight 1/e). An endpoint never measured costs
-//! `default_rtt`. linkerd's defaults are 30 ms and 10 s; so are ours
-//! ([`DEFAULT_RTT`], [`DEFAULT_DECAY`]). The RTT is measured to the response
-//! headers, error responses included. A request that got no answer at all
-//! (cancelled, connection refused or reset) counts its elapsed time as a
-//! lower bound only: a hung endpoint stops attracting traffic after its
-//! first timeout, and a refusing one never looks cheap for failing fast.
-//! An estimate that rests on such a bound is dropped when an active health
-//! check passes, so a replica that is back gets traffic at once instead of
-//! after many decay constants.
+//! The pair is compared on requests in flight (Envoy's `LEAST_REQUEST`,
+//! nginx's `least_conn`), ties going to the endpoint sent fewer requests so
+//! far, then to chance ([`pick`] has the rules). The RTT estimate
+//! ([`RttEwma`], an averaged EWMA with time constant `decay`, 200 ms by
+//! default) counts only when one of the two is more than twice the other:
+//! then the lower `rtt × (in_flight + 1)` wins. A slow replica is avoided
+//! twice over: its in-flight count rises with its first slow request, and
+//! its estimate as soon as one answers.
+//!
+//! Why not Peak-EWMA × in-flight as linkerd and Finagle do (and seawall
+//! did): comparing costs strictly lets measurement noise decide at
+//! sub-millisecond RTTs, so the replica that was lucky last wins every
+//! pairing it is in (identical replicas measured 0 to 2.8× their fair share
+//! per second), and a peak estimate that fades towards zero over a 10 s
+//! `decay` kept a replica that answered slowly once starved for about a
+//! minute after it recovered. Here an old slow answer fades below twice its
+//! peers' in about `decay × ln(ratio)` (≈ 1.25 s for 500 ms against 0.5 ms),
+//! and an endpoint that has not answered for longer than `decay` while it
+//! has a request in flight is tried one request at a time until it answers.
+//!
+//! An endpoint never measured costs `default_rtt` (30 ms, linkerd's default)
+//! only where nothing better is known: in a pairing it is costed at its
+//! rival's estimate. The RTT is measured to the response headers, error
+//! responses included. A request that got no answer at all (cancelled,
+//! connection refused or reset) counts its elapsed time as a lower bound
+//! only: a hung endpoint stops attracting traffic after its first timeout,
+//! and a refusing one never looks cheap for failing fast. An estimate that
+//! rests on such a bound is dropped when an active health check passes.
+//!
+//! # Slow start
+//!
+//! With `slow_start`, an endpoint added to a serving set, readmitted after
+//! an ejection or healthy again keeps a pairing it won only with
+//! probability `age / slow_start`, so its share ramps up linearly (HAProxy's
+//! `slowstart`, Envoy's `slow_start_config`) for replicas that must warm a
+//! cache or a JIT before they take their full share.
 //!
 //! # Why not `tower::balance`
 //!
@@ -61,6 +83,7 @@ mod inflight;
 mod layer;
 pub mod outlier;
 mod pick;
+mod rate;
 mod set;
 mod state;
 #[cfg(test)]
@@ -82,9 +105,10 @@ pub use inflight::InFlight;
 pub use layer::BalanceLayer;
 pub use pick::{pick, pick_round_robin};
 pub use set::{DEFAULT_DECAY, DEFAULT_RTT, EndpointSet, SetChange};
-pub use state::PeakEwma;
+pub use state::RttEwma;
 
 use crate::config::BalanceSettings;
+use crate::middleware::AttemptEnd;
 use crate::wire::BoxError;
 
 /// A request extension set by the retry layer on every attempt: the
@@ -95,6 +119,10 @@ use crate::wire::BoxError;
 pub struct EndpointHint {
     avoid: Vec<SocketAddr>,
     picked: Arc<Mutex<Option<Pick>>>,
+    /// When this attempt's own per-try timeout fires (set by the attempt
+    /// layer; it rides here, in an extension every retried request already
+    /// has, rather than in a new one that would cost an allocation).
+    attempt_end: Option<Instant>,
 }
 
 /// What the balancer recorded for one attempt.
@@ -116,6 +144,7 @@ impl EndpointHint {
         Self {
             avoid: tried,
             picked: Arc::default(),
+            attempt_end: None,
         }
     }
 
@@ -127,6 +156,16 @@ impl EndpointHint {
     /// Every endpoint to avoid.
     pub fn avoided(&self) -> &[SocketAddr] {
         &self.avoid
+    }
+
+    /// Records when this attempt's per-try timeout fires (see [`AttemptEnd`]).
+    pub fn set_attempt_end(&mut self, at: Instant) {
+        self.attempt_end = Some(at);
+    }
+
+    /// When this attempt's per-try timeout fires, if the attempt layer said.
+    pub fn attempt_end(&self) -> Option<Instant> {
+        self.attempt_end
     }
 
     /// The endpoint the balancer picked for the request carrying this hint.
@@ -167,7 +206,8 @@ pub struct Balance<S> {
 
 #[derive(Clone, Debug)]
 enum Policy {
-    P2cPeakEwma,
+    /// P2C; the slow-start ramp, if any.
+    P2c(Option<std::time::Duration>),
     /// The counter is shared by every clone, so the turn goes round the set
     /// however many connections share the route.
     RoundRobin(Arc<AtomicUsize>),
@@ -175,13 +215,17 @@ enum Policy {
 
 impl<S> Balance<S> {
     /// Balances requests to `inner` over `endpoints` with the policy in
-    /// `settings`. For PeakEWMA this also applies `default_rtt` and `decay`
+    /// `settings`. For P2C this also applies `default_rtt` and `decay`
     /// to the set (existing estimates are kept), as a reload would.
     pub fn new(inner: S, endpoints: Arc<EndpointSet>, settings: &BalanceSettings) -> Self {
         let policy = match settings {
-            BalanceSettings::P2cPeakEwma { default_rtt, decay } => {
+            BalanceSettings::P2cPeakEwma {
+                default_rtt,
+                decay,
+                slow_start,
+            } => {
                 endpoints.set_ewma(*default_rtt, *decay);
-                Policy::P2cPeakEwma
+                Policy::P2c(*slow_start)
             }
             BalanceSettings::RoundRobin => Policy::RoundRobin(Arc::new(AtomicUsize::new(0))),
         };
@@ -241,7 +285,7 @@ where
             }
         }
         let chosen = match &self.policy {
-            Policy::P2cPeakEwma => pick(&endpoints, now, &mut self.rng),
+            Policy::P2c(slow_start) => pick(&endpoints, now, *slow_start, &mut self.rng),
             Policy::RoundRobin(next) => pick_round_robin(&endpoints, next),
         };
         let Some(endpoint) = chosen else {
@@ -263,7 +307,11 @@ where
             Ok(uri) => *request.uri_mut() = uri,
             Err(error) => return ResponseFuture::failed(error.into()),
         }
-        let guard = InFlight::reporting(endpoint.clone(), self.endpoints.clone());
+        let attempt_end = match &hint {
+            Some(hint) => hint.attempt_end(),
+            None => request.extensions().get::<AttemptEnd>().map(|end| end.0),
+        };
+        let guard = InFlight::reporting(endpoint.clone(), self.endpoints.clone(), attempt_end);
         tracing::debug!(endpoint = %addr, in_flight = endpoint.in_flight(), "balanced");
         ResponseFuture::called(self.inner.call(request), guard)
     }

@@ -9,8 +9,21 @@
 //! `base_ejection_time × ejections` (capped at `max_ejection_time`): a
 //! replica that keeps failing stays out longer each time. The multiplier
 //! starts over once the endpoint has stayed in for `max_ejection_time`. An
-//! ejected endpoint rejoins by itself when its time is up, or earlier when an
-//! active health check passes.
+//! ejected endpoint rejoins by itself when its time is up.
+//!
+//! # Readmission proves health
+//!
+//! With active health checks, an ejected endpoint comes back early only
+//! after `healthy_threshold` passing probes in a row that *started after* it
+//! was ejected (HAProxy's `rise`): a probe already under way says nothing
+//! about the failures that ejected it, and one pass readmitting at once let
+//! a replica that failed half its requests flap in and out every second.
+//! `health_check.readmit_ejected: false` turns early readmission off (the
+//! endpoint serves out its ejection time; Envoy's
+//! `successful_active_health_check_uneject_host: false`). An endpoint
+//! ejected for its failure rate (`rate.rs`) always serves out its
+//! time: it was passing its health checks while it failed, so passing them
+//! again proves nothing.
 //!
 //! # The cap, and small clusters
 //!
@@ -30,6 +43,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::rate::{Counts, FailureWindow};
 use crate::config::{HealthCheckSettings, OutlierSettings};
 
 /// How many of `n` endpoints may be ejected at once.
@@ -66,7 +80,17 @@ pub struct EndpointHealth {
     consecutive: u32,
     ejections: u32,
     ejected_until: Option<Instant>,
+    /// When the current ejection began.
+    ejected_at: Option<Instant>,
+    /// Passing probes in a row that started after `ejected_at`.
+    rise: u32,
+    /// The current ejection is for the failure rate: probes never end it early.
+    by_rate: bool,
+    /// Requests and failures over the failure-rate window.
+    window: FailureWindow,
     in_since: Option<Instant>,
+    /// When it last joined or came back: the start of its slow-start ramp.
+    ramp_from: Option<Instant>,
     healthy: bool,
     passes: u32,
     fails: u32,
@@ -78,7 +102,12 @@ impl Default for EndpointHealth {
             consecutive: 0,
             ejections: 0,
             ejected_until: None,
+            ejected_at: None,
+            rise: 0,
+            by_rate: false,
+            window: FailureWindow::default(),
             in_since: None,
+            ramp_from: None,
             healthy: true,
             passes: 0,
             fails: 0,
@@ -104,9 +133,20 @@ impl EndpointHealth {
         self.healthy
     }
 
+    /// When it last joined or came back, if it ever did after the start.
+    pub fn ramp_from(&self) -> Option<Instant> {
+        self.ramp_from
+    }
+
+    /// Marks `now` as the start of a slow-start ramp.
+    pub fn start_ramp(&mut self, now: Instant) {
+        self.ramp_from = Some(now);
+    }
+
     /// Records a success: the failure streak ends.
-    pub fn success(&mut self) {
+    pub fn success(&mut self, s: &OutlierSettings, now: Instant) {
         self.consecutive = 0;
+        self.window.record(false, s.failure_percentage_window, now);
     }
 
     /// Records a failure. Returns the ejection time when this failure ejects
@@ -118,10 +158,28 @@ impl EndpointHealth {
         now: Instant,
     ) -> Option<Change> {
         self.consecutive = self.consecutive.saturating_add(1);
+        self.window.record(true, s.failure_percentage_window, now);
         let due = s.consecutive_failures > 0 && self.consecutive >= s.consecutive_failures;
         if !due || !may_eject || self.ejected_until.is_some() {
             return None;
         }
+        Some(self.eject(s, false, now))
+    }
+
+    /// Ejects it for its failure rate (see `rate.rs`), unless it is out.
+    pub fn eject_for_rate(&mut self, s: &OutlierSettings, now: Instant) -> Option<Change> {
+        if self.ejected_until.is_some() {
+            return None;
+        }
+        Some(self.eject(s, true, now))
+    }
+
+    /// Requests and failures over the failure-rate window at `now`.
+    pub fn window(&mut self, s: &OutlierSettings, now: Instant) -> Counts {
+        self.window.counts(s.failure_percentage_window, now)
+    }
+
+    fn eject(&mut self, s: &OutlierSettings, by_rate: bool, now: Instant) -> Change {
         if self
             .in_since
             .is_some_and(|since| now >= since + s.max_ejection_time)
@@ -134,26 +192,48 @@ impl EndpointHealth {
             .saturating_mul(self.ejections)
             .min(s.max_ejection_time);
         self.ejected_until = Some(now + time);
+        self.ejected_at = Some(now);
+        self.rise = 0;
+        self.by_rate = by_rate;
         self.consecutive = 0;
-        Some(Change::Ejected(time))
+        // It must earn its next ejection with new requests.
+        self.window.clear();
+        Change::Ejected(time)
     }
 
-    /// Records one active health check; a pass also readmits an ejected endpoint.
-    pub fn check(&mut self, s: &HealthCheckSettings, pass: bool, now: Instant) -> Vec<Change> {
+    /// Records one active health check that started at `started` and ended
+    /// at `now`; `healthy_threshold` passes in a row that started after an
+    /// ejection also readmit the endpoint, unless `readmit_ejected` is off.
+    pub fn check(
+        &mut self,
+        s: &HealthCheckSettings,
+        pass: bool,
+        started: Instant,
+        now: Instant,
+    ) -> Vec<Change> {
         let mut changes = Vec::new();
         if pass {
             self.fails = 0;
             self.passes = self.passes.saturating_add(1);
             if !self.healthy && self.passes >= s.healthy_threshold.get() {
                 self.healthy = true;
+                self.ramp_from = Some(now);
                 changes.push(Change::Healthy);
             }
-            if self.ejected_until.is_some() {
+            if self.ejected_at.is_some_and(|at| started >= at) {
+                self.rise = self.rise.saturating_add(1);
+            }
+            if self.ejected_until.is_some()
+                && s.readmit_ejected
+                && !self.by_rate
+                && self.rise >= s.healthy_threshold.get()
+            {
                 self.readmit(now);
                 changes.push(Change::Readmitted);
             }
         } else {
             self.passes = 0;
+            self.rise = 0;
             self.fails = self.fails.saturating_add(1);
             if self.healthy && self.fails >= s.unhealthy_threshold.get() {
                 self.healthy = false;
@@ -165,7 +245,10 @@ impl EndpointHealth {
 
     fn readmit(&mut self, now: Instant) {
         self.ejected_until = None;
+        self.ejected_at = None;
+        self.rise = 0;
         self.consecutive = 0;
         self.in_since = Some(now);
+        self.ramp_from = Some(now);
     }
 }

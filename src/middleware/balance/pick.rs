@@ -3,27 +3,64 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::endpoint::Endpoint;
 
-/// Power of two choices: two distinct endpoints at random, the cheaper one
-/// (by [`Endpoint::cost`] at `now`) wins. `None` only for an empty slice.
+/// Below this an RTT is measurement noise: the ratio test and the cost
+/// treat anything faster as this fast.
+const MIN_RTT_SECS: f64 = 1e-6;
+
+/// How many times dearer one estimate must be than the other before the
+/// latency counts: below this, two endpoints are equally fast and only their
+/// load decides (noise at sub-millisecond RTTs is easily ±50%).
+const CLEARLY_SLOWER: f64 = 2.0;
+
+/// The largest difference in requests sent that still decides a tie. An
+/// endpoint further behind (new, or back from an ejection) is caught up to
+/// this distance when it meets its rival, so it wins a few ties and is then
+/// even again, instead of taking every tie until it has made up for the
+/// whole time it was out (a herd onto the newcomer).
+const MAX_LAG: u64 = 16;
+
+/// Power of two choices: two distinct endpoints at random, the less loaded
+/// one wins. `None` only for an empty slice.
+///
+/// Between the two, in this order:
+/// 1. an endpoint that has a request in flight and has not answered for
+///    longer than `decay` (its estimate is stale) loses to one that has:
+///    it is tried one request at a time until it answers (a faded estimate
+///    says nothing about it, and a slow or hung replica must not take more
+///    requests on the strength of it);
+/// 2. latency, only when one RTT estimate is more than `CLEARLY_SLOWER`
+///    times the other: the lower `rtt × (in_flight + 1)` wins;
+/// 3. fewer requests in flight (least-connections);
+/// 4. fewer requests sent so far (within `MAX_LAG`; not while either is
+///    ramping up in slow start), then chance.
+///
+/// Rules 3 and 4 split equal replicas as evenly as a least-connections
+/// balancer does; rule 1 still steers away from a clearly slow one.
 ///
 /// An endpoint that has never answered is costed at the RTT of the one it is
 /// compared with. Costing it at `default_rtt` would starve it: under light
 /// load every measured peer is faster than the default guess, so P2C would
 /// never pick the newcomer and it would never be measured (a replica added
 /// by DNS, or the third of three at cold start, would get no traffic).
+///
+/// With `slow_start`, an endpoint that joined or came back less than that
+/// long ago keeps a pairing it won only with probability
+/// `age / slow_start` (see [`Endpoint::ramp`]).
 pub fn pick<'a>(
     endpoints: &'a [Arc<Endpoint>],
     now: Instant,
+    slow_start: Option<Duration>,
     rng: &mut fastrand::Rng,
 ) -> Option<&'a Arc<Endpoint>> {
-    match endpoints.len() {
-        0 => None,
-        1 => endpoints.first(),
+    let chosen = match endpoints.len() {
+        0 => return None,
+        1 => &endpoints[0],
         n => {
             let a = rng.usize(..n);
             // Draw from the n - 1 others, then skip over `a`: distinct, uniform.
@@ -32,15 +69,88 @@ pub fn pick<'a>(
                 b += 1;
             }
             let (first, second) = (&endpoints[a], &endpoints[b]);
-            let (ra, rb) = (first.measured_rtt(now), second.measured_rtt(now));
-            let cost_first = first.cost_at(ra.or(rb).unwrap_or_else(|| first.rtt_secs(now)));
-            let cost_second = second.cost_at(rb.or(ra).unwrap_or_else(|| second.rtt_secs(now)));
-            if cost_second < cost_first {
-                Some(second)
+            let ramp = |e: &Endpoint| slow_start.map_or(1.0, |over| e.ramp(now, over));
+            let (ramp_first, ramp_second) = (ramp(first), ramp(second));
+            // A ramping endpoint must not make up for the pairings its ramp
+            // gave away: counts decide ties only between full-weight ones.
+            let counts_decide = ramp_first >= 1.0 && ramp_second >= 1.0;
+            let (winner, loser, share) = if prefer_first(first, second, now, counts_decide, rng) {
+                (first, second, ramp_first)
             } else {
-                Some(first)
+                (second, first, ramp_second)
+            };
+            if share < 1.0 && rng.f64() >= share {
+                loser
+            } else {
+                winner
             }
         }
+    };
+    chosen.picks.fetch_add(1, Ordering::Relaxed);
+    Some(chosen)
+}
+
+/// One side of a pairing, read once.
+struct Side {
+    in_flight: usize,
+    rtt: Option<f64>,
+    waiting: bool,
+}
+
+impl Side {
+    fn read(endpoint: &Endpoint, now: Instant) -> Self {
+        let in_flight = endpoint.in_flight();
+        let (rtt, stale) = endpoint.rtt_for_pick(now);
+        Self {
+            in_flight,
+            rtt,
+            waiting: stale && in_flight > 0,
+        }
+    }
+
+    fn cost(&self, rtt: f64) -> f64 {
+        // Precision loss above 2^53 in-flight requests is irrelevant.
+        #[allow(clippy::cast_precision_loss)]
+        let queue = (self.in_flight + 1) as f64;
+        rtt * queue
+    }
+}
+
+/// Whether `first` wins its pairing with `second` (the rules of [`pick`]).
+fn prefer_first(
+    first: &Endpoint,
+    second: &Endpoint,
+    now: Instant,
+    counts_decide: bool,
+    rng: &mut fastrand::Rng,
+) -> bool {
+    let (a, b) = (Side::read(first, now), Side::read(second, now));
+    if a.waiting != b.waiting {
+        return b.waiting;
+    }
+    if let (Some(ra), Some(rb)) = (a.rtt.or(b.rtt), b.rtt.or(a.rtt)) {
+        let (ra, rb) = (ra.max(MIN_RTT_SECS), rb.max(MIN_RTT_SECS));
+        if ra > CLEARLY_SLOWER * rb || rb > CLEARLY_SLOWER * ra {
+            return a.cost(ra) <= b.cost(rb);
+        }
+    }
+    if a.in_flight != b.in_flight {
+        return a.in_flight < b.in_flight;
+    }
+    if !counts_decide {
+        return rng.bool();
+    }
+    let (pa, pb) = (first.picks(), second.picks());
+    if pa.abs_diff(pb) > MAX_LAG {
+        // Relaxed: the counters only spread load.
+        let (behind, ahead) = if pa < pb { (first, pb) } else { (second, pa) };
+        behind.picks.fetch_max(ahead - MAX_LAG, Ordering::Relaxed);
+        return rng.bool();
+    }
+    match pa.cmp(&pb) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Greater => false,
+        std::cmp::Ordering::Equal => rng.bool(),
     }
 }
 

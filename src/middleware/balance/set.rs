@@ -16,13 +16,15 @@ use tokio::time::Instant;
 
 use super::endpoint::Endpoint;
 use super::outlier::max_ejected;
+use super::rate::{Counts, is_outlier};
 use crate::config::OutlierSettings;
 use crate::middleware::classify::{Classifier, Outcome};
 
 /// linkerd's default: the latency assumed for an endpoint not yet measured.
 pub const DEFAULT_RTT: Duration = Duration::from_millis(30);
-/// linkerd's default: the time constant over which observations fade.
-pub const DEFAULT_DECAY: Duration = Duration::from_secs(10);
+/// The time constant over which observations fade: short, so one old slow
+/// answer is forgotten within about a second (see `state`).
+pub const DEFAULT_DECAY: Duration = Duration::from_millis(200);
 
 /// A cluster's current endpoints.
 #[derive(Debug)]
@@ -64,7 +66,7 @@ impl SetChange {
 }
 
 impl EndpointSet {
-    /// An empty set whose endpoints use linkerd's defaults (30 ms, 10 s)
+    /// An empty set whose endpoints use the defaults (30 ms, 200 ms)
     /// until [`EndpointSet::set_ewma`] says otherwise.
     pub fn new() -> Arc<Self> {
         Self::with_ewma(DEFAULT_RTT, DEFAULT_DECAY)
@@ -84,6 +86,9 @@ impl EndpointSet {
                     max_ejection_time: Duration::from_secs(300),
                     max_ejection_percent: 0.5,
                     cancelled_after: Duration::MAX,
+                    failure_percentage: 0.0,
+                    failure_percentage_request_volume: 1,
+                    failure_percentage_window: Duration::from_secs(10),
                 },
                 classifier: Classifier::new(&[502, 503, 504]),
             }),
@@ -109,16 +114,25 @@ impl EndpointSet {
         let policy = self.outlier.load();
         match judge(&policy.classifier) {
             Outcome::Ignored => {}
-            Outcome::Success => endpoint.update_health(|h| (h.success(), Vec::new())),
+            Outcome::Success => {
+                endpoint.update_health(|h| (h.success(&policy.settings, now), Vec::new()));
+            }
             Outcome::Failure => self.failed(endpoint, &policy.settings, now),
         }
     }
 
-    /// A request to `endpoint` was cancelled after `elapsed`; long enough
-    /// and it counts as a failure.
-    pub fn report_cancelled(&self, endpoint: &Endpoint, elapsed: Duration, now: Instant) {
+    /// A request to `endpoint` was cancelled after `elapsed`: a failure
+    /// when its own per-try timeout cancelled it (`timed_out`), or when it
+    /// had waited `cancelled_after`.
+    pub fn report_cancelled(
+        &self,
+        endpoint: &Endpoint,
+        elapsed: Duration,
+        timed_out: bool,
+        now: Instant,
+    ) {
         let policy = self.outlier.load();
-        if elapsed >= policy.settings.cancelled_after {
+        if timed_out || elapsed >= policy.settings.cancelled_after {
             self.failed(endpoint, &policy.settings, now);
         }
     }
@@ -130,10 +144,37 @@ impl EndpointSet {
             .filter(|e| !std::ptr::eq(e.as_ref(), endpoint) && e.ejected(now))
             .count();
         let may_eject = out < max_ejected(current.len(), settings.max_ejection_percent);
-        endpoint.update_health(|h| {
+        let (ejected, own) = endpoint.update_health(|h| {
             let change = h.failure(settings, may_eject, now);
-            ((), change.into_iter().collect())
+            (
+                (change.is_some(), h.window(settings, now)),
+                change.into_iter().collect(),
+            )
         });
+        if ejected || !may_eject || settings.failure_percentage <= 0.0 {
+            return;
+        }
+        if own.requests < settings.failure_percentage_request_volume {
+            return;
+        }
+        // Only on a failure of an endpoint with enough requests: one health
+        // lock per peer, never on the success path.
+        let peers = current
+            .iter()
+            .filter(|e| !std::ptr::eq(e.as_ref(), endpoint))
+            .fold(Counts::default(), |sum, e| {
+                sum.plus(e.update_health(|h| (h.window(settings, now), Vec::new())))
+            });
+        if is_outlier(own, peers, settings) {
+            tracing::warn!(
+                endpoint = %endpoint.addr(),
+                failures = own.failures,
+                requests = own.requests,
+                peers_share = peers.share(),
+                "failure rate far above its peers'"
+            );
+            endpoint.update_health(|h| ((), h.eject_for_rate(settings, now).into_iter().collect()));
+        }
     }
 
     /// The endpoints the balancer may pick at `now`: those not ejected and
@@ -172,6 +213,7 @@ impl EndpointSet {
         let mut seen = HashSet::new();
         let mut next = Vec::new();
         let mut added = Vec::new();
+        let now = Instant::now();
         for addr in addrs {
             if !seen.insert(addr) {
                 continue;
@@ -181,6 +223,10 @@ impl EndpointSet {
                 None => {
                     added.push(addr);
                     let fresh = Endpoint::new(addr, params.default_rtt, params.decay);
+                    if !old.is_empty() {
+                        // Joining a set that serves: slow start applies.
+                        fresh.start_ramp(now);
+                    }
                     next.push(Arc::new(fresh));
                 }
             }

@@ -125,7 +125,8 @@ pub use state::{Bound, GRPC_TIMEOUT_HEADER, TIMEOUT_MS_HEADER};
 use self::body::{NotifyEnd, TimedBody};
 use self::future::HeaderTimer;
 use self::state::{CallerBudget, Deadlines};
-use super::{CallDeadline, Deadline};
+use super::balance::EndpointHint;
+use super::{AttemptEnd, CallDeadline, Deadline};
 use crate::wire::BoxError;
 use crate::wire::body::{Request, Response, boxed};
 
@@ -198,6 +199,19 @@ fn publish(extensions: &mut http::Extensions, fixed: Deadlines) -> Deadlines {
     deadlines
 }
 
+/// Tells the balancer below when this try's own timeout fires, so it can
+/// blame a cancellation then on the endpoint: in the retry layer's hint
+/// when there is one (no allocation), else in an [`AttemptEnd`].
+fn tell_balancer(extensions: &mut http::Extensions, at: Instant) {
+    if let Some(hint) = extensions.get_mut::<EndpointHint>() {
+        hint.set_attempt_end(at);
+    } else if let Some(end) = extensions.get_mut::<AttemptEnd>() {
+        end.0 = at;
+    } else {
+        extensions.insert(AttemptEnd(at));
+    }
+}
+
 /// Bounds one attempt and forwards the remaining budget (see the module docs).
 #[derive(Clone, Debug)]
 pub struct Attempt<S> {
@@ -227,6 +241,9 @@ where
             .is_some_and(|d| d.0 <= now)
         {
             return AttemptFuture::expired();
+        }
+        if let Some(at) = attempt_end {
+            tell_balancer(req.extensions_mut(), at);
         }
         let end = req.extensions().get::<CallDeadline>().map(|d| d.0);
         match state::forward_budget(now, end, attempt_end) {

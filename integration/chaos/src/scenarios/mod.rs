@@ -17,6 +17,7 @@ mod cluster;
 mod degrade;
 mod learned;
 mod lifecycle;
+mod recovery;
 
 use std::time::Duration;
 
@@ -128,6 +129,13 @@ pub const ALL: &[Spec] = &[
         claim: "no admission keys: nothing refused at 0.5×; at 3× and with capacity halved (after 2 s), goodput ≥ 85%, admitted p99 ≤ 3×B99 (5×B99 halved; +10 ms slack), refusals p99 ≤ B99",
         needs: &[],
         topology: Topology::Cluster("learned.yaml"),
+    },
+    Spec {
+        id: 13,
+        name: "slow-recovered",
+        claim: "one replica +500 ms, then recovered: identical replicas within 20% of their mean per second (p90), ≤ 25 requests to it while slow, 25–42% of three from 2 s after recovery",
+        needs: &[],
+        topology: Topology::Cluster("seawall.yaml"),
     },
 ];
 
@@ -257,6 +265,7 @@ pub async fn run(spec: &Spec, env: &mut Env, opts: Opts) -> Result<Measured, Err
         10 => lifecycle::reload(env, opts).await,
         11 => lifecycle::sigterm(env, opts).await,
         12 => learned::learned_limit(env, opts).await,
+        13 => recovery::slow_then_recovered(env, opts).await,
         other => Err(format!("no scenario {other}").into()),
     }
 }

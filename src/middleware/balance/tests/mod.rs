@@ -1,5 +1,6 @@
 //! Behaviour of the balancer: picking, cost, the service's bookkeeping.
 
+mod fairness;
 mod outlier;
 
 use std::collections::HashMap;
@@ -33,6 +34,7 @@ fn ewma() -> BalanceSettings {
     BalanceSettings::P2cPeakEwma {
         default_rtt: 30 * MS,
         decay: Duration::from_secs(10),
+        slow_start: None,
     }
 }
 
@@ -42,7 +44,7 @@ fn count_picks(set: &EndpointSet, n: usize) -> HashMap<u16, usize> {
     let now = Instant::now();
     let mut counts = HashMap::new();
     for _ in 0..n {
-        let chosen = pick(&endpoints, now, &mut rng).expect("non-empty");
+        let chosen = pick(&endpoints, now, None, &mut rng).expect("non-empty");
         *counts.entry(chosen.addr().port()).or_default() += 1;
     }
     counts
@@ -82,10 +84,10 @@ async fn p2c_avoids_endpoint_with_many_in_flight() {
 #[tokio::test(start_paused = true)]
 async fn pick_handles_empty_and_single() {
     let mut rng = fastrand::Rng::with_seed(1);
-    assert!(pick(&[], Instant::now(), &mut rng).is_none());
+    assert!(pick(&[], Instant::now(), None, &mut rng).is_none());
     let one = set_of(&[9]).endpoints();
     for _ in 0..10 {
-        let chosen = pick(&one, Instant::now(), &mut rng).expect("one endpoint");
+        let chosen = pick(&one, Instant::now(), None, &mut rng).expect("one endpoint");
         assert_eq!(chosen.addr(), addr(9));
     }
 }
@@ -252,7 +254,7 @@ async fn unmeasured_endpoint_competes_at_its_rivals_rtt() {
     let set = [fast.clone(), fresh.clone()];
     let mut rng = fastrand::Rng::with_seed(7);
     let fresh_picks = (0..1000)
-        .filter(|_| Arc::ptr_eq(pick(&set, now, &mut rng).unwrap(), &fresh))
+        .filter(|_| Arc::ptr_eq(pick(&set, now, None, &mut rng).unwrap(), &fresh))
         .count();
     // Equal cost: the random order decides, so the newcomer gets about half.
     assert!((300..=700).contains(&fresh_picks), "{fresh_picks}");

@@ -17,7 +17,7 @@ use tower_test::mock;
 
 use super::*;
 use crate::config::TimeoutSettings;
-use crate::middleware::{CallDeadline, Deadline};
+use crate::middleware::{AttemptEnd, CallDeadline, Deadline};
 use crate::wire::body::{self, Body};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -201,8 +201,30 @@ async fn attempt_timeout_fires_at_its_bound_and_caps_the_forwarded_budget() {
     let call = tokio::spawn(svc.oneshot(request(&[])));
     let (req, _pending) = handle.next_request().await.unwrap();
     assert_eq!(req.headers()[TIMEOUT_MS_HEADER], "100");
+    // The balancer below learns when this try's own timeout fires.
+    assert_eq!(
+        req.extensions().get::<AttemptEnd>(),
+        Some(&AttemptEnd(start + MS(100)))
+    );
     assert!(err_is::<AttemptTimeout>(call.await.unwrap()));
     assert_eq!(start.elapsed(), MS(100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_retry_hint_the_attempt_end_rides_in_it() {
+    let (svc, mut handle) = mock::pair::<Request, Response>();
+    let svc = AttemptLayer::new(&timeouts(1000, Some(100), None)).layer(svc);
+    let mut req = request(&[]);
+    req.extensions_mut()
+        .insert(crate::middleware::balance::EndpointHint::default());
+    let start = Instant::now();
+    let _call = tokio::spawn(svc.oneshot(req));
+    let (req, _pending) = handle.next_request().await.unwrap();
+    let hint = req
+        .extensions()
+        .get::<crate::middleware::balance::EndpointHint>();
+    assert_eq!(hint.and_then(|h| h.attempt_end()), Some(start + MS(100)));
+    assert!(req.extensions().get::<AttemptEnd>().is_none());
 }
 
 #[tokio::test(start_paused = true)]
