@@ -17,7 +17,7 @@ use tokio::time::{Instant, timeout};
 /// Breaker pinned closed and ejection off, so these tests measure the
 /// retry budget alone; a budget floor of 1/s (a reserve of 10 retries).
 const ISOLATE: &str = "    breaker: { mode: force_closed }
-    outlier: { consecutive_failures: 0 }
+    outlier: { consecutive_failures: 0, failure_percentage: 0 }
     retry:
       budget: { min_per_second: 1 }";
 /// The reserve those settings give: 1/s × the 10 s TTL.
@@ -278,7 +278,7 @@ async fn bodies_are_replayed_within_the_buffer_and_posts_only_when_safe() {
         let good = Upstream::spawn("good").await;
         let yaml = basic_config(&[bad.addr, good.addr]).replace(
             "resolve_interval: 200ms",
-            "resolve_interval: 200ms\n    balance: { policy: round_robin }\n    breaker: { mode: force_closed }\n    outlier: { consecutive_failures: 0 }",
+            "resolve_interval: 200ms\n    balance: { policy: round_robin }\n    breaker: { mode: force_closed }\n    outlier: { consecutive_failures: 0, failure_percentage: 0 }",
         );
         let sw = Seawall::start(&yaml).await;
         let client = h1_client();
@@ -338,7 +338,7 @@ async fn a_retry_to_another_replica_costs_no_backoff() {
             "resolve_interval: 200ms",
             "resolve_interval: 200ms
     breaker: { mode: force_closed }
-    outlier: { consecutive_failures: 0 }
+    outlier: { consecutive_failures: 0, failure_percentage: 0 }
     retry:
       backoff: { base: 2s, max: 2s }
       budget: { min_per_second: 100 }",

@@ -40,10 +40,14 @@ pub struct InFlight {
 impl InFlight {
     /// Starts counting a request against `endpoint`.
     pub fn new(endpoint: Arc<Endpoint>) -> Self {
-        endpoint.in_flight.fetch_add(1, Ordering::AcqRel);
+        let started = Instant::now();
+        if endpoint.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            // Idle until now: its last answer may be old, its requests are not.
+            endpoint.ewma().busy_from(started);
+        }
         Self {
             endpoint,
-            started: Instant::now(),
+            started,
             completed: false,
             set: None,
             attempt_end: None,

@@ -41,6 +41,8 @@ pub struct RttEwma {
     last: Option<(f64, Instant)>,
     /// The estimate was last raised by a lower bound, not by an answer.
     bound: bool,
+    /// When the endpoint last went from idle to busy (a request in flight).
+    busy_from: Option<Instant>,
 }
 
 impl RttEwma {
@@ -55,7 +57,15 @@ impl RttEwma {
             decay: decay.as_secs_f64().max(1e-9),
             last: None,
             bound: false,
+            busy_from: None,
         }
+    }
+
+    /// Records that the endpoint went from idle to busy at `now`: its
+    /// requests in flight are only as old as that, whatever the age of its
+    /// last answer.
+    pub fn busy_from(&mut self, now: Instant) {
+        self.busy_from = Some(now);
     }
 
     /// Changes the parameters on reload, keeping what has been learnt.
@@ -80,11 +90,13 @@ impl RttEwma {
     }
 
     /// Whether the last answer (or bound) is more than `decay` old at
-    /// `now`: the estimate has faded and says little about the endpoint.
+    /// `now`, and so is the moment the endpoint last went from idle to
+    /// busy: a request of its has been waiting that long. (The last answer
+    /// alone is not enough: an endpoint idle for a while and then sent a
+    /// request would read as waiting at once, and lose every pairing.)
     pub fn stale(&self, now: Instant) -> bool {
-        self.last.is_some_and(|(_, stamp)| {
-            now.saturating_duration_since(stamp).as_secs_f64() > self.decay
-        })
+        let old = |stamp: Instant| now.saturating_duration_since(stamp).as_secs_f64() > self.decay;
+        self.last.is_some_and(|(_, stamp)| old(stamp)) && self.busy_from.is_none_or(old)
     }
 
     /// Records that a request has taken *at least* `rtt` (it was cancelled
@@ -140,6 +152,18 @@ mod tests {
 
     fn close(actual: f64, expected: f64) -> bool {
         (actual - expected).abs() < 1e-9
+    }
+
+    #[test]
+    fn an_idle_endpoint_sent_a_request_is_not_waiting() {
+        let t0 = Instant::now();
+        let mut ewma = RttEwma::new(30 * MS, 200 * MS);
+        ewma.observe(MS, t0);
+        // Idle for 300 ms, then busy again: its request is fresh.
+        ewma.busy_from(t0 + 300 * MS);
+        assert!(!ewma.stale(t0 + 350 * MS));
+        // Still no answer 250 ms after it went busy: waiting.
+        assert!(ewma.stale(t0 + 550 * MS));
     }
 
     #[test]
