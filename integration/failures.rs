@@ -438,8 +438,9 @@ async fn an_overloaded_upstream_is_throttled_never_cut_off() {
         // time out still hold the upstream's slots, so overload without an
         // admission limit wastes part of it; what the breaker must not do
         // is add an outage on top (an open breaker here served ~0 for its
-        // whole open time).
-        assert!(ok >= 200, "only {ok} served in 3 s");
+        // whole open time). Served: 250-380 on a quiet machine, 149 while
+        // three builds ran; the old breaker served 20.
+        assert!(ok >= 100, "only {ok} served in 3 s");
         let state = clusters(&sw).await["breaker"].clone();
         assert_eq!(state["state"], "closed", "{state}");
     })
@@ -489,7 +490,7 @@ async fn a_half_failing_replica_whose_health_check_passes_is_ejected_once_and_st
     // 2.5 s of traffic and ~25 passing probes: it stays out all the same.
     while ejected_at.elapsed() < Duration::from_millis(2500) {
         let reply = send_with(&client, get(&sw.url("/"))).await.unwrap();
-        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.headers);
     }
     assert_eq!(ejection_counts(&sw, ups[2].addr).await, (1, 0));
     eventually("readmitted after its ejection time", || async {

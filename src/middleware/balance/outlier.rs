@@ -23,7 +23,11 @@
 //! `successful_active_health_check_uneject_host: false`). An endpoint
 //! ejected for its failure rate (`rate.rs`) always serves out its
 //! time: it was passing its health checks while it failed, so passing them
-//! again proves nothing.
+//! again proves nothing. So does one ejected for a failure streak whose
+//! window also holds successes at a failure share of `failure_percentage`
+//! or more: it fails partially, which the same probes did not see (a
+//! half-failing replica may string five failures together before it has the
+//! request volume that failure-rate ejection needs).
 //!
 //! # The cap, and small clusters
 //!
@@ -163,7 +167,16 @@ impl EndpointHealth {
         if !due || !may_eject || self.ejected_until.is_some() {
             return None;
         }
-        Some(self.eject(s, false, now))
+        // Successes between failures, and a failure share that failure-rate
+        // ejection would call high, mean a partial failure that its health
+        // check cannot see (a replica failing half its requests while its
+        // `/health` passes): passing probes prove nothing, so they do not
+        // end this ejection early, as for a failure-rate ejection.
+        let seen = self.window.counts(s.failure_percentage_window, now);
+        let partial = s.failure_percentage > 0.0
+            && seen.failures < seen.requests
+            && seen.share() >= s.failure_percentage;
+        Some(self.eject(s, partial, now))
     }
 
     /// Ejects it for its failure rate (see `rate.rs`), unless it is out.

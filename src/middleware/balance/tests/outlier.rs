@@ -217,6 +217,63 @@ fn a_probe_started_before_the_ejection_does_not_count() {
     );
 }
 
+/// The outlier settings with failure-rate ejection at 30%.
+fn with_rate() -> OutlierSettings {
+    OutlierSettings {
+        failure_percentage: 0.3,
+        ..outlier()
+    }
+}
+
+#[test]
+fn a_streak_of_a_partially_failing_endpoint_is_not_ended_by_probes() {
+    let t0 = Instant::now();
+    let s = with_rate();
+    let mut h = EndpointHealth::default();
+    // Half its requests fail, then three in a row: ejected (by the streak,
+    // before failure-rate ejection has its volume).
+    for _ in 0..3 {
+        h.success(&s, t0);
+        assert!(h.failure(&s, true, t0).is_none());
+    }
+    h.success(&s, t0);
+    assert!(h.failure(&s, true, t0).is_none());
+    assert!(h.failure(&s, true, t0).is_none());
+    assert!(matches!(h.failure(&s, true, t0), Some(Change::Ejected(_))));
+    let hc = health_settings();
+    for i in 1..10 {
+        assert!(h.check(&hc, true, t0 + i * SEC, t0 + i * SEC).is_empty());
+        assert!(h.ejected(t0 + i * SEC).0, "readmitted by probe {i}");
+    }
+    assert_eq!(h.ejected(t0 + 10 * SEC), (false, Some(Change::Readmitted)));
+}
+
+#[test]
+fn a_streak_after_a_healthy_run_or_with_no_success_is_ended_by_probes() {
+    let t0 = Instant::now();
+    let s = with_rate();
+    let hc = health_settings();
+    // A replica that served, then died: a low share in its window.
+    let mut served = EndpointHealth::default();
+    for _ in 0..50 {
+        served.success(&s, t0);
+    }
+    // One that never answered: no success at all.
+    let mut dead = EndpointHealth::default();
+    for h in [&mut served, &mut dead] {
+        for _ in 0..3 {
+            h.failure(&s, true, t0);
+        }
+        assert!(h.ejected(t0).0);
+        assert!(h.check(&hc, true, t0 + SEC, t0 + SEC).is_empty());
+        assert!(h.check(&hc, true, t0 + 2 * SEC, t0 + 2 * SEC).is_empty());
+        assert_eq!(
+            h.check(&hc, true, t0 + 3 * SEC, t0 + 3 * SEC),
+            [Change::Readmitted]
+        );
+    }
+}
+
 #[test]
 fn readmit_ejected_off_keeps_it_out_for_its_time() {
     let t0 = Instant::now();
