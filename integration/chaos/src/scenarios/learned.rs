@@ -17,12 +17,12 @@ use crate::record::Run;
 /// Workers per replica: three replicas of two, six in all.
 const WORKERS: u32 = 2;
 /// Time one request keeps a worker busy.
-const SERVICE: Duration = Duration::from_millis(36);
+pub(super) const SERVICE: Duration = Duration::from_millis(36);
 /// Time the limit is given to learn a change before it is judged.
 const LEARN: Duration = Duration::from_secs(2);
 
 /// Requests per second the service carries with `workers` per replica.
-fn capacity(workers: u32) -> f64 {
+pub(super) fn capacity(workers: u32) -> f64 {
     f64::from(workers) * REPLICAS.len() as f64 / SERVICE.as_secs_f64()
 }
 
@@ -139,7 +139,7 @@ impl Phase {
     }
 }
 
-async fn set_workers(env: &Env, workers: u32) -> Result<(), Error> {
+pub(super) async fn set_workers(env: &Env, workers: u32) -> Result<(), Error> {
     for r in 0..REPLICAS.len() {
         env.faults(r, &format!(r#"{{"capacity": {workers}}}"#))
             .await?;

@@ -13,6 +13,7 @@
 /// hundreds of ms) without failing on noise. The measured ratio is printed.
 pub const LATENCY_SLACK_MS: f64 = 10.0;
 
+mod capacity;
 mod cluster;
 mod degrade;
 mod learned;
@@ -136,6 +137,20 @@ pub const ALL: &[Spec] = &[
         claim: "one replica +500 ms, then recovered: identical replicas within 20% of their mean per second (p90), ≤ 25 requests to it while slow, 25–42% of three from 2 s after recovery",
         needs: &[],
         topology: Topology::Cluster("seawall.yaml"),
+    },
+    Spec {
+        id: 15,
+        name: "capacity-step",
+        claim: "0.8× load, half the capacity gone for 10 s, no admission keys: no breaker-open, ≥ 99% success 1 s after it returns, no second below 15% success, goodput in the dip ≥ 85% of it",
+        needs: &[],
+        topology: Topology::Cluster("learned.yaml"),
+    },
+    Spec {
+        id: 16,
+        name: "capacity-step-fixed",
+        claim: "as capacity-step with max_concurrent set by hand to the six workers: no second below 50% success, goodput in the dip ≥ 95% of it",
+        needs: &[],
+        topology: Topology::Cluster("capacity-fixed.yaml"),
     },
 ];
 
@@ -266,6 +281,8 @@ pub async fn run(spec: &Spec, env: &mut Env, opts: Opts) -> Result<Measured, Err
         11 => lifecycle::sigterm(env, opts).await,
         12 => learned::learned_limit(env, opts).await,
         13 => recovery::slow_then_recovered(env, opts).await,
+        15 => capacity::capacity_step(env, opts, false).await,
+        16 => capacity::capacity_step(env, opts, true).await,
         other => Err(format!("no scenario {other}").into()),
     }
 }
