@@ -64,6 +64,8 @@ mod tests {
             hang: true,
             reset_rate: Some(0.25),
             capacity: None,
+            grpc_status: None,
+            grpc_streamed: false,
         }
     }
 

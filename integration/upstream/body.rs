@@ -39,6 +39,8 @@ pub struct UpstreamBody {
     chunk_delay: Duration,
     pause: Option<Pin<Box<Sleep>>>,
     trailers: bool,
+    /// The `grpc-status` the trailers carry.
+    grpc_status: u32,
     /// `Some(length announced)` when the body is cut after half its data.
     reset: Option<u64>,
     _in_flight: Option<InFlight>,
@@ -75,6 +77,13 @@ impl UpstreamBody {
         self
     }
 
+    /// Ends the body with trailers whose `grpc-status` is `code`.
+    pub fn with_grpc_status(mut self, code: u32) -> Self {
+        self.trailers = true;
+        self.grpc_status = code;
+        self
+    }
+
     /// Announces the full length, sends only the first half of the data,
     /// then fails the body so the connection is aborted mid-response.
     pub fn with_reset(mut self) -> Self {
@@ -104,6 +113,7 @@ impl UpstreamBody {
             chunk_delay: Duration::ZERO,
             pause: None,
             trailers: false,
+            grpc_status: 0,
             reset: None,
             _in_flight: None,
         }
@@ -130,10 +140,10 @@ impl UpstreamBody {
     }
 }
 
-fn trailers() -> HeaderMap {
+fn trailers(grpc_status: u32) -> HeaderMap {
     let mut map = HeaderMap::new();
     map.insert("x-upstream-trailer", HeaderValue::from_static("done"));
-    map.insert("grpc-status", HeaderValue::from_static("0"));
+    map.insert("grpc-status", HeaderValue::from(grpc_status));
     map
 }
 
@@ -165,7 +175,7 @@ impl Body for UpstreamBody {
             return Poll::Ready(Some(Err(reset)));
         }
         if std::mem::take(&mut this.trailers) {
-            return Poll::Ready(Some(Ok(Frame::trailers(trailers()))));
+            return Poll::Ready(Some(Ok(Frame::trailers(trailers(this.grpc_status)))));
         }
         this._in_flight = None;
         Poll::Ready(None)

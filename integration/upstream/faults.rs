@@ -29,6 +29,13 @@ pub struct FaultFile {
     /// Most requests served at once; the rest wait (a worker pool). Replaces
     /// `--capacity` while set; 0 means unlimited.
     capacity: Option<usize>,
+    /// `grpc-status` answered to gRPC calls (to the `error_rate` share of
+    /// them, or to all); HTTP status faults do not apply to gRPC calls.
+    grpc_status: Option<u32>,
+    /// Send `grpc_status` in trailers after the body, instead of a
+    /// trailers-only answer.
+    #[serde(default)]
+    grpc_streamed: bool,
 }
 
 /// Validated fault defaults. Serialized back by `GET /_upstream/config`.
@@ -48,6 +55,10 @@ pub struct Faults {
     pub reset_rate: Option<f64>,
     /// Concurrency capacity override (`Some(0)` = unlimited).
     pub capacity: Option<usize>,
+    /// `grpc-status` of failed gRPC calls.
+    pub grpc_status: Option<u32>,
+    /// gRPC failures after the body, in its trailers.
+    pub grpc_streamed: bool,
 }
 
 impl FaultFile {
@@ -78,6 +89,8 @@ impl FaultFile {
             hang: self.hang,
             reset_rate: self.reset_rate,
             capacity: self.capacity,
+            grpc_status: self.grpc_status,
+            grpc_streamed: self.grpc_streamed,
         })
     }
 }
@@ -91,6 +104,18 @@ impl Faults {
             Some(_) => StatusCode::OK,
             None => self.status.unwrap_or(StatusCode::OK),
         }
+    }
+}
+
+impl Faults {
+    /// The `grpc-status` for one gRPC call, drawn as [`Faults::status_for`];
+    /// `None` when no gRPC fault is set.
+    pub fn grpc_for(&self, draw: f64) -> Option<u32> {
+        let code = self.grpc_status?;
+        Some(match self.error_rate {
+            Some(rate) if draw >= rate => 0,
+            _ => code,
+        })
     }
 }
 

@@ -60,6 +60,12 @@ pub async fn handle(
         return Ok(relay(&state, caller, &parts, &behaviour).await);
     }
 
+    let grpc = is_grpc(&parts)
+        .then(|| state.faults().grpc_for(fastrand::f64()))
+        .flatten();
+    if let Some(code) = grpc {
+        return Ok(grpc_answer(&state, code, &behaviour, in_flight));
+    }
     let (reply, content_type) = match behaviour.body_bytes {
         Some(len) => (
             UpstreamBody::generated(len, behaviour.chunk_delay),
@@ -93,6 +99,47 @@ pub async fn handle(
         response.headers_mut().insert("x-upstream-name", name);
     }
     Ok(response)
+}
+
+fn is_grpc(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// A gRPC call under a gRPC fault: HTTP 200 whatever the code; a failure
+/// in a trailers-only answer, or (`grpc_streamed`, and every success) in
+/// the trailers after a body.
+fn grpc_answer(
+    state: &State,
+    code: u32,
+    behaviour: &Behaviour,
+    in_flight: crate::state::InFlight,
+) -> Response<UpstreamBody> {
+    let streamed = code == 0 || state.faults().grpc_streamed;
+    let reply = if streamed {
+        let data = match behaviour.body_bytes {
+            Some(len) => UpstreamBody::generated(len, behaviour.chunk_delay),
+            None => UpstreamBody::full(&b"\0\0\0\0\0"[..]),
+        };
+        data.with_grpc_status(code)
+    } else {
+        UpstreamBody::empty()
+    };
+    let mut response = Response::new(reply.tracking(in_flight));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    if !streamed {
+        headers.insert("grpc-status", HeaderValue::from(code));
+    }
+    if let Ok(name) = HeaderValue::from_str(&state.name) {
+        headers.insert("x-upstream-name", name);
+    }
+    for (name, value) in &behaviour.headers {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
 }
 
 /// Middle-hop mode: the next hop's status, unless this replica is told to

@@ -38,6 +38,7 @@ pub use settings::Config;
 pub use settings::admin::{AdminSettings, AdminToken};
 pub use settings::admission::{AdaptiveLimitSettings, AdmissionSettings};
 pub use settings::cluster::{BalanceSettings, ClusterSettings, EndpointSpec, UpstreamProtocol};
+pub use settings::defaults;
 pub use settings::listener::{Http2Limits, ListenerSettings, ServerLimits};
 pub use settings::log::{LogFormat, LogSettings};
 pub use settings::memory::MemorySettings;

@@ -36,14 +36,7 @@ pub use crate::wire::reason::{ERROR_HEADER, NO_RETRY_HEADER, Rescue};
 /// travel inside the body, nor HTTP/1, which would drop trailers that
 /// were not announced and so present a cut body as complete.
 pub fn is_grpc_call(headers: &HeaderMap, version: Version) -> bool {
-    version == Version::HTTP_2
-        && crate::wire::headers::find(headers, &http::header::CONTENT_TYPE).is_some_and(|v| match v
-            .as_bytes()
-            .strip_prefix(b"application/grpc")
-        {
-            Some(rest) => rest.is_empty() || rest[0] == b'+' || rest[0] == b';',
-            None => false,
-        })
+    version == Version::HTTP_2 && crate::wire::grpc::is_grpc(headers)
 }
 
 /// The `grpc-status` of a gRPC call seawall ended for `reason`, when it is
@@ -59,12 +52,36 @@ pub fn grpc_status(reason: &str) -> Option<&'static str> {
     .then_some(GRPC_DEADLINE_EXCEEDED)
 }
 
-/// The response to a request that failed with `rescue`: gRPC's
-/// trailers-only form for a gRPC call ended by a timeout, else the HTTP one.
+/// The response to a request that failed with `rescue`: for a gRPC call,
+/// gRPC's trailers-only form with the `grpc-status` its HTTP answer maps
+/// to ([`grpc_code`]); else the HTTP one.
 pub fn answer(rescue: Rescue, grpc: bool) -> Response {
-    match grpc.then(|| grpc_status(rescue.reason)).flatten() {
-        Some(code) => rescue.grpc_response(code),
-        None => rescue.response(),
+    if grpc {
+        rescue.grpc_response(grpc_code(&rescue))
+    } else {
+        rescue.response()
+    }
+}
+
+/// The `grpc-status` a gRPC client is told for a call seawall answered
+/// with `rescue`. Timeouts are `DEADLINE_EXCEEDED` (as [`grpc_status`]);
+/// the rest follows gRPC's own HTTP-to-gRPC mapping
+/// (`doc/http-grpc-status-mapping.md` in grpc/grpc): a refusal (shed,
+/// breaker, no endpoint) and a failed upstream are `UNAVAILABLE`, which
+/// clients may retry; a body over the limit is `RESOURCE_EXHAUSTED`.
+pub fn grpc_code(rescue: &Rescue) -> &'static str {
+    if let Some(code) = grpc_status(rescue.reason) {
+        return code;
+    }
+    match rescue.status.as_u16() {
+        400 => "13",             // INTERNAL: a malformed call
+        401 => "16",             // UNAUTHENTICATED
+        403 => "7",              // PERMISSION_DENIED
+        404 => "12",             // UNIMPLEMENTED: no such route
+        408 | 504 => "4",        // DEADLINE_EXCEEDED
+        413 | 431 => "8",        // RESOURCE_EXHAUSTED
+        429 | 502 | 503 => "14", // UNAVAILABLE
+        _ => "2",                // UNKNOWN
     }
 }
 
@@ -277,9 +294,10 @@ mod tests {
         assert_eq!(rsp.headers()["grpc-message"], "seawall: timeout");
         // Not a gRPC call: the HTTP answer, as before.
         assert_eq!(answer(timeout, false).status(), StatusCode::GATEWAY_TIMEOUT);
-        // Not a timeout: gRPC clients read the HTTP status themselves.
-        let attempt = classify(&t::attempt());
-        assert_eq!(answer(attempt, true).status(), StatusCode::GATEWAY_TIMEOUT);
+        // An attempt's own timeout (the retries gave up on it) too.
+        let attempt = answer(classify(&t::attempt()), true);
+        assert_eq!(attempt.status(), StatusCode::OK);
+        assert_eq!(attempt.headers()["grpc-status"], "4");
     }
 
     #[test]
@@ -305,6 +323,42 @@ mod tests {
             assert!(!is_grpc_call(&with(ct), Version::HTTP_2), "{ct}");
         }
         assert!(!is_grpc_call(&HeaderMap::new(), Version::HTTP_2));
+    }
+
+    #[test]
+    fn every_answer_to_a_grpc_call_is_trailers_only_with_its_code() {
+        use crate::wire::reason::GRPC_STATUS;
+        for (rescue, code) in [
+            (
+                Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "shed-queue-full"),
+                "14",
+            ),
+            (
+                Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "breaker-open"),
+                "14",
+            ),
+            (
+                Rescue::new(StatusCode::SERVICE_UNAVAILABLE, "no-endpoint"),
+                "14",
+            ),
+            (Rescue::new(StatusCode::BAD_GATEWAY, "upstream-reset"), "14"),
+            (
+                Rescue::new(StatusCode::GATEWAY_TIMEOUT, "attempt-timeout"),
+                "4",
+            ),
+            (
+                Rescue::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large"),
+                "8",
+            ),
+            (Rescue::new(StatusCode::NOT_FOUND, "no-route"), "12"),
+        ] {
+            let rsp = answer(rescue.with_retry_after(Duration::from_millis(1500)), true);
+            let h = rsp.headers();
+            assert_eq!(rsp.status(), StatusCode::OK, "{}", rescue.reason);
+            assert_eq!(h[GRPC_STATUS], code, "{}", rescue.reason);
+            assert_eq!(h[ERROR_HEADER], rescue.reason);
+            assert_eq!(h["grpc-retry-pushback-ms"], "1500");
+        }
     }
 
     #[test]

@@ -133,7 +133,7 @@ impl Proxy {
                 traceparent,
             };
             let route = forwarded.as_ref().ok().map(|(_, route)| route.clone());
-            let rsp = self.finish(&snapshot, forwarded, log);
+            let rsp = self.finish(&snapshot, forwarded, log, grpc);
             busy.answered();
             // The connection stays busy (not idle) until the body is sent.
             Ok(rsp.map(|b| body::boxed(cut::Watched::new(b, route, grpc, busy))))
@@ -146,10 +146,11 @@ impl Proxy {
         snapshot: &crate::snapshot::Snapshot,
         forwarded: Result<(Response, Arc<Route<RouteTarget>>), Rescue>,
         log: Exchange,
+        grpc: bool,
     ) -> Response {
         let (mut rsp, route) = match forwarded {
             Ok((rsp, route)) => (rsp, Some(route)),
-            Err(refused) => (refused.response(), None),
+            Err(refused) => (rescue::answer(refused, grpc), None),
         };
         // The upstream hop's version says nothing about the downstream one.
         // An HTTP/1.0 client is answered as HTTP/1.1 on purpose: hyper

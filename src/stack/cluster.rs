@@ -113,7 +113,8 @@ impl Cluster {
             || RetryBudget::new(settings.retry.budget.clone()),
             |p| p.retry_budget.clone(),
         );
-        let classifier = Classifier::new(&settings.failure_statuses);
+        let classifier =
+            Classifier::new(&settings.failure_statuses).with_grpc(settings.failure_grpc_codes);
         endpoints.set_outlier(settings.outlier.clone(), classifier.clone());
         let health = match keep(|c| c.health) {
             Some(p) => p.health.clone(),

@@ -3,6 +3,7 @@
 //! of seawall's own headers. A leaf: it imports nothing from the crate.
 
 pub mod body;
+pub mod grpc;
 pub mod headers;
 pub mod reason;
 

@@ -117,9 +117,18 @@ impl Rescue {
         if self.no_retry {
             headers.insert(NO_RETRY_HEADER, HeaderValue::from_static("1"));
         }
+        if let Some(after) = self.retry_after {
+            // gRPC's Retry-After (gRFC A6): clients that retry wait this long.
+            let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
+            headers.insert(GRPC_PUSHBACK, HeaderValue::from(ms));
+        }
         rsp
     }
 }
+
+/// gRPC's server pushback (gRFC A6): milliseconds to wait before a retry;
+/// negative or malformed means "do not retry".
+pub const GRPC_PUSHBACK: HeaderName = HeaderName::from_static("grpc-retry-pushback-ms");
 
 /// The fields that end a gRPC call seawall ended for `reason`:
 /// `grpc-status: code` and `grpc-message: seawall: <reason>`.

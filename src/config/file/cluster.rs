@@ -39,6 +39,8 @@ pub(crate) struct ClusterFile {
     pub admission: Option<AdmissionFile>,
     /// Statuses counted as upstream failures.
     pub failure_statuses: Option<Spanned<Vec<Spanned<u16>>>>,
+    /// gRPC statuses counted as upstream failures.
+    pub failure_grpc_codes: Option<Spanned<Vec<Spanned<String>>>>,
     /// Circuit breaker.
     pub breaker: Option<BreakerFile>,
     /// Outlier ejection.

@@ -18,6 +18,8 @@ pub(crate) struct RetryFile {
     pub on: Option<Spanned<Vec<Spanned<String>>>>,
     /// Retried response statuses.
     pub statuses: Option<Spanned<Vec<Spanned<u16>>>>,
+    /// Retried gRPC statuses (of trailers-only answers).
+    pub grpc_codes: Option<Spanned<Vec<Spanned<String>>>>,
     /// Exponential backoff with full jitter.
     pub backoff: Option<BackoffFile>,
     /// Longest upstream `Retry-After` honoured.

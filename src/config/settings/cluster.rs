@@ -46,6 +46,8 @@ pub struct ClusterSettings {
     /// Upstream response statuses that count as failures for the breaker
     /// and outlier ejection (see `middleware::classify`).
     pub failure_statuses: Vec<u16>,
+    /// gRPC statuses that count as failures for the breaker and ejection.
+    pub failure_grpc_codes: crate::wire::grpc::Codes,
     /// The cluster circuit breaker.
     pub breaker: BreakerSettings,
     /// Per-endpoint outlier ejection.

@@ -3,6 +3,7 @@
 //! values. `config/seawall.yaml` documents each of them. The few bounds
 //! (smallest or largest accepted value) sit beside the default they bound.
 
+use crate::wire::grpc::{self, Codes};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -153,6 +154,16 @@ pub const RETRY_ENABLED: bool = true;
 pub const RETRY_MAX_ATTEMPTS: u32 = 3;
 /// Largest accepted `retry.max_attempts`.
 pub const RETRY_MAX_ATTEMPTS_LIMIT: u32 = 10;
+/// `clusters[].failure_grpc_codes`: the gRPC statuses that say the server
+/// could not serve (the rest, such as `NOT_FOUND`, are answers).
+pub const FAILURE_GRPC_CODES: Codes = Codes::of(&[
+    grpc::UNAVAILABLE,
+    grpc::DEADLINE_EXCEEDED,
+    grpc::INTERNAL,
+    grpc::UNKNOWN,
+]);
+/// `retry.grpc_codes`: `UNAVAILABLE` says the call was not served.
+pub const RETRY_GRPC_CODES: Codes = Codes::of(&[grpc::UNAVAILABLE]);
 /// `retry.statuses`
 pub const RETRY_STATUSES: [u16; 1] = [503];
 /// `retry.backoff.base`

@@ -21,7 +21,7 @@ use shutdown::ShutdownSettings;
 pub(crate) mod admin;
 pub(crate) mod admission;
 pub(crate) mod cluster;
-pub(crate) mod defaults;
+pub mod defaults;
 pub(crate) mod listener;
 pub(crate) mod log;
 pub(crate) mod memory;

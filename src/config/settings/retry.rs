@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::wire::grpc::Codes;
+
 /// A cluster's `retry:` block.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RetrySettings {
@@ -27,6 +29,8 @@ pub struct RetryPolicy {
     pub on: Vec<RetryOn>,
     /// Upstream response statuses that may be retried.
     pub statuses: Vec<u16>,
+    /// gRPC statuses (of a trailers-only answer) that may be retried.
+    pub grpc_codes: Codes,
     /// Base of the exponential backoff (the cap of the first jittered wait).
     #[serde(with = "crate::config::duration::serde_str")]
     pub backoff_base: Duration,
@@ -106,6 +110,7 @@ impl Default for RetryPolicy {
             max_attempts: NonZeroU32::new(d::RETRY_MAX_ATTEMPTS).unwrap_or(NonZeroU32::MIN),
             on: RetryOn::ALL.to_vec(),
             statuses: d::RETRY_STATUSES.to_vec(),
+            grpc_codes: d::RETRY_GRPC_CODES,
             backoff_base: d::RETRY_BACKOFF_BASE,
             backoff_max: d::RETRY_BACKOFF_MAX,
             max_retry_after: d::RETRY_MAX_RETRY_AFTER,

@@ -80,6 +80,33 @@ fn non_5xx_failure_status_is_rejected() {
 }
 
 #[test]
+fn grpc_failure_and_retry_codes_by_name_or_number_with_located_errors() {
+    let c = &with("").unwrap().clusters[0];
+    let names = |codes: crate::wire::grpc::Codes| codes.names().collect::<Vec<_>>();
+    assert_eq!(
+        names(c.failure_grpc_codes),
+        ["unknown", "deadline_exceeded", "internal", "unavailable"]
+    );
+    assert_eq!(names(c.retry.policy.grpc_codes), ["unavailable"]);
+    let c = &with("    failure_grpc_codes: [UNAVAILABLE, 13]\n    retry: { grpc_codes: [unavailable, cancelled] }\n")
+        .unwrap()
+        .clusters[0];
+    assert_eq!(names(c.failure_grpc_codes), ["internal", "unavailable"]);
+    assert_eq!(
+        names(c.retry.policy.grpc_codes),
+        ["cancelled", "unavailable"]
+    );
+    let (line, col, key, msg) = err("    failure_grpc_codes: [unavailable, busy]\n");
+    assert_eq!(
+        (line, col, key.as_str()),
+        (10, 39, "clusters[0].failure_grpc_codes[1]")
+    );
+    assert!(msg.contains("resource_exhausted"), "{msg}");
+    let (_, _, key, _) = err("    retry: { grpc_codes: [ok] }\n");
+    assert_eq!(key, "clusters[0].retry.grpc_codes[0]");
+}
+
+#[test]
 fn bad_window_and_zero_probes_are_rejected() {
     let (_, _, key, msg) = err("    breaker: { window: 2.5 }\n");
     assert_eq!(key, "clusters[0].breaker.window");

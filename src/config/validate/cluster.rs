@@ -66,6 +66,11 @@ pub(super) fn cluster(raw: &ClusterFile, key: &str) -> Result<ClusterSettings, C
             raw.failure_statuses.as_ref(),
             &format!("{key}.failure_statuses"),
         )?,
+        failure_grpc_codes: scalar::grpc_codes(
+            raw.failure_grpc_codes.as_ref(),
+            &format!("{key}.failure_grpc_codes"),
+            defaults::FAILURE_GRPC_CODES,
+        )?,
         breaker: resilience::breaker(raw.breaker.as_ref(), &format!("{key}.breaker"))?,
         outlier: resilience::outlier(raw.outlier.as_ref(), &format!("{key}.outlier"))?,
         retry: retry::cluster(raw.retry.as_ref(), &format!("{key}.retry"))?,

@@ -15,7 +15,7 @@ use super::super::file::scalar::SizeFile;
 use super::super::settings::defaults;
 use super::super::settings::retry::{RetryBudgetSettings, RetryOn, RetryPolicy, RetrySettings};
 use super::error;
-use super::scalar::{positive_duration, positive_size, ratio};
+use super::scalar::{grpc_codes, positive_duration, positive_size, ratio};
 
 /// A cluster's `retry:` block (`None`: every default).
 pub(super) fn cluster(raw: Option<&RetryFile>, key: &str) -> Result<RetrySettings, ConfigError> {
@@ -63,6 +63,14 @@ fn policy(blocks: &[(&RetryFile, &str)]) -> Result<RetryPolicy, ConfigError> {
         Some((b, key)) => statuses(b.statuses.as_ref(), &format!("{key}.statuses"))?,
         None => defaults::RETRY_STATUSES.to_vec(),
     };
+    let grpc_codes = match first(|b| b.grpc_codes.is_some()) {
+        Some((b, key)) => grpc_codes(
+            b.grpc_codes.as_ref(),
+            &format!("{key}.grpc_codes"),
+            defaults::RETRY_GRPC_CODES,
+        )?,
+        None => defaults::RETRY_GRPC_CODES,
+    };
     let base_at = first(|b| b.backoff.as_ref().is_some_and(|o| o.base.is_some()));
     let max_at = first(|b| b.backoff.as_ref().is_some_and(|o| o.max.is_some()));
     let backoff = |at: Option<(&RetryFile, &str)>, field: &str, default: Duration| match at {
@@ -107,6 +115,7 @@ fn policy(blocks: &[(&RetryFile, &str)]) -> Result<RetryPolicy, ConfigError> {
         max_attempts,
         on,
         statuses,
+        grpc_codes,
         backoff_base,
         backoff_max,
         max_retry_after,

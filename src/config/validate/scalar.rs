@@ -18,6 +18,7 @@ use super::super::error::ConfigError;
 use super::super::file::scalar::{NumberOrText, SizeFile};
 use super::super::settings::cluster::EndpointSpec;
 use super::error;
+use crate::wire::grpc::{CODE_NAMES, Codes, code_named};
 
 /// Size units accepted after a number, with their multipliers.
 const SIZE_UNITS: [(&str, u64); 7] = [
@@ -247,4 +248,32 @@ pub(super) fn ratio(
         ));
     }
     Ok(value)
+}
+
+/// A list of gRPC status codes, by name (`unavailable`, any case) or
+/// number; `default` when absent. `ok` is refused: it is never a failure.
+pub(super) fn grpc_codes(
+    raw: Option<&Spanned<Vec<Spanned<String>>>>,
+    key: &str,
+    default: Codes,
+) -> Result<Codes, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    let mut out = Codes::default();
+    for (i, name) in raw.value.iter().enumerate() {
+        match code_named(&name.value) {
+            Some(code) if code != 0 => out.insert(code),
+            _ => {
+                return Err(error(
+                    name,
+                    &format!("{key}[{i}]"),
+                    format!(
+                        "`{}` is not a gRPC failure status; expected one of {} (or its number)",
+                        name.value,
+                        CODE_NAMES[1..].join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(out)
 }

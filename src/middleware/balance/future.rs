@@ -22,6 +22,7 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 
 use super::inflight::InFlight;
+use crate::middleware::classify::{Classifier, Watched};
 use crate::upstream::ConnectionReady;
 use crate::wire::BoxError;
 
@@ -72,6 +73,7 @@ impl<F, RB, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<http::Response<RB>, E>>,
     E: Into<BoxError>,
+    RB: Watched,
 {
     type Output = Result<http::Response<RB>, BoxError>;
 
@@ -93,6 +95,14 @@ where
                     guard.elapsed().min(ready.0.elapsed())
                 });
                 let result = result.map_err(Into::into);
+                if result.as_ref().is_ok_and(Classifier::deferred) {
+                    // A gRPC stream: the endpoint's latency now, its
+                    // outcome at the trailers.
+                    let verdict = guard.complete_later(rtt);
+                    return Poll::Ready(result.map(|response| {
+                        response.map(|body| body.on_end(move |end| verdict.report(end)))
+                    }));
+                }
                 guard.complete_with(rtt, result.is_ok(), |classifier| match &result {
                     Ok(response) => classifier.response(response),
                     Err(error) => classifier.error(error),

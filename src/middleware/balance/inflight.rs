@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::endpoint::Endpoint;
 use super::set::EndpointSet;
-use crate::middleware::classify::{Classifier, Outcome};
+use crate::middleware::classify::{Classifier, End, Outcome};
 
 /// Counts one request against an endpoint for as long as it lives.
 ///
@@ -92,6 +92,17 @@ impl InFlight {
         self.completed = true;
     }
 
+    /// [`InFlight::complete`] now, and the outcome later, through the
+    /// returned [`Verdict`].
+    pub fn complete_later(self, rtt: Duration) -> Verdict {
+        let verdict = Verdict {
+            endpoint: self.endpoint.clone(),
+            set: self.set.clone(),
+        };
+        self.complete(rtt);
+        verdict
+    }
+
     /// [`InFlight::complete`] for an answer, [`InFlight::fail`] for `None`,
     /// and reports the outcome `judge` reads with the cluster's classifier.
     pub fn complete_with(
@@ -107,6 +118,22 @@ impl InFlight {
             self.complete(rtt);
         } else {
             self.fail(rtt);
+        }
+    }
+}
+
+/// The outcome of a request still to be reported, when its body ends
+/// (a streamed gRPC response: its status is in the trailers).
+pub struct Verdict {
+    endpoint: Arc<Endpoint>,
+    set: Option<Arc<EndpointSet>>,
+}
+
+impl Verdict {
+    /// Reports how the response ended to the set's outlier detection.
+    pub fn report(self, end: End) {
+        if let Some(set) = &self.set {
+            set.report(&self.endpoint, |c| c.end(end), Instant::now());
         }
     }
 }

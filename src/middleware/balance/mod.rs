@@ -255,6 +255,7 @@ impl<S, B, RB> Service<http::Request<B>> for Balance<S>
 where
     S: Service<http::Request<B>, Response = http::Response<RB>>,
     S::Error: Into<BoxError>,
+    RB: crate::middleware::classify::Watched,
 {
     type Response = http::Response<RB>;
     type Error = BoxError;

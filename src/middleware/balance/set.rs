@@ -113,7 +113,8 @@ impl EndpointSet {
     ) {
         let policy = self.outlier.load();
         match judge(&policy.classifier) {
-            Outcome::Ignored => {}
+            // A replica that says it is busy is not broken.
+            Outcome::Ignored | Outcome::Overloaded => {}
             Outcome::Success => {
                 endpoint.update_health(|h| (h.success(&policy.settings, now), Vec::new()));
             }

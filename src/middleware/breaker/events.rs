@@ -32,6 +32,8 @@ impl From<Outcome> for Call {
             Outcome::Success => Self::Success,
             Outcome::Failure => Self::Failure,
             Outcome::Ignored => Self::Ignored,
+            // Busy, not broken: the throttle's business, like a timeout.
+            Outcome::Overloaded => Self::TimedOut,
         }
     }
 }

@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 
 use super::shared::Ticket;
 use super::state::Call;
-use crate::middleware::classify::{Classifier, Outcome};
+use crate::middleware::classify::{Classifier, Outcome, Watched};
 use crate::middleware::timeout::{AttemptTimeout, HeaderTimeout};
 use crate::wire::BoxError;
 
@@ -63,6 +63,7 @@ impl<F, RB, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<http::Response<RB>, E>>,
     E: Into<BoxError>,
+    RB: Watched,
 {
     type Output = Result<http::Response<RB>, BoxError>;
 
@@ -77,13 +78,24 @@ where
                 classifier,
             } => {
                 let result = ready!(future.poll(cx)).map_err(Into::into);
-                let call = match &result {
-                    Ok(response) => classifier.response(response).into(),
-                    Err(error) => judge_error(classifier, error),
+                let Some(ticket) = ticket.take() else {
+                    return Poll::Ready(result);
                 };
-                if let Some(ticket) = ticket.take() {
-                    ticket.finish(call);
-                }
+                let call = match result {
+                    Ok(response) if Classifier::deferred(&response) => {
+                        // A gRPC stream: its status comes in the trailers.
+                        let elapsed = ticket.elapsed();
+                        let classifier = classifier.clone();
+                        return Poll::Ready(Ok(response.map(|body| {
+                            body.on_end(move |end| {
+                                ticket.finish_after(classifier.end(end).into(), elapsed);
+                            })
+                        })));
+                    }
+                    Ok(ref response) => classifier.response(response).into(),
+                    Err(ref error) => judge_error(classifier, error),
+                };
+                ticket.finish(call);
                 Poll::Ready(result)
             }
         }

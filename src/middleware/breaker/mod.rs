@@ -107,6 +107,7 @@ impl<S, B, RB> Service<http::Request<B>> for BreakerService<S>
 where
     S: Service<http::Request<B>, Response = http::Response<RB>>,
     S::Error: Into<BoxError>,
+    RB: crate::middleware::classify::Watched,
 {
     type Response = http::Response<RB>;
     type Error = BoxError;

@@ -8,6 +8,7 @@
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -217,6 +218,20 @@ impl Ticket {
     pub fn finish(mut self, call: Call) {
         self.done = true;
         self.breaker.finish(self.kind, Some(call), self.started);
+    }
+
+    /// Records how a call ended whose answer began `elapsed` after it was
+    /// admitted (a streamed gRPC response, judged at its trailers): its
+    /// latency is the answer's, not the stream's.
+    pub fn finish_after(mut self, call: Call, elapsed: Duration) {
+        self.done = true;
+        let started = Instant::now().checked_sub(elapsed).unwrap_or(self.started);
+        self.breaker.finish(self.kind, Some(call), started);
+    }
+
+    /// Time since the call was admitted.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 }
 

@@ -213,7 +213,9 @@ impl BreakerState {
                 let in_flight = in_flight.saturating_sub(1);
                 let slow_counts = slow && self.settings.slow_call_rate > 0.0;
                 match outcome {
-                    Outcome::Failure => Some(self.trip(Cause::ProbeFailed, now)),
+                    Outcome::Failure | Outcome::Overloaded => {
+                        Some(self.trip(Cause::ProbeFailed, now))
+                    }
                     Outcome::Success if slow_counts => Some(self.trip(Cause::ProbeFailed, now)),
                     Outcome::Success => {
                         let successes = successes + 1;

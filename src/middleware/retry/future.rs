@@ -27,6 +27,7 @@ use crate::middleware::balance::EndpointHint;
 use crate::middleware::classify::Classifier;
 use crate::wire::BoxError;
 use crate::wire::body::{self, Request, Response};
+use crate::wire::grpc;
 use crate::wire::reason::{ERROR_HEADER, NO_RETRY_HEADER};
 
 /// The attempt number, sent upstream on every attempt (1 for the first).
@@ -213,6 +214,11 @@ fn attempt_request(
     if attempt > 1 {
         req.headers_mut()
             .insert(ATTEMPT_HEADER, attempt_value(attempt));
+        if grpc::is_grpc(&parts.headers) {
+            // gRFC A6: how many attempts came before this one.
+            req.headers_mut()
+                .insert(grpc::PREVIOUS_ATTEMPTS, attempt_value(attempt - 1));
+        }
     }
     req.extensions_mut().insert(hint.clone());
     req

@@ -12,9 +12,10 @@ use http::{HeaderMap, Method};
 use super::backoff::{Backoff, retry_after};
 use super::budget::{AttemptOutcome, Refusal};
 use crate::config::{RetryOn, RetryPolicy};
-use crate::middleware::classify::{Classifier, Outcome};
+use crate::middleware::classify::{Classifier, Outcome, trailers_only};
 use crate::middleware::timeout::{AttemptTimeout, HeaderTimeout};
 use crate::wire::BoxError;
+use crate::wire::grpc::{self, Pushback};
 
 /// The header that makes a non-idempotent request safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -37,6 +38,8 @@ pub struct Judged {
 pub enum Failure {
     /// A listed status.
     Status(u16),
+    /// A listed gRPC status, in a trailers-only answer.
+    Grpc(u32),
     /// An error condition.
     Error(RetryOn),
 }
@@ -84,9 +87,12 @@ pub fn judge_response<B>(
 ) -> Judged {
     let outcome = match classifier.response(rsp) {
         Outcome::Success => AttemptOutcome::Success,
-        Outcome::Failure => AttemptOutcome::Failure,
+        Outcome::Failure | Outcome::Overloaded => AttemptOutcome::Failure,
         Outcome::Ignored => AttemptOutcome::Local,
     };
+    if let Some(code) = trailers_only(rsp) {
+        return judge_grpc(code, outcome, rsp.headers(), policy);
+    }
     let status = rsp.status().as_u16();
     let listed = outcome != AttemptOutcome::Local && policy.statuses.contains(&status);
     Judged {
@@ -94,6 +100,33 @@ pub fn judge_response<B>(
         retryable: listed.then_some(Failure::Status(status)),
         unprocessed: false,
         retry_after: retry_after(rsp.headers()),
+    }
+}
+
+/// A trailers-only gRPC answer with status `code`: retried when the policy
+/// lists the code, unless the server's pushback says never (gRFC A6); its
+/// pushback is honoured like `Retry-After`. `UNAVAILABLE` says the call was
+/// not served, so it is retried whatever the method (every gRPC call is a
+/// POST); any other listed code (`DEADLINE_EXCEEDED`, `CANCELLED`) only
+/// when the call is safe to repeat (an `Idempotency-Key`).
+fn judge_grpc(
+    code: u32,
+    outcome: AttemptOutcome,
+    headers: &HeaderMap,
+    policy: &RetryPolicy,
+) -> Judged {
+    let pushback = grpc::pushback(headers);
+    let listed = outcome != AttemptOutcome::Local
+        && policy.grpc_codes.contains(code)
+        && pushback != Some(Pushback::Never);
+    Judged {
+        outcome,
+        retryable: listed.then_some(Failure::Grpc(code)),
+        unprocessed: code == grpc::UNAVAILABLE,
+        retry_after: match pushback {
+            Some(Pushback::After(wait)) => Some(wait),
+            _ => None,
+        },
     }
 }
 

@@ -477,3 +477,93 @@ fn a_retry_to_an_untried_endpoint_starts_at_once_unless_the_upstream_asks_to_wai
         state::Decision::Retry(100 * MS)
     );
 }
+
+/// A trailers-only gRPC answer with `code`, and a pushback if given.
+fn grpc_answer(code: &'static str, pushback: Option<&'static str>) -> Response {
+    let mut rsp = status(200);
+    let h = rsp.headers_mut();
+    h.insert("content-type", "application/grpc".parse().unwrap());
+    h.insert("grpc-status", code.parse().unwrap());
+    if let Some(ms) = pushback {
+        h.insert("grpc-retry-pushback-ms", ms.parse().unwrap());
+    }
+    rsp
+}
+
+fn grpc_call() -> Request {
+    let mut req = request(Method::POST);
+    req.headers_mut()
+        .insert("content-type", "application/grpc".parse().unwrap());
+    req
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_trailers_only_unavailable_grpc_call_is_retried_though_it_is_a_post() {
+    let inner = Scripted::new(vec![
+        Ok(grpc_answer("14", None)),
+        Ok(grpc_answer("0", None)),
+    ]);
+    let mut svc = service(&inner, roomy());
+    let rsp = send(&mut svc, grpc_call()).await.unwrap();
+    assert_eq!(rsp.headers()["grpc-status"], "0");
+    assert_eq!(inner.calls(), 2);
+    // gRFC A6: the retry says how many attempts came before it.
+    assert!(
+        !inner
+            .seen(0)
+            .headers
+            .contains_key("grpc-previous-rpc-attempts")
+    );
+    assert_eq!(inner.seen(1).headers["grpc-previous-rpc-attempts"], "1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn grpc_pushback_is_honoured_and_a_negative_one_stops_retries() {
+    let inner = Scripted::new(vec![Ok(grpc_answer("14", Some("-1")))]);
+    let mut svc = service(&inner, roomy());
+    let rsp = send(&mut svc, grpc_call()).await.unwrap();
+    assert_eq!(rsp.headers()["grpc-status"], "14");
+    assert_eq!(inner.calls(), 1);
+
+    let inner = Scripted::new(vec![
+        Ok(grpc_answer("14", Some("300"))),
+        Ok(grpc_answer("0", None)),
+    ]);
+    let mut svc = service(&inner, roomy());
+    let started = tokio::time::Instant::now();
+    let rsp = send(&mut svc, grpc_call()).await.unwrap();
+    assert_eq!(rsp.headers()["grpc-status"], "0");
+    assert!(
+        started.elapsed() >= 300 * MS,
+        "waited {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn other_grpc_failures_are_not_retried_by_default_nor_unsafe_ones() {
+    // INTERNAL is a failure (breaker, ejection) but not retryable.
+    let inner = Scripted::new(vec![Ok(grpc_answer("13", None))]);
+    let mut svc = service(&inner, roomy());
+    send(&mut svc, grpc_call()).await.unwrap();
+    assert_eq!(inner.calls(), 1);
+    // DEADLINE_EXCEEDED listed: retried only when safe to repeat.
+    let policy = RetryPolicy {
+        grpc_codes: crate::wire::grpc::Codes::of(&[4, 14]),
+        ..RetryPolicy::default()
+    };
+    let layer = |inner: &Scripted| {
+        RetryLayer::with_seed(policy.clone(), roomy(), Classifier::new(&[503]), 7)
+            .layer(inner.clone())
+    };
+    let inner = Scripted::new(vec![Ok(grpc_answer("4", None))]);
+    send(&mut layer(&inner), grpc_call()).await.unwrap();
+    assert_eq!(inner.calls(), 1, "a POST that may have been served");
+    let inner = Scripted::new(vec![Ok(grpc_answer("4", None)), Ok(grpc_answer("0", None))]);
+    let mut keyed = grpc_call();
+    keyed
+        .headers_mut()
+        .insert("idempotency-key", "k1".parse().unwrap());
+    send(&mut layer(&inner), keyed).await.unwrap();
+    assert_eq!(inner.calls(), 2, "an idempotent call");
+}

@@ -22,6 +22,23 @@
 //!
 //! Local rejections never count: a sidecar that ejects healthy hosts because
 //! of its own overflow is a known failure of other proxies.
+//!
+//! **A gRPC call** answers HTTP 200 whatever happened; its outcome is the
+//! `grpc-status` (`grpc.rs`): in the headers of a trailers-only response,
+//! judged at once like an HTTP status, or in the trailers after a streamed
+//! body, judged when the body ends (`trailers.rs`: the breaker and ejection
+//! hold their verdict until then; retries cannot act on it, the response
+//! has gone downstream). The cluster's `failure_grpc_codes` are failures;
+//! `RESOURCE_EXHAUSTED` is [`Outcome::Overloaded`]: the breaker counts it as
+//! overload (its throttle, not its failure streak) and ejection ignores it,
+//! since a replica that says it is busy is not broken.
+
+mod grpc;
+
+pub use grpc::trailers_only;
+mod trailers;
+
+pub use trailers::{End, Watched, on_end};
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -29,6 +46,7 @@ use std::fmt;
 use http::StatusCode;
 
 use crate::wire::BoxError;
+pub use crate::wire::grpc::Codes;
 use crate::wire::headers::find;
 use crate::wire::reason::NO_RETRY_HEADER;
 
@@ -41,28 +59,73 @@ pub enum Outcome {
     Failure,
     /// Says nothing about the upstream (a local refusal, the client's fault).
     Ignored,
+    /// The upstream said it is overloaded (gRPC `RESOURCE_EXHAUSTED`): the
+    /// breaker's throttle counts it, ejection does not.
+    Overloaded,
 }
 
 /// Classifies outcomes with one cluster's failure statuses.
 #[derive(Clone, Debug)]
 pub struct Classifier {
     statuses: std::sync::Arc<[u16]>,
+    grpc: Codes,
 }
 
 impl Classifier {
-    /// A classifier counting `statuses` as failures.
+    /// A classifier counting `statuses` as failures, and gRPC's default
+    /// failure codes.
     pub fn new(statuses: &[u16]) -> Self {
         Self {
             statuses: statuses.into(),
+            grpc: crate::config::defaults::FAILURE_GRPC_CODES,
         }
     }
 
-    /// The outcome of a response.
+    /// The same, counting the gRPC status `codes` as failures.
+    pub fn with_grpc(self, codes: Codes) -> Self {
+        Self {
+            grpc: codes,
+            ..self
+        }
+    }
+
+    /// The outcome of a response (for a gRPC call whose status is still to
+    /// come in the trailers, see [`Classifier::deferred`]: success so far).
     pub fn response<B>(&self, response: &http::Response<B>) -> Outcome {
-        self.status(
-            response.status(),
-            find(response.headers(), &NO_RETRY_HEADER).is_some(),
-        )
+        let shed = find(response.headers(), &NO_RETRY_HEADER).is_some();
+        match grpc::trailers_only(response) {
+            Some(_) if shed => Outcome::Ignored,
+            Some(code) => self.grpc(code),
+            None => self.status(response.status(), shed),
+        }
+    }
+
+    /// Whether `response` is a gRPC call whose `grpc-status` comes in the
+    /// trailers: its outcome is known only when its body ends ([`on_end`]).
+    pub fn deferred<B>(response: &http::Response<B>) -> bool {
+        grpc::streamed(response)
+    }
+
+    /// The outcome of a gRPC call that ended with status `code`.
+    pub fn grpc(&self, code: u32) -> Outcome {
+        if code == crate::wire::grpc::RESOURCE_EXHAUSTED {
+            Outcome::Overloaded
+        } else if code != crate::wire::grpc::OK && self.grpc.contains(code) {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        }
+    }
+
+    /// The outcome of a streamed gRPC response's end (see [`on_end`]).
+    pub fn end(&self, end: End) -> Outcome {
+        match end {
+            End::Status(code) => self.grpc(code),
+            // No status at all: gRPC calls that `INTERNAL`; a broken
+            // stream is the upstream's failure.
+            End::Missing | End::Broken => Outcome::Failure,
+            End::Dropped => Outcome::Ignored,
+        }
     }
 
     /// The outcome of a status; `shed` when a seawall downstream marked it.
@@ -156,6 +219,36 @@ mod tests {
             Outcome::Success
         );
         assert_eq!(c.status(StatusCode::NOT_FOUND, false), Outcome::Success);
+    }
+
+    fn grpc(status: Option<&'static str>) -> http::Response<()> {
+        let mut rsp = http::Response::builder().header("content-type", "application/grpc");
+        if let Some(code) = status {
+            rsp = rsp.header("grpc-status", code);
+        }
+        rsp.body(()).unwrap()
+    }
+
+    #[test]
+    fn grpc_calls_are_judged_by_their_status_not_their_http_200() {
+        let c = classifier();
+        assert_eq!(c.response(&grpc(Some("0"))), Outcome::Success);
+        assert_eq!(c.response(&grpc(Some("14"))), Outcome::Failure);
+        assert_eq!(c.response(&grpc(Some("4"))), Outcome::Failure);
+        // An answer, not a failure of the server.
+        assert_eq!(c.response(&grpc(Some("5"))), Outcome::Success);
+        assert_eq!(c.response(&grpc(Some("8"))), Outcome::Overloaded);
+        // Configured codes replace the defaults.
+        let only_internal = classifier().with_grpc(Codes::of(&[13]));
+        assert_eq!(only_internal.response(&grpc(Some("14"))), Outcome::Success);
+        assert_eq!(only_internal.response(&grpc(Some("13"))), Outcome::Failure);
+        // The status is still to come: judged at the end of the body.
+        assert!(Classifier::deferred(&grpc(None)));
+        assert!(!Classifier::deferred(&grpc(Some("0"))));
+        assert_eq!(c.end(End::Status(14)), Outcome::Failure);
+        assert_eq!(c.end(End::Status(0)), Outcome::Success);
+        assert_eq!(c.end(End::Missing), Outcome::Failure);
+        assert_eq!(c.end(End::Dropped), Outcome::Ignored);
     }
 
     #[test]
