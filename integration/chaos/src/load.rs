@@ -21,6 +21,21 @@ use crate::record::{Failure, Run, Sample, Window};
 /// The HTTP client every request of a run shares (HTTP/1.1, pooled).
 pub type HttpClient = Client<HttpConnector, Empty<Bytes>>;
 
+/// A pooled client sized for thousands of concurrent requests; HTTP/2 over
+/// cleartext (prior knowledge) for gRPC calls.
+pub fn client_for(load: &Load) -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_millis(500)));
+    if load.grpc {
+        Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .build(connector)
+    } else {
+        client()
+    }
+}
+
 /// A pooled client sized for thousands of concurrent requests.
 pub fn client() -> HttpClient {
     let mut connector = HttpConnector::new();
@@ -45,6 +60,9 @@ pub struct Load {
     /// Budget sent as `x-seawall-timeout-ms`; the client gives up one
     /// second after it.
     pub deadline: Duration,
+    /// Send gRPC calls (HTTP/2 POSTs with a gRPC content type) and judge
+    /// them by their `grpc-status`.
+    pub grpc: bool,
 }
 
 impl Load {
@@ -54,6 +72,7 @@ impl Load {
             phases: vec![(rate, length)],
             url,
             deadline: Duration::from_secs(1),
+            grpc: false,
         }
     }
 
@@ -167,13 +186,20 @@ async fn one(client: &HttpClient, load: &Load, scheduled: Instant, at: Duration)
         reason: None,
         replica: None,
         retry_after: false,
+        grpc_status: None,
     };
-    let req = http::Request::get(&load.url)
-        .header(
-            "x-seawall-timeout-ms",
-            load.deadline.as_millis().to_string(),
-        )
-        .body(Empty::new());
+    let mut req = http::Request::get(&load.url).header(
+        "x-seawall-timeout-ms",
+        load.deadline.as_millis().to_string(),
+    );
+    if load.grpc {
+        req = req
+            .method(http::Method::POST)
+            .version(http::Version::HTTP_2)
+            .header("content-type", "application/grpc")
+            .header("te", "trailers");
+    }
+    let req = req.body(Empty::new());
     let Ok(req) = req else {
         sample.failure = Some(Failure::Refused);
         return sample;
@@ -187,11 +213,20 @@ async fn one(client: &HttpClient, load: &Load, scheduled: Instant, at: Duration)
             }
         })?;
         let (parts, body) = response.into_parts();
-        body.collect().await.map_err(|_| Failure::Broken)?;
-        Ok::<_, Failure>(parts)
+        let collected = body.collect().await.map_err(|_| Failure::Broken)?;
+        let trailers = collected.trailers().cloned().unwrap_or_default();
+        Ok::<_, Failure>((parts, trailers))
     };
     match timeout(load.deadline + Duration::from_secs(1), exchange).await {
-        Ok(Ok(parts)) => {
+        Ok(Ok((parts, trailers))) => {
+            if load.grpc {
+                sample.grpc_status = [&parts.headers, &trailers]
+                    .iter()
+                    .find_map(|h| h.get("grpc-status"))
+                    .map(|v| v.to_str().ok().and_then(|s| s.parse().ok()).unwrap_or(2))
+                    // No status at all: gRPC calls that INTERNAL.
+                    .or(Some(13));
+            }
             let header = |name: &str| {
                 parts
                     .headers

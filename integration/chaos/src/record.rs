@@ -37,12 +37,15 @@ pub struct Sample {
     pub replica: Option<String>,
     /// Whether a `Retry-After` header came with it.
     pub retry_after: bool,
+    /// A gRPC call's `grpc-status` (trailers-only, or in the trailers).
+    pub grpc_status: Option<u32>,
 }
 
 impl Sample {
-    /// A 2xx answer.
+    /// A 2xx answer (for a gRPC call, with `grpc-status: 0`).
     pub fn ok(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
+            && self.grpc_status.is_none_or(|c| c == 0)
     }
 
     /// A 503 that seawall's admission control made (load shedding).
@@ -209,6 +212,7 @@ mod tests {
             reason: (status == Some(503)).then(|| "shed-queue-full".to_owned()),
             replica: status.map(|_| if at_ms.is_multiple_of(2) { "a" } else { "b" }.to_owned()),
             retry_after: false,
+            grpc_status: None,
         }
     }
 

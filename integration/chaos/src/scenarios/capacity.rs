@@ -56,6 +56,7 @@ pub async fn capacity_step(env: &mut Env, opts: Opts, fixed: bool) -> Result<Mea
             super::learned::SERVICE.as_millis()
         )),
         deadline: Duration::from_secs(1),
+        grpc: false,
     };
     let faults: &Env = env;
     let run = under_load(load, |t| async move {

@@ -121,6 +121,7 @@ pub async fn overload(env: &mut Env, opts: Opts) -> Result<Measured, Error> {
         phases: vec![(calm, base), (opts.rate, over), (calm, rest)],
         url: env.url(&format!("/work?delay={}ms", SERVICE.as_millis())),
         deadline: Duration::from_secs(1),
+        grpc: false,
     };
     let run = under_load(load, |t| async move {
         t.until(base).await;

@@ -40,6 +40,7 @@ pub async fn learned_limit(env: &mut Env, opts: Opts) -> Result<Measured, Error>
         phases: vec![(calm, base), (opts.rate, over + halved), (calm, rest)],
         url: env.url(&format!("/work?delay={}ms", SERVICE.as_millis())),
         deadline: Duration::from_secs(1),
+        grpc: false,
     };
     let faults: &Env = env;
     let run = under_load(load, |t| async move {

@@ -16,6 +16,7 @@ pub const LATENCY_SLACK_MS: f64 = 10.0;
 mod capacity;
 mod cluster;
 mod degrade;
+mod grpc;
 mod learned;
 mod lifecycle;
 mod recovery;
@@ -152,6 +153,13 @@ pub const ALL: &[Spec] = &[
         needs: &[],
         topology: Topology::Cluster("capacity-fixed.yaml"),
     },
+    Spec {
+        id: 17,
+        name: "grpc-erroring-replica",
+        claim: "gRPC calls, one replica answering UNAVAILABLE (trailers-only): ≥ 99.9% gRPC OK, amplification ≤ 1.2",
+        needs: &[Retries, OutlierEjection],
+        topology: Topology::Cluster("grpc.yaml"),
+    },
 ];
 
 /// How to run.
@@ -283,6 +291,7 @@ pub async fn run(spec: &Spec, env: &mut Env, opts: Opts) -> Result<Measured, Err
         13 => recovery::slow_then_recovered(env, opts).await,
         15 => capacity::capacity_step(env, opts, false).await,
         16 => capacity::capacity_step(env, opts, true).await,
+        17 => grpc::erroring_replica(env, opts).await,
         other => Err(format!("no scenario {other}").into()),
     }
 }
@@ -292,7 +301,7 @@ pub async fn under_load<F>(load: Load, script: impl FnOnce(Timeline) -> F) -> Re
 where
     F: Future<Output = Result<(), Error>>,
 {
-    let client: HttpClient = crate::load::client();
+    let client: HttpClient = crate::load::client_for(&load);
     warm(&client, &load.url).await;
     let timeline = Timeline::start();
     let (run, scripted) = tokio::join!(drive(&client, &load, &timeline), script(timeline.clone()));
