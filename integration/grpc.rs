@@ -218,3 +218,40 @@ async fn resource_exhausted_is_overload_not_a_reason_to_eject() {
         "a busy replica was ejected"
     );
 }
+
+#[tokio::test]
+async fn a_route_with_request_none_waits_for_a_late_start_and_body_idle_still_cuts() {
+    let up = Upstream::spawn("a").await;
+    up.set_config(serde_json::json!({"grpc_status": 0})).await;
+    let mut yaml = config(&[&up], "    timeouts: { request: 500ms, body_idle: 1s }\n");
+    // A second route for long-lived calls, before the catch-all one.
+    yaml = yaml.replace(
+        "      - name: default\n",
+        "      - name: watch\n        match:\n          path_prefix: /pkg.Svc/Watch\n        cluster: app\n        timeouts: { request: none }\n      - name: default\n",
+    );
+    let sw = Seawall::start(&yaml).await;
+    let client = h2c_client();
+    // The cluster's 500 ms bound the start of an ordinary call...
+    let late = send_with(&client, call(&sw, "/pkg.Svc/Get?delay=1500ms", &[]))
+        .await
+        .unwrap();
+    assert_eq!(status(&late).as_deref(), Some("4"), "{:?}", late.headers);
+    // ...not on the route that says `request: none`.
+    let watch = send_with(&client, call(&sw, "/pkg.Svc/Watch?delay=1500ms", &[]))
+        .await
+        .unwrap();
+    assert_eq!(status(&watch).as_deref(), Some("0"), "{:?}", watch.headers);
+    // Still, a stream stalled past body_idle (1 s) is cut, as DEADLINE_EXCEEDED.
+    let stalled = send_with(
+        &client,
+        call(&sw, "/pkg.Svc/Watch?body_bytes=200000&chunk_delay=2s", &[]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        status(&stalled).as_deref(),
+        Some("4"),
+        "{:?}",
+        stalled.trailers
+    );
+}

@@ -65,6 +65,9 @@ pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// `clusters[].timeouts.request` (the response's start; `total`, the
 /// whole exchange, has no default)
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// `timeouts.request: none`: a year, which no response's start reaches
+/// (and under tokio's longest timer, about two years).
+pub const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 3600);
 /// `clusters[].timeouts.body_idle`
 pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// `admission.max_concurrent`

@@ -120,3 +120,15 @@ fn timeouts_serialize_for_the_admin_api() {
     assert!(t["response_header"].is_null());
     assert!(t["total"].is_null(), "no cap by default");
 }
+
+#[test]
+fn request_none_unbounds_the_start_only_for_the_request_key() {
+    let route = "        timeouts: { request: none }\n";
+    let config = parse(&with_blocks(route, ""), None).unwrap();
+    assert_eq!(
+        config.listeners[0].routes[0].timeouts.request,
+        Some(crate::config::defaults::UNBOUNDED)
+    );
+    let (_, _, key, _) = located(&with_blocks("        timeouts: { body_idle: none }\n", ""));
+    assert_eq!(key, "listeners[0].routes[0].timeouts.body_idle");
+}

@@ -66,6 +66,11 @@ fn optional(
     default: Option<Duration>,
 ) -> Result<Option<Duration>, ConfigError> {
     match raw {
+        // `request: none`: the response's start is not bounded by the
+        // route (a long poll, a stream whose server sends its headers with
+        // its first message); the caller's deadline, `total` and, once it
+        // streams, `body_idle` still are.
+        Some(raw) if field == "request" && raw.value == "none" => Ok(Some(defaults::UNBOUNDED)),
         Some(raw) => positive_duration(
             Some(raw),
             &format!("{key}.{field}"),
