@@ -102,6 +102,30 @@ impl Env {
         control::post(&url, json).await.map(drop)
     }
 
+    /// Every replica's fault endpoint, looked up once: on compose each
+    /// lookup asks docker for an address, which takes too long to do while
+    /// a fault must land on time.
+    pub async fn fault_urls(&self) -> Result<Vec<String>, Error> {
+        let mut urls = Vec::with_capacity(REPLICAS.len());
+        for r in 0..REPLICAS.len() {
+            urls.push(each!(self, e => e.replica_url(r, "/_upstream/config").await?));
+        }
+        Ok(urls)
+    }
+
+    /// Sets the same fault defaults on every replica of `urls` at once.
+    pub async fn faults_at(urls: &[String], json: &str) -> Result<(), Error> {
+        let mut set = tokio::task::JoinSet::new();
+        for url in urls {
+            let (url, json) = (url.clone(), json.to_owned());
+            set.spawn(async move { control::post(&url, &json).await.map(drop) });
+        }
+        while let Some(done) = set.join_next().await {
+            done.map_err(|e| e.to_string())??;
+        }
+        Ok(())
+    }
+
     /// `GET` on the front seawall's admin port (e.g. `/config`).
     pub async fn admin(&self, path: &str) -> Result<serde_json::Value, Error> {
         let base = each!(self, e => e.admin_base().await?);

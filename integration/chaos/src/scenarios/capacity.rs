@@ -58,21 +58,30 @@ pub async fn capacity_step(env: &mut Env, opts: Opts, fixed: bool) -> Result<Mea
         deadline: Duration::from_secs(1),
         grpc: false,
     };
-    let faults: &Env = env;
+    let urls = env.fault_urls().await?;
+    let workers = |n: u32| format!(r#"{{"capacity": {n}}}"#);
+    // The window opens once every replica has lost its worker and closes
+    // once every one has it back (the calls go out at once, to addresses
+    // looked up before the load).
     let run = under_load(load, |t| async move {
         t.until(before).await;
+        Env::faults_at(&urls, &workers(WORKERS / 2)).await?;
         let w = t.open("half the workers gone");
-        set_workers(faults, WORKERS / 2).await?;
         t.until(before + DIP).await;
+        Env::faults_at(&urls, &workers(WORKERS)).await?;
         t.close(w);
-        set_workers(faults, WORKERS).await
+        Ok(())
     })
     .await?;
-    let back = before + DIP;
+    let w = run
+        .window("half the workers")
+        .ok_or("no fault window")?
+        .clone();
     let reduced = capacity(WORKERS / 2);
-    let dip = run.summary(before, back);
-    let dip_goodput = dip.ok as f64 / DIP.as_secs_f64() / reduced * 100.0;
-    let recovered = run.summary(back + Duration::from_secs(1), run.length);
+    let dip = run.summary(w.from, w.to);
+    let dip_secs = (w.to - w.from).as_secs_f64();
+    let dip_goodput = dip.ok as f64 / dip_secs / reduced * 100.0;
+    let recovered = run.summary(w.to + Duration::from_secs(1), run.length);
     let worst = worst_second(&run);
     let opened = run
         .samples
@@ -100,6 +109,13 @@ pub async fn capacity_step(env: &mut Env, opts: Opts, fixed: bool) -> Result<Mea
                 99.0,
                 "%",
             ),
+            // The check above must have something to judge.
+            Check::at_least(
+                "requests judged from 1 s after the return",
+                recovered.sent as f64,
+                f64::from(rate) * (after.as_secs_f64() - 2.0),
+                "",
+            ),
             Check::at_most(
                 "lost",
                 run.summary(Duration::ZERO, run.length).lost as f64,
@@ -109,8 +125,10 @@ pub async fn capacity_step(env: &mut Env, opts: Opts, fixed: bool) -> Result<Mea
         ],
         notes: vec![
             format!(
-                "{rate} req/s offered; capacity {:.0} req/s, {reduced:.0} in the dip",
-                capacity(WORKERS)
+                "{rate} req/s offered; capacity {:.0} req/s, {reduced:.0} in the dip ({:.1}-{:.1} s)",
+                capacity(WORKERS),
+                w.from.as_secs_f64(),
+                w.to.as_secs_f64()
             ),
             format!(
                 "dip: {} of {} served ({dip_goodput:.1}% of the reduced capacity), admitted p99 {:.1} ms, {} shed, {throttled} throttled",
