@@ -18,6 +18,7 @@ mod degrade;
 mod learned;
 mod lifecycle;
 mod recovery;
+mod streams;
 
 use std::time::Duration;
 
@@ -136,6 +137,13 @@ pub const ALL: &[Spec] = &[
         claim: "one replica +500 ms, then recovered: identical replicas within 20% of their mean per second (p90), ≤ 25 requests to it while slow, 25–42% of three from 2 s after recovery",
         needs: &[],
         topology: Topology::Cluster("seawall.yaml"),
+    },
+    Spec {
+        id: 14,
+        name: "long-streams",
+        claim: "SSE and gRPC streams, one chunk a second for 25 s (12 s short), across 3 replicas; upstream-2 killed, then a reload: 100% of streams on healthy replicas whole, none on the killed one complete (gRPC: a grpc-status, never a bare reset) and all ended within 5 s of the kill, every cut counted",
+        needs: &[],
+        topology: Topology::Cluster("streams.yaml"),
     },
 ];
 
@@ -266,6 +274,7 @@ pub async fn run(spec: &Spec, env: &mut Env, opts: Opts) -> Result<Measured, Err
         11 => lifecycle::sigterm(env, opts).await,
         12 => learned::learned_limit(env, opts).await,
         13 => recovery::slow_then_recovered(env, opts).await,
+        14 => streams::long_streams(env, opts).await,
         other => Err(format!("no scenario {other}").into()),
     }
 }
