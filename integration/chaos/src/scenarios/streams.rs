@@ -21,6 +21,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
@@ -32,9 +33,12 @@ use crate::record::Run;
 
 /// Replica that is killed (`upstream-2`).
 const VICTIM: usize = 1;
-/// Streams of each kind (SSE, gRPC): with P2C on in-flight requests, about
-/// a third of them land on each replica.
-const PER_KIND: usize = 6;
+/// Streams of each kind (SSE, gRPC) wanted on the killed replica, and as
+/// many on the others.
+const PER_SIDE: usize = 2;
+/// At most this many streams of a kind are opened to get there (each lands
+/// on the victim with a chance of about 1 in 3).
+const MAX_PER_KIND: usize = 30;
 /// The fault upstream's chunk size (`body_bytes` is sent in these).
 const CHUNK: u64 = 64 * 1024;
 /// How soon after the kill a stream on the killed replica must have ended.
@@ -105,7 +109,7 @@ pub async fn long_streams(env: &mut Env, opts: Opts) -> Result<Measured, Error> 
     let load = Load::steady(opts.rate / 5, length, env.url("/work"));
     let faulty: &mut Env = &mut *env;
     let run = under_load(load, |t| async move {
-        let mut set = start_streams(&url, &t);
+        let mut set = start_streams(&url, &t).await;
         t.until(kill_at).await;
         let w = t.open("kill upstream-2");
         faulty.kill(VICTIM).await?;
@@ -186,9 +190,15 @@ fn judge(script: &Script, expected: u64, kill: Duration, counted: f64, run: Run)
     let checks = vec![
         Check::at_least("streams started", started as f64, all.len() as f64, ""),
         Check::at_least(
-            "streams on the killed replica",
-            killed.len() as f64,
-            1.0,
+            "SSE streams on the killed replica",
+            killed.iter().filter(|s| !s.grpc).count() as f64,
+            PER_SIDE as f64,
+            "",
+        ),
+        Check::at_least(
+            "gRPC streams on the killed replica",
+            killed.iter().filter(|s| s.grpc).count() as f64,
+            PER_SIDE as f64,
             "",
         ),
         Check::at_least(
@@ -231,20 +241,40 @@ fn judge(script: &Script, expected: u64, kill: Duration, counted: f64, run: Run)
     Measured { run, checks, notes }
 }
 
-/// Starts `PER_KIND` streams of each kind, each on its own connection (as
-/// separate clients would), in a set that yields each one's record.
-fn start_streams(url: &str, t: &Timeline) -> JoinSet<Streamed> {
+/// Opens streams of each kind, one at a time (each on its own connection,
+/// as separate clients would), until each kind has [`PER_SIDE`] on the
+/// victim and as many on the other replicas, or [`MAX_PER_KIND`] were
+/// opened: the balancer places them, the scenario needs some on each side.
+/// The set yields each stream's record when it ends.
+async fn start_streams(url: &str, t: &Timeline) -> JoinSet<Streamed> {
     let mut set = JoinSet::new();
-    for i in 0..2 * PER_KIND {
-        let grpc = i % 2 == 1;
-        let (url, t) = (url.to_owned(), t.clone());
-        set.spawn(async move { stream(&url, grpc, &t).await });
+    for grpc in [false, true] {
+        let (mut victim, mut others) = (0, 0);
+        for _ in 0..MAX_PER_KIND {
+            if victim >= PER_SIDE && others >= PER_SIDE {
+                break;
+            }
+            let (tx, rx) = oneshot::channel();
+            let (url, t) = (url.to_owned(), t.clone());
+            set.spawn(async move { stream(&url, grpc, &t, tx).await });
+            match rx.await {
+                Ok(Some(replica)) if replica == REPLICAS[VICTIM] => victim += 1,
+                Ok(Some(_)) => others += 1,
+                _ => {}
+            }
+        }
     }
     set
 }
 
-/// One stream, read to its end, however it ends.
-async fn stream(url: &str, grpc: bool, t: &Timeline) -> Streamed {
+/// One stream, read to its end, however it ends; `placed` is told which
+/// replica answered (or nothing, if none did) when the headers arrive.
+async fn stream(
+    url: &str,
+    grpc: bool,
+    t: &Timeline,
+    placed: oneshot::Sender<Option<String>>,
+) -> Streamed {
     let mut seen = Streamed {
         grpc,
         replica: None,
@@ -255,14 +285,19 @@ async fn stream(url: &str, grpc: bool, t: &Timeline) -> Streamed {
         ended: Duration::ZERO,
         error: None,
     };
-    if let Err(e) = read(url, grpc, &mut seen).await {
+    if let Err(e) = read(url, grpc, &mut seen, placed).await {
         seen.error = Some(e.to_string());
     }
     seen.ended = t.now();
     seen
 }
 
-async fn read(url: &str, grpc: bool, seen: &mut Streamed) -> Result<(), Error> {
+async fn read(
+    url: &str,
+    grpc: bool,
+    seen: &mut Streamed,
+    placed: oneshot::Sender<Option<String>>,
+) -> Result<(), Error> {
     let client: Client<HttpConnector, Empty<Bytes>> = Client::builder(TokioExecutor::new())
         .http2_only(grpc)
         .build_http();
@@ -276,6 +311,7 @@ async fn read(url: &str, grpc: bool, seen: &mut Streamed) -> Result<(), Error> {
         .get("x-upstream-name")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let _ = placed.send(seen.replica.clone());
     if response.status() != http::StatusCode::OK {
         return Err(format!("status {}", response.status()).into());
     }
