@@ -141,7 +141,7 @@ pub const ALL: &[Spec] = &[
     Spec {
         id: 14,
         name: "long-streams",
-        claim: "SSE and gRPC streams (≥ 2 of each on the killed replica), one chunk a second for 25 s (12 s short), across 3 replicas; upstream-2 killed, then a reload: 100% of streams on healthy replicas whole, none on the killed one complete (gRPC: a grpc-status, never a bare reset) and all ended within 5 s of the kill, every cut counted",
+        claim: "SSE and gRPC streams (≥ 2 of each on the killed replica), one chunk a second for 25 s (12 s short), across 3 replicas; a replica holding some of each killed, then a reload: 100% of streams on healthy replicas whole, none on the killed one complete (gRPC: a grpc-status, never a bare reset) and all ended within 5 s of the kill, every cut counted",
         needs: &[],
         topology: Topology::Cluster("streams.yaml"),
     },

@@ -23,7 +23,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 
 use super::{Check, Measured, Opts, ms, under_load};
 use crate::Error;
@@ -31,10 +31,11 @@ use crate::env::{Env, REPLICAS};
 use crate::load::{Load, Timeline};
 use crate::record::Run;
 
-/// Replica that is killed (`upstream-2`).
+/// Replica killed when it qualifies (`upstream-2`, as in the other
+/// scenarios); else the first that does (see [`start_streams`]).
 const VICTIM: usize = 1;
 /// Streams of each kind (SSE, gRPC) wanted on the killed replica, and as
-/// many on the others.
+/// many on the others together.
 const PER_SIDE: usize = 2;
 /// At most this many streams of a kind are opened to get there (each lands
 /// on the victim with a chance of about 1 in 3).
@@ -85,6 +86,8 @@ impl Streamed {
 #[derive(Debug, Default)]
 struct Script {
     streams: Vec<Streamed>,
+    /// The replica killed.
+    victim: usize,
     /// When the reload was seen applied (run time).
     reloaded: Option<Duration>,
 }
@@ -94,14 +97,20 @@ struct Script {
 pub async fn long_streams(env: &mut Env, opts: Opts) -> Result<Measured, Error> {
     let seconds: u64 = if opts.short { 12 } else { 25 };
     let chunks = seconds + 1;
-    let (kill_at, reload_at) = (opts.secs(4.0, 3.0), opts.secs(7.0, 5.0));
-    let length = Duration::from_secs(seconds + 2);
+    // The streams open once the load has run a second (the balancer has
+    // measured every replica), then the kill, then the reload.
+    let settle = Duration::from_secs(1);
+    let (kill_at, reload_at) = (opts.secs(5.0, 4.0), opts.secs(8.0, 6.0));
+    let length = settle + Duration::from_secs(seconds + 2);
     let path = env.config_path().ok_or("no config file to rewrite")?;
     let original = std::fs::read_to_string(&path)?;
     let url = env.url(&format!(
         "/stream?body_bytes={}&chunk_delay=1s&trailers=1",
         chunks * CHUNK
     ));
+    // Compose starts the replicas with seawall; until DNS and the health
+    // checks list all three, the streams would all go to the others.
+    every_replica_available(env).await?;
     let cuts_before = cuts(env, "upstream-reset").await?;
     let applied_before = applied(env).await?;
     let mut script = Script::default();
@@ -109,10 +118,12 @@ pub async fn long_streams(env: &mut Env, opts: Opts) -> Result<Measured, Error> 
     let load = Load::steady(opts.rate / 5, length, env.url("/work"));
     let faulty: &mut Env = &mut *env;
     let run = under_load(load, |t| async move {
-        let mut set = start_streams(&url, &t).await;
+        t.until(settle).await;
+        let (mut set, victim) = start_streams(&url, &t).await;
+        seen.victim = victim.unwrap_or(VICTIM);
         t.until(kill_at).await;
-        let w = t.open("kill upstream-2");
-        faulty.kill(VICTIM).await?;
+        let w = t.open(format!("kill {}", REPLICAS[seen.victim]));
+        faulty.kill(seen.victim).await?;
         t.close(w);
         t.until(reload_at).await;
         let w = t.open("reload");
@@ -134,7 +145,7 @@ pub async fn long_streams(env: &mut Env, opts: Opts) -> Result<Measured, Error> 
 
 /// The checks on what the streams saw.
 fn judge(script: &Script, expected: u64, kill: Duration, counted: f64, run: Run) -> Measured {
-    let (all, victim) = (&script.streams, REPLICAS[VICTIM]);
+    let (all, victim) = (&script.streams, REPLICAS[script.victim]);
     let started = all.iter().filter(|s| s.replica.is_some()).count();
     let healthy: Vec<&Streamed> = all
         .iter()
@@ -241,30 +252,38 @@ fn judge(script: &Script, expected: u64, kill: Duration, counted: f64, run: Run)
     Measured { run, checks, notes }
 }
 
-/// Opens streams of each kind, one at a time (each on its own connection,
-/// as separate clients would), until each kind has [`PER_SIDE`] on the
-/// victim and as many on the other replicas, or [`MAX_PER_KIND`] were
-/// opened: the balancer places them, the scenario needs some on each side.
-/// The set yields each stream's record when it ends.
-async fn start_streams(url: &str, t: &Timeline) -> JoinSet<Streamed> {
+/// Opens streams, SSE and gRPC in turn, one at a time (each on its own
+/// connection, as separate clients would), until some replica holds
+/// [`PER_SIDE`] of each kind and the others as many together (the
+/// balancer places them; the scenario needs streams on both sides of the
+/// kill), or [`MAX_PER_KIND`] of each were opened. Returns the streams,
+/// whose records the set yields as they end, and that replica: `upstream-2`
+/// when it qualifies.
+async fn start_streams(url: &str, t: &Timeline) -> (JoinSet<Streamed>, Option<usize>) {
     let mut set = JoinSet::new();
-    for grpc in [false, true] {
-        let (mut victim, mut others) = (0, 0);
-        for _ in 0..MAX_PER_KIND {
-            if victim >= PER_SIDE && others >= PER_SIDE {
-                break;
-            }
-            let (tx, rx) = oneshot::channel();
-            let (url, t) = (url.to_owned(), t.clone());
-            set.spawn(async move { stream(&url, grpc, &t, tx).await });
-            match rx.await {
-                Ok(Some(replica)) if replica == REPLICAS[VICTIM] => victim += 1,
-                Ok(Some(_)) => others += 1,
-                _ => {}
-            }
+    // Streams per kind (SSE, gRPC) and replica.
+    let mut placed = [[0usize; REPLICAS.len()]; 2];
+    for i in 0..2 * MAX_PER_KIND {
+        let grpc = i % 2 == 1;
+        let (tx, rx) = oneshot::channel();
+        let (url, t) = (url.to_owned(), t.clone());
+        set.spawn(async move { stream(&url, grpc, &t, tx).await });
+        if let Ok(Some(name)) = rx.await
+            && let Some(r) = REPLICAS.iter().position(|n| *n == name)
+        {
+            placed[usize::from(grpc)][r] += 1;
+        }
+        let qualifies = |r: usize| {
+            placed.iter().all(|kind| {
+                let others: usize = kind.iter().sum::<usize>() - kind[r];
+                kind[r] >= PER_SIDE && others >= PER_SIDE
+            })
+        };
+        if let Some(r) = [VICTIM, 0, 2].into_iter().find(|r| qualifies(*r)) {
+            return (set, Some(r));
         }
     }
-    set
+    (set, None)
 }
 
 /// One stream, read to its end, however it ends; `placed` is told which
@@ -351,6 +370,37 @@ async fn reload_seen(env: &Env, before: f64, t: &Timeline) -> Result<Option<Dura
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(None)
+}
+
+/// Waits until the front seawall lists every replica neither ejected nor
+/// unhealthy (`/clusters`), for at most 20 s.
+async fn every_replica_available(env: &Env) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let clusters = env.admin("/clusters").await?;
+        let endpoints: Vec<&serde_json::Value> = clusters["clusters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["endpoints"].as_array().into_iter().flatten())
+            .collect();
+        let mut available = 0;
+        for r in 0..REPLICAS.len() {
+            let addr = env.replica_addr(r).await?;
+            available += usize::from(endpoints.iter().any(|e| {
+                e["address"].as_str() == Some(addr.as_str())
+                    && e["ejected"] == false
+                    && e["healthy"] == true
+            }));
+        }
+        if available == REPLICAS.len() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("not every replica available within 20 s: {clusters}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Reloads applied so far (`/config`).
