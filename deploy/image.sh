@@ -16,6 +16,8 @@
 #    uses `latest`.
 #
 # PROFILE picks the cargo profile (default release; the chaos CI uses `ci`).
+# SEAWALL_IMAGE_TAG, when set, is one more tag (docker-compose.yml then runs
+# it instead of `latest`). Binaries are taken from $CARGO_TARGET_DIR when set.
 # Each image's build context is a directory holding only its binary, so the
 # legacy builder does not upload the whole repository.
 set -euo pipefail
@@ -40,10 +42,11 @@ for bin in seawall seawall-upstream; do
   context="target/image/$bin"
   rm -rf "$context"
   mkdir -p "$context"
-  cp "target/$TARGET/$PROFILE/$bin" "$context/app"
+  cp "${CARGO_TARGET_DIR:-target}/$TARGET/$PROFILE/$bin" "$context/app"
   cp Dockerfile "$context/Dockerfile"
   tags=(--tag "$name:latest" --tag "$name:$version")
   [ -z "$commit" ] || tags+=(--tag "$name:$commit")
+  [ -z "${SEAWALL_IMAGE_TAG:-}" ] || tags+=(--tag "$name:$SEAWALL_IMAGE_TAG")
   DOCKER_BUILDKIT=0 docker build --quiet "${tags[@]}" \
     --build-arg "VERSION=$version" --build-arg "REVISION=${commit:-unknown}" --build-arg "TITLE=$bin" \
     "$context" >/dev/null

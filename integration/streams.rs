@@ -10,7 +10,9 @@
 //!
 //! Wall time is kept short: a route with `request: 1s` and a 3-s stream
 //! proves the same rule as 15 s and 25 s. One test runs the shipped
-//! `config/seawall.yaml` for a stream longer than its 15-s request timeout.
+//! `config/seawall.yaml` for the 25-s streams (an SSE-like chunked
+//! one and a real gRPC server stream, tonic on both ends), its calls at
+//! once, so the file costs ~25 s of wall time.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -294,21 +296,90 @@ fn shipped(upstream: std::net::SocketAddr) -> String {
         .replace("\"127.0.0.1:8081\"", &format!("\"{upstream}\""))
 }
 
+/// The shipped `config/seawall.yaml`, untouched but for its cluster's
+/// protocol: `http2`, as a gRPC upstream needs.
+fn shipped_h2(upstream: std::net::SocketAddr) -> String {
+    let yaml = shipped(upstream);
+    assert!(yaml.contains("    protocol: http1\n"));
+    yaml.replace("    protocol: http1\n", "    protocol: http2\n")
+}
+
+/// With the shipped timeouts (nothing about timeouts set), three calls at
+/// once, so the file's wall time stays ~25 s: an SSE-like chunked stream
+/// and a tonic gRPC server stream of 25 s each (past the 15-s `request`
+/// timeout) arrive whole, and a tonic stream whose client sent
+/// `grpc-timeout: 5S` ends at ~5 s with `DEADLINE_EXCEEDED` from seawall.
+/// (Named to sort first: the test harness starts tests in name order, so
+/// the longest one starts at once and the others run beside it.)
 #[tokio::test]
-async fn the_shipped_defaults_let_streams_flow_past_the_request_timeout() {
+async fn a_25s_stream_flows_through_the_shipped_defaults_and_grpc_timeout_still_cuts() {
+    use common::grpc::{GrpcClient, GrpcUpstream};
+    use tonic::Code;
     let up = Upstream::spawn("shipped").await;
     let sw = Seawall::start(&shipped(up.addr)).await;
-    // 17 chunks a second apart: 16 s, past the shipped 15-s request timeout.
-    let url = sw.url(&stream(17, "1s"));
-    let grpc_call = async {
-        let start = Instant::now();
-        let reply = send_h2c(grpc(&url, &[])).await.expect("grpc stream intact");
-        assert_eq!(reply.body.len() as u64, 17 * CHUNK);
-        assert_eq!(reply.trailers.expect("trailers")["grpc-status"], "0");
-        start.elapsed()
-    };
+    let grpc_up = GrpcUpstream::spawn("shipped-grpc").await;
+    let grpc_sw = Seawall::start(&shipped_h2(grpc_up.addr)).await;
+    let mut long = GrpcClient::connect(grpc_sw.addr).await;
+    let mut bounded = GrpcClient::connect(grpc_sw.addr).await;
+
+    // 26 chunks or messages a second apart: 25 s.
+    let url = sw.url(&stream(26, "1s"));
     let h1 = h1_client();
-    let (sse, grpc) = tokio::join!(intact("shipped, SSE-like h1", &h1, &url, 17), grpc_call);
-    println!("shipped defaults: SSE {sse:?}, gRPC {grpc:?}");
-    assert!(sse >= Duration::from_secs(16) && grpc >= Duration::from_secs(16));
+    let sse = intact("shipped, SSE-like h1 chunked", &h1, &url, 26);
+    let grpc = long.watch(26, Duration::from_secs(1), Code::Ok, &[]);
+    let deadline = bounded.watch(
+        10,
+        Duration::from_secs(1),
+        Code::Ok,
+        &[("grpc-timeout", "5S")],
+    );
+    let (sse, grpc, deadline) = tokio::join!(sse, grpc, deadline);
+
+    println!("shipped: SSE {sse:?}, gRPC {:?}", grpc.elapsed);
+    assert!(sse >= Duration::from_secs(25), "{sse:?}");
+    grpc.end.expect("the gRPC stream ends with status 0");
+    let seqs: Vec<u32> = grpc.replies.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (0..26).collect::<Vec<_>>(), "every message, in order");
+    assert!(
+        grpc.elapsed >= Duration::from_secs(25),
+        "{:?}",
+        grpc.elapsed
+    );
+
+    let status = deadline.end.expect_err("cut by the caller's deadline");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(status.message().starts_with("seawall: "), "{status:?}");
+    // Messages at 0, 1, … 5 s: five or six arrive before the 5-s cut.
+    let got = deadline.replies.len();
+    assert!((5..=6).contains(&got), "{got} messages before the deadline");
+    within("tonic stream, grpc-timeout 5S", deadline.elapsed, MS(5000));
+}
+
+/// A tonic server stream whose upstream dies mid-stream (its connection
+/// dropped without a GOAWAY, as a killed process's): the client sees
+/// `UNAVAILABLE` from seawall in trailers, never `OK` and never the
+/// `INTERNAL` of a bare reset, and the cut is counted.
+#[tokio::test]
+async fn a_grpc_stream_whose_upstream_dies_ends_unavailable() {
+    use common::grpc::{GrpcClient, GrpcUpstream};
+    use tonic::Code;
+    let up = GrpcUpstream::spawn("dies").await;
+    let h2 = "    protocol: http2\n";
+    let sw = Seawall::start(&config(up.addr, "request: 1s", h2)).await;
+    let before = cuts(&scrape(&sw).await, "upstream-reset");
+    let mut client = GrpcClient::connect(sw.addr).await;
+    let watching = tokio::spawn(async move {
+        client
+            .watch(20, Duration::from_millis(100), Code::Ok, &[])
+            .await
+    });
+    tokio::time::sleep(MS(550)).await;
+    up.stop();
+    let watched = watching.await.unwrap();
+    let status = watched.end.expect_err("a cut stream is never complete");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(status.message(), "seawall: upstream-reset", "{status:?}");
+    assert!(!watched.replies.is_empty() && watched.replies.len() < 20);
+    let after = cuts(&scrape(&sw).await, "upstream-reset");
+    assert_eq!(after - before, 1.0, "the cut is counted");
 }

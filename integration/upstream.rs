@@ -346,3 +346,52 @@ async fn killed_upstream_refuses_connections() {
     let outcome = send(get(&up.url("/"))).await;
     assert!(outcome.is_err(), "{outcome:?}");
 }
+
+/// The gRPC test service of `common::grpc`, called directly: what each
+/// method answers, as a tonic client reads it.
+#[tokio::test]
+async fn the_grpc_test_service_answers_what_it_is_asked() {
+    use common::grpc::{GrpcClient, GrpcUpstream};
+    use tonic::Code;
+    let up = GrpcUpstream::spawn("grpc-a").await;
+    let mut client = GrpcClient::connect(up.addr).await;
+
+    let reply = client.unary(Code::Ok, "").await.unwrap();
+    assert_eq!((reply.server.as_str(), reply.seq), ("grpc-a", 0));
+    let status = client.unary(Code::Unavailable, "asked").await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(status.message(), "asked");
+    let status = client
+        .unary_after_message(Code::ResourceExhausted, "after")
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert_eq!(status.message(), "after");
+    client.unary_after_message(Code::Ok, "").await.unwrap();
+
+    let watched = client
+        .watch(4, Duration::from_millis(200), Code::Ok, &[])
+        .await;
+    watched.end.unwrap();
+    let seqs: Vec<u32> = watched.replies.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [0, 1, 2, 3]);
+    assert!(watched.elapsed >= Duration::from_millis(600), "paced");
+    assert!(watched.elapsed < SLOW);
+    let watched = client.watch(2, Duration::ZERO, Code::Aborted, &[]).await;
+    assert_eq!(watched.replies.len(), 2);
+    assert_eq!(watched.end.unwrap_err().code(), Code::Aborted);
+
+    // Stopped mid-stream, as a killed process: the client sees an error,
+    // never a complete stream.
+    let mut client = GrpcClient::connect(up.addr).await;
+    let watching = tokio::spawn(async move {
+        client
+            .watch(10, Duration::from_millis(100), Code::Ok, &[])
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    up.stop();
+    let watched = watching.await.unwrap();
+    assert!(watched.end.is_err(), "{:?}", watched.end);
+    assert!(watched.replies.len() < 10);
+}

@@ -29,7 +29,7 @@ export PROFILE=ci
 RUSTFLAGS='-C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"' \
   cargo build --locked --profile "$PROFILE" --target "$TARGET" -p seawall -p seawall-integration \
   --bin seawall --bin seawall-upstream --bin seawall-chaos --quiet
-bins="target/$TARGET/$PROFILE"
+bins="${CARGO_TARGET_DIR:-target}/$TARGET/$PROFILE"
 
 step "loopback scenarios (short)"
 "$bins/seawall-chaos" --target loopback --short --bin-dir "$bins"
@@ -43,7 +43,10 @@ fi
 compose() {
   if docker compose version >/dev/null 2>&1; then docker compose "$@"; else docker-compose "$@"; fi
 }
-cleanup() { compose -p seawall-chaos --profile chain down -v --remove-orphans >/dev/null 2>&1 || true; }
+# CHAOS_PROJECT (default seawall-chaos) names the compose project, so runs
+# of two branches on one Docker engine do not meet; SEAWALL_IMAGE_TAG
+# (default latest) picks the images (build-images.sh tags them so too).
+cleanup() { compose -p "${CHAOS_PROJECT:-seawall-chaos}" --profile chain down -v --remove-orphans >/dev/null 2>&1 || true; }
 trap cleanup EXIT INT TERM
 
 step "images (static binaries, FROM scratch, no registry)"

@@ -8,11 +8,15 @@
 //!   malformed requests and upgraded connections; [`h2_frame`],
 //!   [`read_goaway`]: raw HTTP/2 frames, for abuse no client would send.
 //! - [`Seawall`] (in-process, port 0) and [`SeawallProcess`] (the binary).
+//! - [`grpc`]: a tonic server and client of a small test service (unary
+//!   calls answering a chosen `grpc-status`, server streams of a chosen
+//!   length and pace), used as `common::grpc::GrpcUpstream` and so on.
 //!
 //! Each test file uses a subset, hence `dead_code` is allowed here.
 #![allow(dead_code, unused_imports)]
 
 mod client;
+pub mod grpc;
 pub mod load;
 mod raw;
 mod seawall;

@@ -10,10 +10,12 @@
 //! - one `warn` line with the route, cluster, reason code and the bytes
 //!   sent, and `seawall_response_body_cuts_total{route, cluster, reason}`,
 //!   counted on handles the route looked up when the snapshot was built;
-//! - a gRPC call (see [`rescue::is_grpc_call`]) cut by a timeout ends with
-//!   trailers `grpc-status: 4` and `grpc-message: seawall: <reason>`
-//!   instead of a reset stream, which gRPC clients read as `INTERNAL`. The
-//!   data already sent may end mid-message; the status still says why.
+//! - a gRPC call (see [`rescue::is_grpc_call`]) that is cut ends with
+//!   trailers `grpc-status: 4` (`DEADLINE_EXCEEDED`, a timeout) or `14`
+//!   (`UNAVAILABLE`, the upstream broke off) and `grpc-message: seawall:
+//!   <reason>` instead of a reset stream, which gRPC clients read as
+//!   `INTERNAL`. The data already sent may end mid-message; the status
+//!   still says why, and it is never `OK`.
 //!
 //! The wrapper also holds the connection's busy guard: the connection is
 //! not idle until the response body is done.
@@ -85,7 +87,7 @@ where
             Some(Err(err)) => {
                 let reason = rescue::classify(&err).reason;
                 report(this.route.as_deref(), reason, *this.sent, &err);
-                match this.grpc.then(|| rescue::grpc_status(reason)).flatten() {
+                match this.grpc.then(|| rescue::grpc_cut_status(reason)).flatten() {
                     Some(code) => {
                         *this.ended = true;
                         Poll::Ready(Some(Ok(Frame::trailers(grpc_trailers(code, reason)))))
@@ -171,11 +173,20 @@ mod tests {
         let watched = Watched::new(endless_under_total(), None, false, ());
         let err = watched.collect().await.unwrap_err();
         assert!(err.to_string().contains("total"), "{err}");
-        // A gRPC call cut by something other than a timeout is reset.
-        let reset = futures_util::stream::iter([Err::<Frame<Bytes>, BoxError>(
-            std::io::Error::from(std::io::ErrorKind::ConnectionReset).into(),
-        )]);
+    }
+
+    #[tokio::test]
+    async fn a_grpc_call_the_upstream_broke_off_ends_unavailable() {
+        let reset = futures_util::stream::iter([
+            Ok(Frame::data(Bytes::from_static(b"x"))),
+            Err::<Frame<Bytes>, BoxError>(
+                std::io::Error::from(std::io::ErrorKind::ConnectionReset).into(),
+            ),
+        ]);
         let watched = Watched::new(body::boxed(StreamBody::new(reset)), None, true, ());
-        assert!(watched.collect().await.is_err());
+        let collected = watched.collect().await.expect("trailers, not a reset");
+        let trailers = collected.trailers().cloned().expect("trailers");
+        assert_eq!(trailers["grpc-status"], "14");
+        assert_eq!(trailers["grpc-message"], "seawall: upstream-reset");
     }
 }

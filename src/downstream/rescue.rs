@@ -11,8 +11,11 @@
 //! in gRPC's terms instead, because a gRPC client reads an HTTP 504 as
 //! `UNAVAILABLE` and a reset stream as `INTERNAL`: `grpc-status: 4`
 //! (`DEADLINE_EXCEEDED`) in a trailers-only response before the response
-//! started ([`answer`]), in trailers after ([`grpc_status`], used by
-//! `downstream::cut`).
+//! started ([`answer`]), in trailers after ([`grpc_cut_status`], used by
+//! `downstream::cut`). A response body the upstream broke off (its
+//! connection reset or closed, its framing broken) ends a gRPC call with
+//! `UNAVAILABLE` in trailers, as gRPC libraries report a connection lost
+//! mid-call, rather than a reset the client would read as `INTERNAL`.
 
 use http::{HeaderMap, StatusCode, Version};
 use std::error::Error as StdError;
@@ -28,8 +31,8 @@ use crate::middleware::timeout::{
 use crate::upstream::ConnectFailed;
 use crate::wire::BoxError;
 use crate::wire::body::Response;
-use crate::wire::reason::GRPC_DEADLINE_EXCEEDED;
 pub use crate::wire::reason::{ERROR_HEADER, NO_RETRY_HEADER, Rescue};
+use crate::wire::reason::{GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE};
 
 /// Whether a request is a gRPC call that seawall answers in gRPC's terms:
 /// over HTTP/2 with a gRPC content type. Not gRPC-Web, whose trailers
@@ -50,6 +53,15 @@ pub fn grpc_status(reason: &str) -> Option<&'static str> {
         "timeout" | "total-timeout" | "upstream-body-timeout"
     )
     .then_some(GRPC_DEADLINE_EXCEEDED)
+}
+
+/// The `grpc-status` that ends a gRPC call whose response body was cut for
+/// `reason`, in trailers: a timeout's ([`grpc_status`]), or `UNAVAILABLE`
+/// when the upstream broke the body off (`upstream-reset`,
+/// `upstream-protocol`): the call did not complete, and a client that
+/// tracks which messages it processed may call again.
+pub fn grpc_cut_status(reason: &str) -> Option<&'static str> {
+    grpc_status(reason).or_else(|| reason.starts_with("upstream-").then_some(GRPC_UNAVAILABLE))
 }
 
 /// The response to a request that failed with `rescue`: for a gRPC call,
@@ -125,6 +137,13 @@ fn classify_leaf(err: &BoxError) -> Rescue {
             } else if e.is_parse() || e.is_parse_status() {
                 fallback = Rescue::new(StatusCode::BAD_GATEWAY, "upstream-protocol");
             }
+        }
+        if let Some(e) = e.downcast_ref::<h2::Error>()
+            && (e.is_io() || (e.is_remote() && (e.is_reset() || e.is_go_away())))
+        {
+            // HTTP/2: the upstream's connection broke or closed, or it
+            // reset the stream (h2 does not chain its I/O error as a source).
+            fallback = Rescue::new(StatusCode::BAD_GATEWAY, "upstream-reset");
         }
         if crate::tls::is_tls_failure(e) {
             // A certificate that does not verify, or a refused handshake:

@@ -34,6 +34,9 @@ pub const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 /// gRPC's `DEADLINE_EXCEEDED`, as a `grpc-status` value.
 pub const GRPC_DEADLINE_EXCEEDED: &str = "4";
 
+/// gRPC's `UNAVAILABLE`, as a `grpc-status` value.
+pub const GRPC_UNAVAILABLE: &str = "14";
+
 /// What a failed request is answered with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rescue {

@@ -90,9 +90,9 @@ fn selected(cli: &Cli) -> Vec<&'static Spec> {
 
 async fn start(cli: &Cli, bins: &Path, topology: Topology) -> Result<Env, Error> {
     let configs = repo().join("config/chaos");
-    if topology == Topology::Cluster("reload.yaml") {
-        // The reload scenario edits its own copy, never a committed file.
-        std::fs::copy(configs.join("seawall.yaml"), configs.join("reload.yaml"))?;
+    if let Topology::Cluster(file @ ("reload.yaml" | "streams.yaml")) = topology {
+        // Scenarios that reload edit their own copy, never a committed file.
+        std::fs::copy(configs.join("seawall.yaml"), configs.join(file))?;
     }
     Ok(match cli.target {
         Target::Loopback => {

@@ -16,13 +16,22 @@ use tokio::time::{Instant, timeout};
 use super::{Exit, REPLICAS, Topology, control};
 use crate::Error;
 
-/// Name of the compose project (`-p`).
-pub const PROJECT: &str = "seawall-chaos";
+/// Name of the compose project (`-p`): `CHAOS_PROJECT` when set, so two
+/// runs on one Docker engine (two branches, say) never share containers or
+/// a network; `seawall-chaos` otherwise.
+pub fn project() -> String {
+    std::env::var("CHAOS_PROJECT")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "seawall-chaos".to_owned())
+}
 
 /// The project's network: compose names it `<project>_<key>` (the key is
 /// `chaos` in docker-compose.yml, which sets no fixed `name:`, so `-p`
 /// isolates stacks).
-const NETWORK: &str = "seawall-chaos_chaos";
+fn network() -> String {
+    format!("{}_chaos", project())
+}
 
 /// A handle on the compose project.
 #[derive(Debug)]
@@ -115,9 +124,9 @@ impl Compose {
     }
 
     async fn compose_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Result<String, Error> {
-        let file = self.file.display().to_string();
+        let (file, project) = (self.file.display().to_string(), project());
         let mut all: Vec<&str> = self.cli[1..].iter().map(String::as_str).collect();
-        all.extend(["-p", PROJECT, "-f", &file]);
+        all.extend(["-p", &project, "-f", &file]);
         all.extend_from_slice(args);
         run(&self.cli[0], &all, envs).await
     }
@@ -193,9 +202,9 @@ impl Compose {
     }
 
     pub(super) async fn partition(&mut self, r: usize, on: bool) -> Result<(), Error> {
-        let id = self.id(REPLICAS[r]).await?;
+        let (id, network) = (self.id(REPLICAS[r]).await?, network());
         let args: Vec<&str> = if on {
-            vec!["network", "disconnect", NETWORK, &id]
+            vec!["network", "disconnect", &network, &id]
         } else {
             vec![
                 "network",
@@ -204,7 +213,7 @@ impl Compose {
                 "upstream",
                 "--alias",
                 REPLICAS[r],
-                NETWORK,
+                &network,
                 &id,
             ]
         };

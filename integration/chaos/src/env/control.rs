@@ -14,6 +14,18 @@ use crate::Error;
 
 /// Sends `method url` with a JSON `body` and returns the answer's JSON.
 pub async fn call(method: http::Method, url: &str, body: &str) -> Result<serde_json::Value, Error> {
+    let bytes = exchange(method, url, body).await?;
+    Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+/// `GET url`, the answer as text (e.g. Prometheus metrics).
+pub async fn get_text(url: &str) -> Result<String, Error> {
+    let bytes = exchange(http::Method::GET, url, "").await?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Sends `method url` with `body`; the answer's body when it is a 2xx.
+async fn exchange(method: http::Method, url: &str, body: &str) -> Result<Bytes, Error> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let req = http::Request::builder()
         .method(method.clone())
@@ -36,7 +48,7 @@ pub async fn call(method: http::Method, url: &str, body: &str) -> Result<serde_j
         )
         .into());
     }
-    Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    Ok(bytes)
 }
 
 /// `POST url` with `body`.

@@ -132,6 +132,12 @@ impl Env {
         control::get(&format!("{base}{path}")).await
     }
 
+    /// `GET` on the front seawall's admin port, as text (e.g. `/metrics`).
+    pub async fn admin_text(&self, path: &str) -> Result<String, Error> {
+        let base = each!(self, e => e.admin_base().await?);
+        control::get_text(&format!("{base}{path}")).await
+    }
+
     /// Replica `r`'s `host:port` as the front seawall's endpoints list it.
     pub async fn replica_addr(&self, r: usize) -> Result<String, Error> {
         each!(self, e => e.replica_addr(r).await)

@@ -20,6 +20,7 @@ mod grpc;
 mod learned;
 mod lifecycle;
 mod recovery;
+mod streams;
 
 use std::time::Duration;
 
@@ -138,6 +139,13 @@ pub const ALL: &[Spec] = &[
         claim: "one replica +500 ms, then recovered: identical replicas within 20% of their mean per second (p90), ≤ 25 requests to it while slow, 25–42% of three from 2 s after recovery",
         needs: &[],
         topology: Topology::Cluster("seawall.yaml"),
+    },
+    Spec {
+        id: 14,
+        name: "long-streams",
+        claim: "SSE and gRPC streams (≥ 2 of each on the killed replica), one chunk a second for 25 s (12 s short), across 3 replicas; a replica holding some of each killed, then a reload: 100% of streams on healthy replicas whole, none on the killed one complete (gRPC: a grpc-status, never a bare reset) and all ended within 5 s of the kill, every cut counted",
+        needs: &[],
+        topology: Topology::Cluster("streams.yaml"),
     },
     Spec {
         id: 15,
@@ -289,6 +297,7 @@ pub async fn run(spec: &Spec, env: &mut Env, opts: Opts) -> Result<Measured, Err
         11 => lifecycle::sigterm(env, opts).await,
         12 => learned::learned_limit(env, opts).await,
         13 => recovery::slow_then_recovered(env, opts).await,
+        14 => streams::long_streams(env, opts).await,
         15 => capacity::capacity_step(env, opts, false).await,
         16 => capacity::capacity_step(env, opts, true).await,
         17 => grpc::erroring_replica(env, opts).await,

@@ -1,0 +1,326 @@
+//! A real gRPC stack for black-box tests: a tonic server ([`GrpcUpstream`])
+//! and a tonic client ([`GrpcClient`]) for one small test service,
+//! `seawall.test.Probe`, so tests see what real gRPC clients see (a
+//! `tonic::Status` with its `Code`, decoded messages), not raw frames.
+//!
+//! No `.proto` and no build script: the messages are `prost` derives and
+//! the calls go through tonic's generic `client::Grpc` and `server::Grpc`,
+//! which is what tonic's generated code calls too.
+//!
+//! The service's methods:
+//!
+//! | method | what it answers |
+//! |---|---|
+//! | `Unary` | a [`Reply`] when [`Call::status`] is 0; else that status, trailers-only (no message) |
+//! | `UnaryAfterMessage` | a [`Reply`], then [`Call::status`] in the trailers |
+//! | `Stream` | [`Watch::count`] replies, [`Watch::interval_ms`] apart (the first at once), then [`Watch::status`] in the trailers |
+//!
+//! Every reply names the server that sent it ([`Reply::server`]), so a test
+//! with several upstreams can tell which one answered.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt, stream};
+use http::uri::PathAndQuery;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_prost::ProstCodec;
+
+/// The request of `Unary` and `UnaryAfterMessage`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Call {
+    /// The `grpc-status` to answer with (0: OK).
+    #[prost(int32, tag = "1")]
+    pub status: i32,
+    /// The `grpc-message` with a non-OK status.
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+/// The request of `Stream`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Watch {
+    /// How many replies to send.
+    #[prost(uint32, tag = "1")]
+    pub count: u32,
+    /// The pause between two replies, in milliseconds.
+    #[prost(uint64, tag = "2")]
+    pub interval_ms: u64,
+    /// The `grpc-status` that ends the stream after the replies (0: OK).
+    #[prost(int32, tag = "3")]
+    pub status: i32,
+}
+
+/// One message from the server.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Reply {
+    /// The [`GrpcUpstream`]'s name.
+    #[prost(string, tag = "1")]
+    pub server: String,
+    /// 0 for the first reply of a call, then 1, 2, …
+    #[prost(uint32, tag = "2")]
+    pub seq: u32,
+}
+
+const UNARY: &str = "/seawall.test.Probe/Unary";
+const UNARY_AFTER_MESSAGE: &str = "/seawall.test.Probe/UnaryAfterMessage";
+const STREAM: &str = "/seawall.test.Probe/Stream";
+
+/// The `seawall.test.Probe` server on `127.0.0.1:0` (HTTP/2 prior
+/// knowledge), in the test's runtime; stopped, with every connection it
+/// holds, when dropped or [`GrpcUpstream::stop`]ped.
+#[derive(Debug)]
+pub struct GrpcUpstream {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The name its replies carry.
+    pub name: String,
+    task: JoinHandle<()>,
+}
+
+impl GrpcUpstream {
+    /// Binds `127.0.0.1:0` and serves.
+    pub async fn spawn(name: &str) -> GrpcUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        let task = tokio::spawn(serve(listener, name.to_owned()));
+        GrpcUpstream {
+            addr,
+            name: name.to_owned(),
+            task,
+        }
+    }
+
+    /// Stops it at once, as a killed process would: the listener closes
+    /// and every connection is dropped mid-stream, without a GOAWAY.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for GrpcUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The accept loop; its connections live in a `JoinSet` it owns, so
+/// aborting it drops them all.
+async fn serve(listener: TcpListener, name: String) {
+    let mut connections = JoinSet::new();
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let name = name.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |req| route(name.clone(), req));
+            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+type HttpResponse = http::Response<tonic::body::Body>;
+
+/// Dispatches one HTTP/2 request to its method.
+async fn route(
+    name: String,
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<HttpResponse, std::convert::Infallible> {
+    let path = req.uri().path().to_owned();
+    let response = match path.as_str() {
+        UNARY => {
+            let unary = tower::service_fn(move |call: tonic::Request<Call>| {
+                let server = name.clone();
+                async move {
+                    let call = call.into_inner();
+                    match call.status {
+                        0 => Ok(tonic::Response::new(Reply { server, seq: 0 })),
+                        code => Err(Status::new(Code::from(code), call.message)),
+                    }
+                }
+            });
+            tonic::server::Grpc::new(ProstCodec::<Reply, Call>::default())
+                .unary(unary, req)
+                .await
+        }
+        UNARY_AFTER_MESSAGE => {
+            let then_status = tower::service_fn(move |call: tonic::Request<Call>| {
+                let server = name.clone();
+                async move {
+                    let call = call.into_inner();
+                    let ending = ending(call.status, call.message);
+                    let replies = stream::iter([Ok(Reply { server, seq: 0 })]).chain(ending);
+                    Ok::<_, Status>(tonic::Response::new(replies))
+                }
+            });
+            tonic::server::Grpc::new(ProstCodec::<Reply, Call>::default())
+                .server_streaming(then_status, req)
+                .await
+        }
+        STREAM => {
+            let watch = tower::service_fn(move |watch: tonic::Request<Watch>| {
+                let server = name.clone();
+                async move { Ok::<_, Status>(tonic::Response::new(replies(server, watch.into_inner()))) }
+            });
+            tonic::server::Grpc::new(ProstCodec::<Reply, Watch>::default())
+                .server_streaming(watch, req)
+                .await
+        }
+        _ => Status::unimplemented(path).into_http(),
+    };
+    Ok(response)
+}
+
+/// Nothing for status 0, else the one error that ends the call with it.
+fn ending(status: i32, message: String) -> impl Stream<Item = Result<Reply, Status>> {
+    let error = (status != 0).then(|| Err(Status::new(Code::from(status), message)));
+    stream::iter(error)
+}
+
+/// `watch.count` replies, `watch.interval_ms` apart, then its status.
+fn replies(server: String, watch: Watch) -> impl Stream<Item = Result<Reply, Status>> + Send {
+    let interval = Duration::from_millis(watch.interval_ms);
+    let count = watch.count;
+    let messages = stream::unfold(0u32, move |seq| {
+        let server = server.clone();
+        async move {
+            if seq >= count {
+                return None;
+            }
+            if seq > 0 {
+                tokio::time::sleep(interval).await;
+            }
+            Some((Ok(Reply { server, seq }), seq + 1))
+        }
+    });
+    messages.chain(ending(watch.status, format!("ended with {}", watch.status)))
+}
+
+/// A tonic client of `seawall.test.Probe` on one HTTP/2 connection.
+#[derive(Debug, Clone)]
+pub struct GrpcClient {
+    inner: tonic::client::Grpc<Channel>,
+}
+
+/// What a server stream delivered, read to its end.
+#[derive(Debug)]
+pub struct Watched {
+    /// The replies received, in order.
+    pub replies: Vec<Reply>,
+    /// How the call ended: `Ok` for status 0, else the status received.
+    pub end: Result<(), Status>,
+    /// From the call's start to its end.
+    pub elapsed: Duration,
+}
+
+impl GrpcClient {
+    /// Connects to `addr` (h2c; seawall's listener or a [`GrpcUpstream`]).
+    pub async fn connect(addr: SocketAddr) -> GrpcClient {
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("a valid URI")
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("gRPC connect to {addr}: {e}"));
+        GrpcClient {
+            inner: tonic::client::Grpc::new(channel),
+        }
+    }
+
+    /// `Unary`: answers `status` (with `message`) trailers-only, or a
+    /// [`Reply`] for 0.
+    pub async fn unary(&mut self, status: Code, message: &str) -> Result<Reply, Status> {
+        self.call(UNARY, status, message).await
+    }
+
+    /// `UnaryAfterMessage`: a [`Reply`] and then `status` in the trailers
+    /// (tonic reports the status and drops the message when it is not OK).
+    pub async fn unary_after_message(
+        &mut self,
+        status: Code,
+        message: &str,
+    ) -> Result<Reply, Status> {
+        self.call(UNARY_AFTER_MESSAGE, status, message).await
+    }
+
+    async fn call(
+        &mut self,
+        path: &'static str,
+        status: Code,
+        message: &str,
+    ) -> Result<Reply, Status> {
+        let call = Call {
+            status: status as i32,
+            message: message.to_owned(),
+        };
+        self.ready().await?;
+        let codec = ProstCodec::<Call, Reply>::default();
+        let reply = self
+            .inner
+            .unary(
+                tonic::Request::new(call),
+                PathAndQuery::from_static(path),
+                codec,
+            )
+            .await?;
+        Ok(reply.into_inner())
+    }
+
+    /// `Stream`: `count` replies `interval` apart, then `status`; with
+    /// extra request metadata (e.g. `grpc-timeout`) set by `metadata`. The
+    /// stream is read to its end, however it ends.
+    pub async fn watch(
+        &mut self,
+        count: u32,
+        interval: Duration,
+        status: Code,
+        metadata: &[(&'static str, &str)],
+    ) -> Watched {
+        let start = Instant::now();
+        let mut request = tonic::Request::new(Watch {
+            count,
+            interval_ms: interval.as_millis() as u64,
+            status: status as i32,
+        });
+        for (key, value) in metadata {
+            let value = value.parse().expect("an ASCII metadata value");
+            request.metadata_mut().insert(*key, value);
+        }
+        let mut replies = Vec::new();
+        let end = async {
+            self.ready().await?;
+            let codec = ProstCodec::<Watch, Reply>::default();
+            let path = PathAndQuery::from_static(STREAM);
+            let mut stream = self
+                .inner
+                .server_streaming(request, path, codec)
+                .await?
+                .into_inner();
+            while let Some(reply) = stream.message().await? {
+                replies.push(reply);
+            }
+            Ok(())
+        }
+        .await;
+        Watched {
+            replies,
+            end,
+            elapsed: start.elapsed(),
+        }
+    }
+
+    async fn ready(&mut self) -> Result<(), Status> {
+        self.inner
+            .ready()
+            .await
+            .map_err(|e| Status::unavailable(format!("channel not ready: {e}")))
+    }
+}
