@@ -86,9 +86,16 @@ pub struct GrpcUpstream {
 impl GrpcUpstream {
     /// Binds `127.0.0.1:0` and serves.
     pub async fn spawn(name: &str) -> GrpcUpstream {
+        Self::spawn_failing(name, Code::Ok).await
+    }
+
+    /// Like [`GrpcUpstream::spawn`], but `Unary` and `UnaryAfterMessage`
+    /// answer `status` whatever the call asks (a sick replica); `Ok`
+    /// changes nothing.
+    pub async fn spawn_failing(name: &str, status: Code) -> GrpcUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local address");
-        let task = tokio::spawn(serve(listener, name.to_owned()));
+        let task = tokio::spawn(serve(listener, name.to_owned(), status as i32));
         GrpcUpstream {
             addr,
             name: name.to_owned(),
@@ -111,7 +118,7 @@ impl Drop for GrpcUpstream {
 
 /// The accept loop; its connections live in a `JoinSet` it owns, so
 /// aborting it drops them all.
-async fn serve(listener: TcpListener, name: String) {
+async fn serve(listener: TcpListener, name: String, failing: i32) {
     let mut connections = JoinSet::new();
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
@@ -119,7 +126,7 @@ async fn serve(listener: TcpListener, name: String) {
         };
         let name = name.clone();
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |req| route(name.clone(), req));
+            let service = hyper::service::service_fn(move |req| route(name.clone(), failing, req));
             let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(tcp), service)
                 .await;
@@ -133,6 +140,7 @@ type HttpResponse = http::Response<tonic::body::Body>;
 /// Dispatches one HTTP/2 request to its method.
 async fn route(
     name: String,
+    failing: i32,
     req: http::Request<hyper::body::Incoming>,
 ) -> Result<HttpResponse, std::convert::Infallible> {
     let path = req.uri().path().to_owned();
@@ -141,7 +149,7 @@ async fn route(
             let unary = tower::service_fn(move |call: tonic::Request<Call>| {
                 let server = name.clone();
                 async move {
-                    let call = call.into_inner();
+                    let call = overridden(call.into_inner(), failing);
                     match call.status {
                         0 => Ok(tonic::Response::new(Reply { server, seq: 0 })),
                         code => Err(Status::new(Code::from(code), call.message)),
@@ -156,7 +164,7 @@ async fn route(
             let then_status = tower::service_fn(move |call: tonic::Request<Call>| {
                 let server = name.clone();
                 async move {
-                    let call = call.into_inner();
+                    let call = overridden(call.into_inner(), failing);
                     let ending = ending(call.status, call.message);
                     let replies = stream::iter([Ok(Reply { server, seq: 0 })]).chain(ending);
                     Ok::<_, Status>(tonic::Response::new(replies))
@@ -178,6 +186,18 @@ async fn route(
         _ => Status::unimplemented(path).into_http(),
     };
     Ok(response)
+}
+
+/// `call`, answering `failing` instead when it is not 0.
+fn overridden(call: Call, failing: i32) -> Call {
+    if failing == 0 {
+        call
+    } else {
+        Call {
+            status: failing,
+            message: "failing replica".to_owned(),
+        }
+    }
 }
 
 /// Nothing for status 0, else the one error that ends the call with it.

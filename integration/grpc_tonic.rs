@@ -1,0 +1,135 @@
+//! Issue 20 with a real gRPC stack: a tonic client through seawall to tonic
+//! servers, so what is checked is what a gRPC application sees (its
+//! `tonic::Code`s and messages), not frames.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::time::Duration;
+
+use common::grpc::{GrpcClient, GrpcUpstream};
+use common::{Seawall, basic_config, fetch, h1_client, send_with};
+use tonic::Code;
+
+/// seawall over h2c in front of `ups`, with extra cluster keys.
+async fn seawall(ups: &[&GrpcUpstream], extra: &str) -> Seawall {
+    let addrs: Vec<_> = ups.iter().map(|u| u.addr).collect();
+    let mut yaml = basic_config(&addrs);
+    yaml.push_str("    protocol: http2\n");
+    yaml.push_str(extra);
+    Seawall::start(&yaml).await
+}
+
+async fn ejected(sw: &Seawall, addr: std::net::SocketAddr) -> bool {
+    let doc = fetch(&format!("http://{}/clusters", sw.admin)).await.json();
+    doc["clusters"][0]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["address"] == addr.to_string() && e["ejected"] == true)
+}
+
+#[tokio::test]
+async fn a_replica_answering_unavailable_is_retried_around_and_ejected() {
+    let (a, b) = (
+        GrpcUpstream::spawn("a").await,
+        GrpcUpstream::spawn("b").await,
+    );
+    let sick = GrpcUpstream::spawn_failing("sick", Code::Unavailable).await;
+    let sw = seawall(&[&a, &b, &sick], "").await;
+    let mut client = GrpcClient::connect(sw.addr).await;
+    // 60 calls: enough to eject it (5 failures). Longer runs meet a bug
+    // found here and not fixed yet: hyper's HTTP/2 server ends the
+    // connection with GOAWAY ENHANCE_YOUR_CALM about every 150 unary calls
+    // that tonic answers before seawall has forwarded the request's end.
+    let mut ok = 0;
+    for _ in 0..60 {
+        match client.unary(Code::Ok, "").await {
+            Ok(reply) => {
+                assert_ne!(reply.server, "sick");
+                ok += 1;
+            }
+            Err(status) => eprintln!("{status:?}"),
+        }
+    }
+    assert_eq!(ok, 60, "{ok} of 60 OK");
+    assert!(
+        ejected(&sw, sick.addr).await,
+        "the UNAVAILABLE replica is in rotation"
+    );
+}
+
+#[tokio::test]
+async fn unavailable_after_a_message_is_seen_counted_and_never_retried() {
+    let (a, b) = (
+        GrpcUpstream::spawn("a").await,
+        GrpcUpstream::spawn("b").await,
+    );
+    let sick = GrpcUpstream::spawn_failing("sick", Code::Unavailable).await;
+    let sw = seawall(&[&a, &b, &sick], "").await;
+    let mut client = GrpcClient::connect(sw.addr).await;
+    let mut unavailable = 0;
+    for _ in 0..60 {
+        if let Err(status) = client.unary_after_message(Code::Ok, "").await {
+            // The response had begun: its failure reaches the client as is.
+            assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+            unavailable += 1;
+        }
+    }
+    // Ejected after `consecutive_failures` (5) of them.
+    assert!(
+        (1..=10).contains(&unavailable),
+        "{unavailable} reached the client"
+    );
+    assert!(ejected(&sw, sick.addr).await);
+}
+
+#[tokio::test]
+async fn seawall_refusals_reach_tonic_as_their_documented_codes() {
+    let up = GrpcUpstream::spawn("a").await;
+    let sw = seawall(&[&up], "").await;
+    let mut client = GrpcClient::connect(sw.addr).await;
+    // The breaker forced open: UNAVAILABLE, as for an open breaker.
+    let admin = |mode: &str| format!("http://{}/clusters/app/breaker?mode={mode}", sw.admin);
+    let h1 = h1_client();
+    let post = |url: String| {
+        let req = http::Request::post(url)
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap();
+        send_with(&h1, req)
+    };
+    assert!(post(admin("force_open")).await.unwrap().status.is_success());
+    let open = client.unary(Code::Ok, "").await.unwrap_err();
+    assert_eq!(open.code(), Code::Unavailable, "{open:?}");
+    assert_eq!(open.message(), "seawall: breaker-open");
+    assert!(post(admin("auto")).await.unwrap().status.is_success());
+    // A deadline the caller set: DEADLINE_EXCEEDED, after about it.
+    let late = client
+        .watch(
+            5,
+            Duration::from_millis(400),
+            Code::Ok,
+            &[("grpc-timeout", "600m")],
+        )
+        .await;
+    let status = late.end.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(status.message().contains("seawall"), "{status:?}");
+}
+
+#[tokio::test]
+async fn ten_thousand_streamed_messages_pass_whole_and_in_order() {
+    let up = GrpcUpstream::spawn("a").await;
+    let sw = seawall(&[&up], "").await;
+    let mut client = GrpcClient::connect(sw.addr).await;
+    let watched = client.watch(10_000, Duration::ZERO, Code::Ok, &[]).await;
+    assert!(watched.end.is_ok(), "{:?}", watched.end);
+    assert_eq!(watched.replies.len(), 10_000);
+    assert!(
+        watched
+            .replies
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r.seq as usize == i)
+    );
+}
