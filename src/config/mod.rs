@@ -51,15 +51,35 @@ pub use settings::shutdown::ShutdownSettings;
 pub use settings::timeouts::{TimeoutOverrides, TimeoutSettings};
 pub use settings::tls::{ClusterTls, ListenerTls, Loaded};
 
-/// Reads and validates a config file.
+/// Reads and validates a config file; the first error if it is invalid.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, e))?;
-    parse(&text, Some(path))
+    load_all(path).map_err(first)
+}
+
+/// Reads and validates a config file; every error found, in file order.
+pub fn load_all(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| vec![ConfigError::io(path, e)])?;
+    parse_all(&text, Some(path))
 }
 
 /// Validates config text; `origin` is only used in error messages.
 pub fn parse(text: &str, origin: Option<&Path>) -> Result<Config, ConfigError> {
+    parse_all(text, origin).map_err(first)
+}
+
+/// Validates config text, reporting every error found, in file order (a
+/// YAML syntax or type error stops reading, so it comes alone).
+pub fn parse_all(text: &str, origin: Option<&Path>) -> Result<Config, Vec<ConfigError>> {
     let file: file::FileConfig = serde_saphyr::from_str(text)
-        .map_err(|e| locate::yaml_error(&e, text).with_origin(origin))?;
-    validate::validate(&file).map_err(|e| e.with_origin(origin))
+        .map_err(|e| vec![locate::yaml_error(&e, text).with_origin(origin)])?;
+    validate::validate(&file)
+        .map_err(|all| all.into_iter().map(|e| e.with_origin(origin)).collect())
+}
+
+/// The first of a non-empty list of errors.
+fn first(errors: Vec<ConfigError>) -> ConfigError {
+    errors
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| ConfigError::at(0, 0, None, "invalid config".into()))
 }

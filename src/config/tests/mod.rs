@@ -6,6 +6,7 @@
 mod admin;
 mod admission;
 mod cluster;
+mod collect;
 mod duration;
 mod fuzz;
 mod listener;
