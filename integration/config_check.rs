@@ -60,3 +60,46 @@ clusters:
     );
     assert!(lines[3].ends_with("many.yaml: 3 errors"), "{err}");
 }
+
+const WITH_VARIABLES: &str = "\
+listeners:
+  - name: ingress
+    address: 127.0.0.1:${SW_TEST_PORT:-0}
+    routes:
+      - name: r
+        cluster: app
+clusters:
+  - name: app
+    endpoints: [\"${SW_TEST_UPSTREAM}\"]
+";
+
+#[test]
+fn check_substitutes_environment_variables_and_locates_an_unset_one() {
+    let (code, err) = check(
+        "env.yaml",
+        WITH_VARIABLES,
+        &[("SW_TEST_UPSTREAM", "127.0.0.1:1")],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = check("env.yaml", WITH_VARIABLES, &[]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(
+        err.contains("env.yaml:9:18: clusters[0].endpoints: environment variable `SW_TEST_UPSTREAM` is not set"),
+        "{err}"
+    );
+    // A value that substitutes into a bad setting is reported where the
+    // reference is written.
+    let (code, err) = check(
+        "env.yaml",
+        WITH_VARIABLES,
+        &[
+            ("SW_TEST_UPSTREAM", "127.0.0.1:1"),
+            ("SW_TEST_PORT", "http"),
+        ],
+    );
+    assert_eq!(code, Some(64), "{err}");
+    assert!(
+        err.contains("env.yaml:3:14: listeners[0].address:"),
+        "{err}"
+    );
+}

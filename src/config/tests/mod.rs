@@ -8,6 +8,7 @@ mod admission;
 mod cluster;
 mod collect;
 mod duration;
+mod env;
 mod fuzz;
 mod listener;
 mod locate;

@@ -28,23 +28,7 @@ pub(super) fn cluster(raw: &ClusterFile, key: &str) -> Result<ClusterSettings, V
         Some(ProtocolFile::Http2) => UpstreamProtocol::Http2,
         Some(ProtocolFile::Http1) | None => UpstreamProtocol::Http1,
     };
-    let duration =
-        |field: &str, at, default| positive_duration(at, &format!("{key}.{field}"), default);
-    let connect_timeout = errors.take(duration(
-        "connect_timeout",
-        raw.connect_timeout.as_ref(),
-        defaults::CONNECT_TIMEOUT,
-    ));
-    let pool_idle_timeout = errors.take(duration(
-        "pool_idle_timeout",
-        raw.pool_idle_timeout.as_ref(),
-        defaults::POOL_IDLE_TIMEOUT,
-    ));
-    let resolve_interval = errors.take(duration(
-        "resolve_interval",
-        raw.resolve_interval.as_ref(),
-        defaults::RESOLVE_INTERVAL,
-    ));
+    let [connect_timeout, pool_idle_timeout, resolve_interval] = durations(raw, key, &mut errors);
     let balance = errors.take(balance(raw.balance.as_ref(), &format!("{key}.balance")));
     let timeouts = errors.take(timeouts::cluster(
         raw.timeouts.as_ref(),
@@ -106,6 +90,38 @@ pub(super) fn cluster(raw: &ClusterFile, key: &str) -> Result<ClusterSettings, V
         })
     })();
     errors.finish(cluster)
+}
+
+/// `connect_timeout`, `pool_idle_timeout` and `resolve_interval`.
+fn durations(
+    raw: &ClusterFile,
+    key: &str,
+    errors: &mut Errors,
+) -> [Option<std::time::Duration>; 3] {
+    [
+        (
+            "connect_timeout",
+            &raw.connect_timeout,
+            defaults::CONNECT_TIMEOUT,
+        ),
+        (
+            "pool_idle_timeout",
+            &raw.pool_idle_timeout,
+            defaults::POOL_IDLE_TIMEOUT,
+        ),
+        (
+            "resolve_interval",
+            &raw.resolve_interval,
+            defaults::RESOLVE_INTERVAL,
+        ),
+    ]
+    .map(|(field, at, default)| {
+        errors.take(positive_duration(
+            at.as_ref(),
+            &format!("{key}.{field}"),
+            default,
+        ))
+    })
 }
 
 /// `endpoints`: at least one, each `host:port`, none listed twice.
