@@ -162,8 +162,23 @@ async fn invalid_files_are_rejected_with_location_and_the_old_config_serves() {
             "{what}: old config serves"
         );
     }
+    // Two mistakes at once: the rejection names both, nothing applies.
+    let both = good
+        .replace("cluster: app\n", "cluster: nope\n")
+        .replace("connect_timeout: 500ms", "connect_timeout: 0s");
+    std::fs::write(&path, both).unwrap();
+    let outcome = sw.running.reload.reload().await;
+    let Outcome::Rejected(reason) = outcome else {
+        panic!("two errors: {outcome:?}")
+    };
+    assert!(
+        reason.contains("unknown cluster") && reason.contains("connect_timeout"),
+        "both errors: {reason}"
+    );
+    assert_eq!(generation(&sw), 1, "two errors: nothing applied");
+    assert_eq!(fetch(&sw.url("/")).await.status, 200, "old config serves");
     let config = fetch(&format!("http://{}/config", sw.admin)).await.json();
-    assert_eq!(config["reload"]["counts"]["rejected"], 3);
+    assert_eq!(config["reload"]["counts"]["rejected"], 4);
     assert!(
         config["reload"]["last_rejection"]
             .as_str()

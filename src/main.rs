@@ -55,7 +55,7 @@ fn main() -> ExitCode {
         return health::probe(url);
     }
     if let Some(Command::Check { path }) = cli.command {
-        return match seawall::config::load(&path) {
+        return match seawall::config::load_all(&path) {
             Ok(config) => {
                 // A closed stdout (`seawall check f | head -1`) is not an
                 // error of the config: ignore it rather than panic.
@@ -63,8 +63,13 @@ fn main() -> ExitCode {
                 let _ = writeln!(out, "{}: ok\n{}", path.display(), config.summary());
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("error: {e}");
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("error: {e}");
+                }
+                if errors.len() > 1 {
+                    eprintln!("{}: {} errors", path.display(), errors.len());
+                }
                 ExitCode::from(EXIT_CONFIG)
             }
         };

@@ -60,6 +60,19 @@ impl ConfigError {
         self
     }
 
+    /// The same error at another column of its line (after environment
+    /// substitution moved the text).
+    pub(crate) fn with_column(mut self, column: u32) -> Self {
+        self.column = Some(column).filter(|c| *c > 0);
+        self
+    }
+
+    /// The same error under key path `key`, when it had none.
+    pub(crate) fn or_key(mut self, key: Option<String>) -> Self {
+        self.key = self.key.or(key.filter(|k| !k.is_empty()));
+        self
+    }
+
     /// 1-based line of the offending text, when known.
     pub fn line(&self) -> Option<u32> {
         self.line

@@ -22,6 +22,7 @@
 //! [`ConfigError`] an operator can act on.
 
 pub mod duration;
+mod env;
 mod error;
 mod file;
 mod locate;
@@ -51,15 +52,63 @@ pub use settings::shutdown::ShutdownSettings;
 pub use settings::timeouts::{TimeoutOverrides, TimeoutSettings};
 pub use settings::tls::{ClusterTls, ListenerTls, Loaded};
 
-/// Reads and validates a config file.
+/// Reads and validates a config file; the first error if it is invalid.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, e))?;
-    parse(&text, Some(path))
+    load_all(path).map_err(first)
+}
+
+/// Reads and validates a config file; every error found, in file order.
+pub fn load_all(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| vec![ConfigError::io(path, e)])?;
+    parse_all(&text, Some(path))
 }
 
 /// Validates config text; `origin` is only used in error messages.
 pub fn parse(text: &str, origin: Option<&Path>) -> Result<Config, ConfigError> {
-    let file: file::FileConfig = serde_saphyr::from_str(text)
-        .map_err(|e| locate::yaml_error(&e, text).with_origin(origin))?;
-    validate::validate(&file).map_err(|e| e.with_origin(origin))
+    parse_all(text, origin).map_err(first)
+}
+
+/// Validates config text, reporting every error found, in file order (a
+/// YAML syntax or type error stops reading, so it comes alone). `${VAR}`
+/// and `${VAR:-default}` are replaced from the process's environment first
+/// (`env`); errors point at the original text.
+pub fn parse_all(text: &str, origin: Option<&Path>) -> Result<Config, Vec<ConfigError>> {
+    parse_with_env(text, origin, |name| std::env::var(name).ok())
+}
+
+/// [`parse_all`], reading environment variables with `lookup`.
+pub(crate) fn parse_with_env(
+    text: &str,
+    origin: Option<&Path>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Config, Vec<ConfigError>> {
+    let env = env::substitute(text, lookup).map_err(|all| {
+        all.into_iter()
+            .map(|e| {
+                let key = e
+                    .line()
+                    .and_then(|l| locate::key_path_of_line(text, l.into()));
+                e.or_key(key).with_origin(origin)
+            })
+            .collect::<Vec<_>>()
+    })?;
+    let file: file::FileConfig = serde_saphyr::from_str(&env.text).map_err(|e| {
+        vec![
+            env.relocate(locate::yaml_error(&e, &env.text))
+                .with_origin(origin),
+        ]
+    })?;
+    validate::validate(&file).map_err(|all| {
+        all.into_iter()
+            .map(|e| env.relocate(e).with_origin(origin))
+            .collect()
+    })
+}
+
+/// The first of a non-empty list of errors.
+fn first(errors: Vec<ConfigError>) -> ConfigError {
+    errors
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| ConfigError::at(0, 0, None, "invalid config".into()))
 }

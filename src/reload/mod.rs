@@ -158,7 +158,10 @@ impl Reloader {
         // stall requests, even with one worker thread.
         let path = path.clone();
         let parsed = tokio::task::spawn_blocking(move || {
-            config::parse(&text, Some(&path)).map_err(|e| e.to_string())
+            config::parse_all(&text, Some(&path)).map_err(|errors| {
+                let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                all.join("; ")
+            })
         })
         .await
         .unwrap_or_else(|e| Err(format!("the config parser failed: {e}")));

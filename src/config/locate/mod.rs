@@ -53,6 +53,12 @@ pub(crate) fn yaml_error(err: &serde_saphyr::Error, text: &str) -> ConfigError {
     ConfigError::at(line, column, key, message)
 }
 
+/// The key path of `line` of `text`, read from the indentation of the
+/// lines (the text need not be valid YAML).
+pub(crate) fn key_path_of_line(text: &str, line: u64) -> Option<String> {
+    outline::key_path(text, line)
+}
+
 /// The error `err` (with `message`) on a `text` that is not YAML, with
 /// `syntax` the YAML error. serde reads the text as a stream, so it can
 /// find a mapping without a required field before the parser finds the

@@ -6,7 +6,9 @@
 mod admin;
 mod admission;
 mod cluster;
+mod collect;
 mod duration;
+mod env;
 mod fuzz;
 mod listener;
 mod locate;

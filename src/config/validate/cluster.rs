@@ -13,72 +13,114 @@ use super::super::settings::cluster::{
     BalanceSettings, ClusterSettings, EndpointSpec, UpstreamProtocol,
 };
 use super::super::settings::defaults;
+use super::collect::Errors;
 use super::scalar::{self, positive_duration};
-use super::{admission, error, name, resilience, retry, timeouts, tls};
+use super::{admission, error, resilience, retry, timeouts, tls};
 
-/// Validates `raw`, at key path `key`.
-pub(super) fn cluster(raw: &ClusterFile, key: &str) -> Result<ClusterSettings, ConfigError> {
-    let name = name(&raw.name, &format!("{key}.name"))?;
-    let endpoints = endpoints(&raw.endpoints, &name, key)?;
+/// Validates `raw`, at key path `key`; every key on its own, except TLS,
+/// which needs valid endpoints. Its name is checked by the caller, with the
+/// other clusters' names.
+pub(super) fn cluster(raw: &ClusterFile, key: &str) -> Result<ClusterSettings, Vec<ConfigError>> {
+    let mut errors = Errors::default();
+    let name = raw.name.value.clone();
+    let endpoints = errors.take(endpoints(&raw.endpoints, &name, key));
     let protocol = match raw.protocol {
         Some(ProtocolFile::Http2) => UpstreamProtocol::Http2,
         Some(ProtocolFile::Http1) | None => UpstreamProtocol::Http1,
     };
-    let connect_timeout = positive_duration(
-        raw.connect_timeout.as_ref(),
-        &format!("{key}.connect_timeout"),
-        defaults::CONNECT_TIMEOUT,
-    )?;
-    let pool_idle_timeout = positive_duration(
-        raw.pool_idle_timeout.as_ref(),
-        &format!("{key}.pool_idle_timeout"),
-        defaults::POOL_IDLE_TIMEOUT,
-    )?;
-    let resolve_interval = positive_duration(
-        raw.resolve_interval.as_ref(),
-        &format!("{key}.resolve_interval"),
-        defaults::RESOLVE_INTERVAL,
-    )?;
-    let balance = balance(raw.balance.as_ref(), &format!("{key}.balance"))?;
-    let timeouts = timeouts::cluster(raw.timeouts.as_ref(), &format!("{key}.timeouts"))?;
-    let http2_keepalive_interval = http2_keepalive_interval(raw, protocol, key)?;
+    let [connect_timeout, pool_idle_timeout, resolve_interval] = durations(raw, key, &mut errors);
+    let balance = errors.take(balance(raw.balance.as_ref(), &format!("{key}.balance")));
+    let timeouts = errors.take(timeouts::cluster(
+        raw.timeouts.as_ref(),
+        &format!("{key}.timeouts"),
+    ));
+    let http2_keepalive_interval = errors.take(http2_keepalive_interval(raw, protocol, key));
     let admission_key = format!("{key}.admission");
-    let admission = match &raw.admission {
-        Some(block) => admission::admission(&[(block, admission_key.as_str())])?,
-        None => AdmissionSettings::default(),
-    };
-    let tls = tls::cluster(raw, &endpoints, protocol, &format!("{key}.tls"))?;
-    Ok(ClusterSettings {
-        name,
-        endpoints,
-        protocol,
-        connect_timeout,
-        pool_idle_timeout,
-        pool_max_idle_per_endpoint: raw
-            .pool_max_idle_per_endpoint
-            .unwrap_or(defaults::POOL_MAX_IDLE_PER_ENDPOINT),
-        resolve_interval,
-        balance,
-        timeouts,
-        http2_keepalive_interval,
-        admission,
-        failure_statuses: resilience::failure_statuses(
-            raw.failure_statuses.as_ref(),
-            &format!("{key}.failure_statuses"),
-        )?,
-        failure_grpc_codes: scalar::grpc_codes(
-            raw.failure_grpc_codes.as_ref(),
-            &format!("{key}.failure_grpc_codes"),
-            defaults::FAILURE_GRPC_CODES,
-        )?,
-        breaker: resilience::breaker(raw.breaker.as_ref(), &format!("{key}.breaker"))?,
-        outlier: resilience::outlier(raw.outlier.as_ref(), &format!("{key}.outlier"))?,
-        retry: retry::cluster(raw.retry.as_ref(), &format!("{key}.retry"))?,
-        health_check: resilience::health_check(
-            raw.health_check.as_ref(),
-            &format!("{key}.health_check"),
-        )?,
-        tls,
+    let admission = errors.take(match &raw.admission {
+        Some(block) => admission::admission(&[(block, admission_key.as_str())]),
+        None => Ok(AdmissionSettings::default()),
+    });
+    let tls = endpoints
+        .as_ref()
+        .and_then(|e| errors.take(tls::cluster(raw, e, protocol, &format!("{key}.tls"))));
+    let failure_statuses = errors.take(resilience::failure_statuses(
+        raw.failure_statuses.as_ref(),
+        &format!("{key}.failure_statuses"),
+    ));
+    let failure_grpc_codes = errors.take(scalar::grpc_codes(
+        raw.failure_grpc_codes.as_ref(),
+        &format!("{key}.failure_grpc_codes"),
+        defaults::FAILURE_GRPC_CODES,
+    ));
+    let breaker = errors.take(resilience::breaker(
+        raw.breaker.as_ref(),
+        &format!("{key}.breaker"),
+    ));
+    let outlier = errors.take(resilience::outlier(
+        raw.outlier.as_ref(),
+        &format!("{key}.outlier"),
+    ));
+    let retry = errors.take(retry::cluster(raw.retry.as_ref(), &format!("{key}.retry")));
+    let health_check = errors.take(resilience::health_check(
+        raw.health_check.as_ref(),
+        &format!("{key}.health_check"),
+    ));
+    let cluster = (|| {
+        Some(ClusterSettings {
+            name,
+            endpoints: endpoints?,
+            protocol,
+            connect_timeout: connect_timeout?,
+            pool_idle_timeout: pool_idle_timeout?,
+            pool_max_idle_per_endpoint: raw
+                .pool_max_idle_per_endpoint
+                .unwrap_or(defaults::POOL_MAX_IDLE_PER_ENDPOINT),
+            resolve_interval: resolve_interval?,
+            balance: balance?,
+            timeouts: timeouts?,
+            http2_keepalive_interval: http2_keepalive_interval?,
+            admission: admission?,
+            failure_statuses: failure_statuses?,
+            failure_grpc_codes: failure_grpc_codes?,
+            breaker: breaker?,
+            outlier: outlier?,
+            retry: retry?,
+            health_check: health_check?,
+            tls: tls?,
+        })
+    })();
+    errors.finish(cluster)
+}
+
+/// `connect_timeout`, `pool_idle_timeout` and `resolve_interval`.
+fn durations(
+    raw: &ClusterFile,
+    key: &str,
+    errors: &mut Errors,
+) -> [Option<std::time::Duration>; 3] {
+    [
+        (
+            "connect_timeout",
+            &raw.connect_timeout,
+            defaults::CONNECT_TIMEOUT,
+        ),
+        (
+            "pool_idle_timeout",
+            &raw.pool_idle_timeout,
+            defaults::POOL_IDLE_TIMEOUT,
+        ),
+        (
+            "resolve_interval",
+            &raw.resolve_interval,
+            defaults::RESOLVE_INTERVAL,
+        ),
+    ]
+    .map(|(field, at, default)| {
+        errors.take(positive_duration(
+            at.as_ref(),
+            &format!("{key}.{field}"),
+            default,
+        ))
     })
 }
 

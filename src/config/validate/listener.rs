@@ -13,43 +13,53 @@ use super::super::file::listener::{Http2File, ListenerFile};
 use super::super::file::scalar::SizeFile;
 use super::super::settings::defaults;
 use super::super::settings::listener::{Http2Limits, ListenerSettings, ServerLimits};
+use super::collect::Errors;
 use super::scalar::{self, positive_duration, positive_size};
-use super::{Seen, error, name, route, tls};
+use super::{Seen, error, route, tls};
 
 /// Validates `raw` (at key path `key`); routes must name one of `clusters`
-/// (whose `admission:` blocks a route's own block overrides).
+/// (whose `admission:` blocks a route's own block overrides). Its name is
+/// checked by the caller, with the other listeners' names.
 pub(super) fn listener(
     raw: &ListenerFile,
     key: &str,
     clusters: &[ClusterFile],
-) -> Result<ListenerSettings, ConfigError> {
-    let name = name(&raw.name, &format!("{key}.name"))?;
-    let address = scalar::bind_address(&raw.address.value)
-        .map_err(|m| error(&raw.address, &format!("{key}.address"), m))?;
-    let limits = limits(raw, key)?;
-    let tls = tls::listener(raw.tls.as_ref(), &format!("{key}.tls"))?;
+) -> Result<ListenerSettings, Vec<ConfigError>> {
+    let mut errors = Errors::default();
+    let name = raw.name.value.clone();
+    let address = errors.take(
+        scalar::bind_address(&raw.address.value)
+            .map_err(|m| error(&raw.address, &format!("{key}.address"), m)),
+    );
+    let limits = errors.take(limits(raw, key));
+    let tls = errors.take(tls::listener(raw.tls.as_ref(), &format!("{key}.tls")));
 
     if raw.routes.value.is_empty() {
-        return Err(error(
+        errors.take::<()>(Err(error(
             &raw.routes,
             &format!("{key}.routes"),
             format!("listener \"{name}\" has no routes; add at least one (e.g. path_prefix `/`)"),
-        ));
+        )));
     }
     let mut names = Seen::default();
     let mut routes = Vec::with_capacity(raw.routes.value.len());
     for (j, route_raw) in raw.routes.value.iter().enumerate() {
         let route_key = format!("{key}.routes[{j}]");
-        names.insert(&route_raw.name, &format!("{route_key}.name"), "route name")?;
-        routes.push(route::route(route_raw, &route_key, clusters)?);
+        errors.take(names.insert(&route_raw.name, &format!("{route_key}.name"), "route name"));
+        if let Some(route) = errors.take_all(route::route(route_raw, &route_key, clusters)) {
+            routes.push(route);
+        }
     }
-    Ok(ListenerSettings {
-        name,
-        address,
-        limits,
-        routes,
-        tls,
-    })
+    let listener = (|| {
+        Some(ListenerSettings {
+            name,
+            address: address?,
+            limits: limits?,
+            routes,
+            tls: tls?,
+        })
+    })();
+    errors.finish(listener)
 }
 
 fn limits(raw: &ListenerFile, key: &str) -> Result<ServerLimits, ConfigError> {

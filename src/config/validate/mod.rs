@@ -1,10 +1,11 @@
-//! Stage 2: turns the file model into typed [`Config`] settings, or the
-//! first problem, one file per feature (the same names as in `file` and
+//! Stage 2: turns the file model into typed [`Config`] settings, or every
+//! problem found, one file per feature (the same names as in `file` and
 //! `settings`). This is the only stage that sees both of the others.
 //!
-//! Checks run in a fixed order (admin, log, shutdown, memory, listeners in file
-//! order, then clusters in file order), so the same file always reports the
-//! same first error. Every error points at the value it is about, through
+//! Independent checks all run (`collect`): the sections, each listener, each
+//! route, each cluster and each of a cluster's keys, so one run lists every
+//! mistake. The errors are sorted by their place in the file, so the same
+//! file always reports the same errors in the same order. Every error points at the value it is about, through
 //! its [`Spanned`] location, and names its key path. Absent keys take the
 //! values of `settings::defaults`.
 
@@ -20,10 +21,12 @@ use super::file::listener::ListenerFile;
 use super::settings::Config;
 use super::settings::cluster::ClusterSettings;
 use super::settings::listener::ListenerSettings;
+use collect::Errors;
 
 mod admin;
 mod admission;
 mod cluster;
+mod collect;
 mod listener;
 mod log;
 mod memory;
@@ -35,80 +38,102 @@ mod shutdown;
 mod timeouts;
 mod tls;
 
-/// Validates the whole file.
-pub(crate) fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
-    let admin = admin::admin(file.admin.as_ref())?;
-    let log = log::log(file.log.as_ref())?;
-    let shutdown = shutdown::shutdown(file.shutdown.as_ref())?;
+/// Validates the whole file; the errors come in file order.
+pub(crate) fn validate(file: &FileConfig) -> Result<Config, Vec<ConfigError>> {
+    let mut errors = Errors::default();
+    let admin = errors.take(admin::admin(file.admin.as_ref()));
+    let log = errors.take(log::log(file.log.as_ref()));
+    let shutdown = errors.take(shutdown::shutdown(file.shutdown.as_ref()));
     let memory = memory::memory(file.memory.as_ref());
-    let listeners = listeners(&file.listeners, &file.clusters.value, admin.address)?;
-    let clusters = clusters(&file.clusters.value)?;
-    Ok(Config {
-        admin,
-        log,
-        shutdown,
-        memory,
-        listeners,
-        clusters,
+    let admin_address = admin.as_ref().map(|a| a.address);
+    let listeners = errors.take_all(listeners(
+        &file.listeners,
+        &file.clusters.value,
+        admin_address,
+    ));
+    let clusters = errors.take_all(clusters(&file.clusters.value));
+    let config = (|| {
+        Some(Config {
+            admin: admin?,
+            log: log?,
+            shutdown: shutdown?,
+            memory,
+            listeners: listeners?,
+            clusters: clusters?,
+        })
+    })();
+    errors.finish(config).map_err(|mut all| {
+        // Unlocated errors (none today) last; the sort is stable.
+        all.sort_by_key(|e| (e.line().unwrap_or(u32::MAX), e.column().unwrap_or(0)));
+        all
     })
 }
 
 /// `listeners:`: at least one, unique names, and no address bound twice
-/// (the admin address included).
+/// (the admin address included, when it is valid).
 fn listeners(
     raw: &Spanned<Vec<ListenerFile>>,
     clusters: &[ClusterFile],
-    admin_address: SocketAddr,
-) -> Result<Vec<ListenerSettings>, ConfigError> {
+    admin_address: Option<SocketAddr>,
+) -> Result<Vec<ListenerSettings>, Vec<ConfigError>> {
     if raw.value.is_empty() {
-        return Err(error(raw, "listeners", "at least one listener is required"));
+        return Err(vec![error(
+            raw,
+            "listeners",
+            "at least one listener is required",
+        )]);
     }
+    let mut errors = Errors::default();
     let mut listeners = Vec::with_capacity(raw.value.len());
     let mut names = Seen::default();
     let mut addresses: HashMap<SocketAddr, u64> = HashMap::new();
     for (i, raw) in raw.value.iter().enumerate() {
         let key = format!("listeners[{i}]");
-        names.insert(&raw.name, &format!("{key}.name"), "listener name")?;
-        let listener = listener::listener(raw, &key, clusters)?;
+        errors.take(names.insert(&raw.name, &format!("{key}.name"), "listener name"));
+        let Some(listener) = errors.take_all(listener::listener(raw, &key, clusters)) else {
+            continue;
+        };
         // Port 0 asks the kernel for a free port: two such binds never clash.
         let fixed_port = listener.address.port() != 0;
-        if fixed_port && listener.address == admin_address {
-            return Err(error(
+        if fixed_port && Some(listener.address) == admin_address {
+            errors.take::<()>(Err(error(
                 &raw.address,
                 &format!("{key}.address"),
                 format!(
                     "address {} is also the admin address; give the listener or `admin.address` another port",
                     listener.address
                 ),
-            ));
-        }
-        if fixed_port
+            )));
+        } else if fixed_port
             && let Some(line) = addresses.insert(listener.address, raw.address.referenced.line())
         {
-            return Err(error(
+            errors.take::<()>(Err(error(
                 &raw.address,
                 &format!("{key}.address"),
                 format!(
                     "duplicate listener address {} (first used at line {line})",
                     listener.address
                 ),
-            ));
+            )));
         }
         listeners.push(listener);
     }
-    Ok(listeners)
+    errors.finish(Some(listeners))
 }
 
 /// `clusters:`, with unique names.
-fn clusters(raw: &[ClusterFile]) -> Result<Vec<ClusterSettings>, ConfigError> {
+fn clusters(raw: &[ClusterFile]) -> Result<Vec<ClusterSettings>, Vec<ConfigError>> {
+    let mut errors = Errors::default();
     let mut clusters = Vec::with_capacity(raw.len());
     let mut names = Seen::default();
     for (i, raw) in raw.iter().enumerate() {
         let key = format!("clusters[{i}]");
-        names.insert(&raw.name, &format!("{key}.name"), "cluster name")?;
-        clusters.push(cluster::cluster(raw, &key)?);
+        errors.take(names.insert(&raw.name, &format!("{key}.name"), "cluster name"));
+        if let Some(cluster) = errors.take_all(cluster::cluster(raw, &key)) {
+            clusters.push(cluster);
+        }
     }
-    Ok(clusters)
+    errors.finish(Some(clusters))
 }
 
 /// An error about the value `at`, under key path `key`.

@@ -5,56 +5,91 @@
 use super::super::error::ConfigError;
 use super::super::file::cluster::ClusterFile;
 use super::super::file::route::{MatchFile, PriorityFile, RouteFile};
+use super::super::settings::admission::AdmissionSettings;
 use super::super::settings::defaults;
+use super::super::settings::retry::RetryPolicy;
 use super::super::settings::route::{RoutePriority, RouteSettings};
+use super::collect::Errors;
 use super::{admission, error, retry, scalar, timeouts};
 
 /// Validates `raw` (at key path `key`); it must name one of `clusters`.
+/// Every independent problem is reported; the `admission:` and `retry:`
+/// blocks, resolved over the cluster's, only once the cluster is known.
 pub(super) fn route(
     raw: &RouteFile,
     key: &str,
     clusters: &[ClusterFile],
-) -> Result<RouteSettings, ConfigError> {
+) -> Result<RouteSettings, Vec<ConfigError>> {
+    let mut errors = Errors::default();
     let matches = raw.matches.as_ref();
-    let host = host(matches, key)?;
-    let path_prefix = path_prefix(matches, key)?;
-    let methods = methods(matches, key)?;
-    let index = target(raw, key, clusters)?;
-    let admission = match &raw.admission {
-        Some(own) => {
-            let route_key = format!("{key}.admission");
-            let cluster_key = format!("clusters[{index}].admission");
-            let inherited = clusters[index].admission.as_ref();
-            let mut blocks = vec![(own, route_key.as_str())];
-            blocks.extend(inherited.map(|b| (b, cluster_key.as_str())));
-            Some(admission::admission(&blocks)?)
-        }
-        None => None,
+    let host = errors.take(host(matches, key));
+    let path_prefix = errors.take(path_prefix(matches, key));
+    let methods = errors.take(methods(matches, key));
+    let timeouts = errors.take(timeouts::overrides(
+        raw.timeouts.as_ref(),
+        &format!("{key}.timeouts"),
+    ));
+    let index = errors.take(target(raw, key, clusters));
+    let inherited = index.map(|index| {
+        let admission = errors.take(admission(raw, key, clusters, index));
+        let retry = errors.take(retry(raw, key, clusters, index));
+        (admission, retry)
+    });
+    let route = (|| {
+        let (admission, retry) = inherited?;
+        Some(RouteSettings {
+            retry: retry?,
+            name: raw.name.value.clone(),
+            host: host?,
+            path_prefix: path_prefix?,
+            methods: methods?,
+            cluster: raw.cluster.value.clone(),
+            timeouts: timeouts?,
+            admission: admission?,
+            priority: match raw.priority {
+                None | Some(PriorityFile::Default) => RoutePriority::Default,
+                Some(PriorityFile::Critical) => RoutePriority::Critical,
+                Some(PriorityFile::Sheddable) => RoutePriority::Sheddable,
+            },
+        })
+    })();
+    errors.finish(route)
+}
+
+/// The route's own `admission:` block over that of cluster `index`.
+fn admission(
+    raw: &RouteFile,
+    key: &str,
+    clusters: &[ClusterFile],
+    index: usize,
+) -> Result<Option<AdmissionSettings>, ConfigError> {
+    let Some(own) = &raw.admission else {
+        return Ok(None);
     };
+    let route_key = format!("{key}.admission");
+    let cluster_key = format!("clusters[{index}].admission");
+    let inherited = clusters[index].admission.as_ref();
+    let mut blocks = vec![(own, route_key.as_str())];
+    blocks.extend(inherited.map(|b| (b, cluster_key.as_str())));
+    admission::admission(&blocks).map(Some)
+}
+
+/// The route's own `retry:` block over that of cluster `index`.
+fn retry(
+    raw: &RouteFile,
+    key: &str,
+    clusters: &[ClusterFile],
+    index: usize,
+) -> Result<RetryPolicy, ConfigError> {
     let route_retry_key = format!("{key}.retry");
     let cluster_retry_key = format!("clusters[{index}].retry");
-    let retry = retry::route(
+    retry::route(
         raw.retry.as_ref().map(|b| (b, route_retry_key.as_str())),
         clusters[index]
             .retry
             .as_ref()
             .map(|b| (b, cluster_retry_key.as_str())),
-    )?;
-    Ok(RouteSettings {
-        retry,
-        name: raw.name.value.clone(),
-        host,
-        path_prefix,
-        methods,
-        cluster: raw.cluster.value.clone(),
-        timeouts: timeouts::overrides(raw.timeouts.as_ref(), &format!("{key}.timeouts"))?,
-        admission,
-        priority: match raw.priority {
-            None | Some(PriorityFile::Default) => RoutePriority::Default,
-            Some(PriorityFile::Critical) => RoutePriority::Critical,
-            Some(PriorityFile::Sheddable) => RoutePriority::Sheddable,
-        },
-    })
+    )
 }
 
 /// `match.host`, lower-cased; absent matches any host.

@@ -1,0 +1,85 @@
+//! One run reports every semantic error of a file, each located, in file
+//! order; an error that causes others is reported once.
+
+use super::support::MINIMAL;
+use crate::config::parse_all;
+
+/// (line, column, key) of each error of `text`, which must be invalid.
+fn all(text: &str) -> Vec<(u32, u32, String, String)> {
+    let errors = parse_all(text, None).expect_err("expected config errors");
+    errors
+        .iter()
+        .map(|e| {
+            (
+                e.line().unwrap_or(0),
+                e.column().unwrap_or(0),
+                e.key().unwrap_or("").to_owned(),
+                e.message().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn lists_every_error_of_a_file_in_file_order() {
+    let text = "\
+log:
+  level: loud
+listeners:
+  - name: ingress
+    address: 127.0.0.1:99999
+    routes:
+      - name: default
+        cluster: nope
+      - name: default
+        cluster: demo
+clusters:
+  - name: demo
+    endpoints: [\"127.0.0.1:8081\"]
+    connect_timeout: 0s
+    balance: {policy: round_robin, decay: 5s}
+  - name: demo
+    endpoints: []
+";
+    let errors = all(text);
+    let located: Vec<(u32, u32, &str)> = errors
+        .iter()
+        .map(|(l, c, k, _)| (*l, *c, k.as_str()))
+        .collect();
+    assert_eq!(
+        located,
+        [
+            (2, 10, "log.level"),
+            (5, 14, "listeners[0].address"),
+            (8, 18, "listeners[0].routes[0].cluster"),
+            (9, 15, "listeners[0].routes[1].name"),
+            (14, 22, "clusters[0].connect_timeout"),
+            (15, 43, "clusters[0].balance.decay"),
+            (16, 11, "clusters[1].name"),
+            (17, 16, "clusters[1].endpoints"),
+        ],
+        "{errors:#?}"
+    );
+    assert!(errors[2].3.contains("unknown cluster"), "{errors:#?}");
+    assert!(
+        errors[6].3.contains("duplicate cluster name"),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn a_cause_is_reported_once_not_again_through_what_depends_on_it() {
+    // A bad endpoint makes the cluster's TLS uncheckable: one error, not two.
+    let text = MINIMAL.replace("127.0.0.1:8081", "127.0.0.1") + "    tls: {}\n";
+    let errors = all(&text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].2, "clusters[0].endpoints[0]");
+}
+
+#[test]
+fn a_valid_file_and_a_yaml_error_are_unchanged() {
+    assert!(parse_all(MINIMAL, None).is_ok());
+    // A syntax error stops reading: it comes alone.
+    let errors = all("listeners: [oops\n");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+}
