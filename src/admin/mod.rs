@@ -29,6 +29,7 @@ pub mod auth;
 use crate::downstream::Listeners;
 use crate::reload::{Outcome, ReloadHandle};
 use crate::snapshot::Shared;
+use crate::telemetry::exposition;
 use crate::wire::body::{self, Body};
 
 /// What the admin endpoints read.
@@ -116,16 +117,7 @@ async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Body> {
         );
     }
     match req.uri().path() {
-        "/metrics" => {
-            let mut rsp = text(StatusCode::OK, state.shared.load().metrics.encode());
-            rsp.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
-            );
-            rsp
-        }
+        "/metrics" => metrics(state, req.headers()),
         "/live" => text(StatusCode::OK, "live\n".into()),
         "/ready" => ready(state),
         "/config" => {
@@ -177,6 +169,28 @@ fn ready(state: &AdminState) -> Response<Body> {
             "clusters_without_endpoints": empty,
         }),
     )
+}
+
+/// The metrics in OpenMetrics when the scraper asks for it (Prometheus
+/// does), else in the Prometheus text format (see
+/// [`exposition`](crate::telemetry::exposition)).
+fn metrics(state: &AdminState, headers: &http::HeaderMap) -> Response<Body> {
+    let accept = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let openmetrics = state.shared.load().metrics.encode();
+    let (body, kind) = if exposition::wants_openmetrics(accept) {
+        (openmetrics, exposition::OPENMETRICS_CONTENT_TYPE)
+    } else {
+        (
+            exposition::to_text(&openmetrics),
+            exposition::TEXT_CONTENT_TYPE,
+        )
+    };
+    let mut rsp = text(StatusCode::OK, body);
+    rsp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+    rsp
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {

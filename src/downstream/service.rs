@@ -6,7 +6,8 @@
 //! admission ([`prebuffer`]), prepares the request for the next hop
 //! (hop-by-hop headers out, `X-Forwarded-*`, `Via`, `x-request-id` in),
 //! calls the route stack, turns any error into exactly one response via
-//! [`rescue`], and watches the response body for a cut ([`cut`]).
+//! [`rescue`], counts and logs the answer (or the client's abandoning
+//! it: `observe.rs`), and watches the response body for a cut ([`cut`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -27,6 +28,7 @@ use tracing::Instrument;
 use super::activity::Activity;
 use super::cut;
 use super::hygiene;
+use super::observe::{Exchange, Origin, Pending};
 use super::prebuffer;
 use super::rescue;
 use super::tunnel;
@@ -37,7 +39,7 @@ use crate::snapshot::{RouteTarget, Shared};
 use crate::stack::RouteService;
 use crate::wire::body::{self, Response};
 use crate::wire::headers;
-use crate::wire::reason::{ERROR_HEADER, PRIORITY_HEADER, Rescue};
+use crate::wire::reason::{PRIORITY_HEADER, Rescue};
 
 /// Per-connection state of the handler (cloned per request).
 #[derive(Clone, Debug)]
@@ -48,7 +50,7 @@ pub struct Proxy {
 #[derive(Debug)]
 struct Inner {
     shared: Shared,
-    listener: String,
+    listener: Arc<str>,
     remote: SocketAddr,
     /// `remote`'s IP as an `X-Forwarded-For` element, made once.
     client: HeaderValue,
@@ -79,7 +81,7 @@ impl Proxy {
         Self {
             inner: Arc::new(Inner {
                 shared,
-                listener,
+                listener: listener.into(),
                 remote,
                 client: headers::client_value(remote.ip()),
                 scheme,
@@ -117,92 +119,40 @@ impl Proxy {
             cluster = tracing::field::Empty,
             attempt = tracing::field::Empty,
         );
+        let exchange = Exchange {
+            start,
+            method,
+            version,
+            uri: req.uri().clone(),
+            request_id,
+            traceparent,
+        };
         // The rest is a `map` over the send rather than an `async` block:
         // a block would hold the send future twice (as captured, and as
         // awaited), and this future lives in every connection's task.
-        let sending = match self.prepare(&snapshot, req, start, &span) {
-            Ok(prepared) => Either::Left(prepared.send(grpc).instrument(span)),
-            Err(refused) => Either::Right(std::future::ready(Err(refused))),
+        let (sending, route) = match self.prepare(&snapshot, req, start, &span) {
+            Ok(prepared) => {
+                let route = prepared.route.clone();
+                (
+                    Either::Left(prepared.send(grpc).instrument(span)),
+                    Some(route),
+                )
+            }
+            Err(refused) => (Either::Right(std::future::ready(Err(refused))), None),
         };
+        // Dropped unanswered, it counts and logs the request as abandoned.
+        let origin = Origin {
+            listener: self.inner.listener.clone(),
+            remote: self.inner.remote,
+        };
+        let mut pending = Pending::new(snapshot, origin, route, exchange);
         sending.map(move |forwarded| {
-            let log = Exchange {
-                start,
-                method,
-                version,
-                request_id,
-                traceparent,
-            };
             let route = forwarded.as_ref().ok().map(|(_, route)| route.clone());
-            let rsp = self.finish(&snapshot, forwarded, log);
+            let rsp = pending.finish(forwarded);
             busy.answered();
             // The connection stays busy (not idle) until the body is sent.
             Ok(rsp.map(|b| body::boxed(cut::Watched::new(b, route, grpc, busy))))
         })
-    }
-
-    /// The answer's last touches, its metrics and its access log line.
-    fn finish(
-        &self,
-        snapshot: &crate::snapshot::Snapshot,
-        forwarded: Result<(Response, Arc<Route<RouteTarget>>), Rescue>,
-        log: Exchange,
-    ) -> Response {
-        let (mut rsp, route) = match forwarded {
-            Ok((rsp, route)) => (rsp, Some(route)),
-            Err(refused) => (refused.response(), None),
-        };
-        // The upstream hop's version says nothing about the downstream one.
-        // An HTTP/1.0 client is answered as HTTP/1.1 on purpose: hyper
-        // writes `HTTP/1.0` for such a peer either way, and only for a 1.1
-        // response does it keep a `Connection: keep-alive` connection open
-        // (and say so); a 1.0 response makes it close after every request.
-        *rsp.version_mut() = match log.version {
-            Version::HTTP_10 => Version::HTTP_11,
-            v => v,
-        };
-        let status = rsp.status();
-        let reason = headers::find(rsp.headers(), &ERROR_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let request_id = log.request_id;
-        rsp.headers_mut()
-            .insert(headers::REQUEST_ID, request_id.clone());
-        let elapsed = log.start.elapsed().as_secs_f64();
-        let route_metrics = route.as_ref().map(|r| &r.target.metrics);
-        if reason.is_empty() {
-            if let Some(m) = route_metrics {
-                m.answered(status.as_u16(), elapsed);
-            }
-        } else {
-            snapshot
-                .metrics
-                .refused(route_metrics.map(|m| &m.labels), status.as_u16(), &reason);
-            if let Some(m) = route_metrics {
-                m.observe(elapsed);
-            }
-        }
-        let (route, cluster) = match &route {
-            Some(r) => (r.settings.name.as_str(), r.settings.cluster.as_str()),
-            None => ("-", "-"),
-        };
-        if snapshot.config.log.access_log {
-            tracing::info!(
-                target: "seawall::access",
-                listener = %self.inner.listener,
-                client = %self.inner.remote,
-                method = %log.method,
-                route,
-                cluster,
-                status = status.as_u16(),
-                reason = %reason,
-                duration_ms = %format_args!("{:.3}", elapsed * 1e3),
-                request_id = request_id.to_str().unwrap_or("-"),
-                traceparent = log.traceparent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
-                "request"
-            );
-        }
-        rsp
     }
 
     /// Checks, routes and rewrites the request, which arrived at `arrival`,
@@ -224,7 +174,7 @@ impl Proxy {
             .config
             .listeners
             .iter()
-            .find(|l| l.name == self.inner.listener)
+            .find(|l| *l.name == *self.inner.listener)
         else {
             return Err(Rescue::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -241,7 +191,7 @@ impl Proxy {
         }
         let table = snapshot
             .listeners
-            .get(&self.inner.listener)
+            .get(&*self.inner.listener)
             .ok_or(Rescue::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "listener-removed",
@@ -299,15 +249,6 @@ fn priority(route: &RouteSettings, headers: &http::HeaderMap, limits: &ServerLim
         .flatten()
         .and_then(|v| Priority::parse(v.as_bytes()))
         .unwrap_or_else(|| route.priority.into())
-}
-
-/// What the access log and the answer need of the downstream request.
-struct Exchange {
-    start: Instant,
-    method: Method,
-    version: Version,
-    request_id: HeaderValue,
-    traceparent: Option<HeaderValue>,
 }
 
 /// A request checked, routed and rewritten, ready for its route stack.

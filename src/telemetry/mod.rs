@@ -6,8 +6,11 @@
 //! (one object per line) for log pipelines. Access-log lines use the target
 //! `seawall::access`.
 
+pub mod exposition;
 mod late;
 pub mod metrics;
+pub mod process;
+pub mod requests;
 pub mod timed;
 
 pub use metrics::Metrics;
