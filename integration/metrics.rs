@@ -11,7 +11,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
-use common::{Captured, Seawall, Upstream, basic_config, eventually, fetch, send};
+use common::{Captured, Seawall, Upstream, basic_config, eventually, fetch, raw_request, send};
 use seawall::reload::Outcome;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -414,5 +414,72 @@ fn shipped_alert_rules_pass_promtool() {
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn access_log_lines_carry_path_bytes_endpoint_attempts_and_reason() {
+    let logs = Captured::default();
+    let _capture = logs.install(tracing::Level::INFO);
+    let up = Upstream::spawn("a").await;
+    let yaml = basic_config(&[up.addr]).replace("access_log: false", "access_log: true")
+        + "    outlier: { consecutive_failures: 0 }\n"
+        + "    retry: { max_attempts: 2, backoff: { base: 1ms, max: 2ms } }\n";
+    let sw = Seawall::start(&yaml).await;
+
+    let upload = http::Request::post(sw.url("/upload?body_bytes=300"))
+        .body(common::full(vec![b'x'; 1234]))
+        .unwrap();
+    let reply = send(upload).await.unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body.len(), 300);
+    assert_eq!(fetch(&sw.url("/failing?status=503")).await.status, 503);
+    // Refused by seawall itself: no endpoint, no attempt, a reason code.
+    let refused = raw_request(
+        sw.addr,
+        b"CONNECT a:443 HTTP/1.1\r\nhost: a:443\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(refused.starts_with("HTTP/1.1 405"), "{refused}");
+    let logs_ref = &logs;
+    eventually("three access lines", || async move {
+        logs_ref.access_lines().len() >= 3
+    })
+    .await;
+    let lines = logs.access_lines();
+    let line = |method: &str| {
+        lines
+            .iter()
+            .find(|l| l["method"] == method)
+            .unwrap_or_else(|| panic!("a {method} line: {lines:?}"))
+            .clone()
+    };
+    let upload = line("POST");
+    assert_eq!(upload["path"], "/upload", "{upload}");
+    assert_eq!(upload["status"], 200, "{upload}");
+    assert_eq!(upload["bytes_in"], 1234, "{upload}");
+    assert_eq!(upload["bytes_out"], 300, "{upload}");
+    assert_eq!(upload["endpoint"], up.addr.to_string(), "{upload}");
+    assert_eq!(upload["attempts"], 1, "{upload}");
+    assert_eq!(upload["reason"], "", "{upload}");
+    assert_eq!(upload["method"], "POST", "{upload}");
+    assert!(upload["duration_ms"].is_f64(), "a number: {upload}");
+
+    let failing = line("GET");
+    assert_eq!(failing["path"], "/failing", "{failing}");
+    assert_eq!(failing["status"], 503, "{failing}");
+    assert_eq!(failing["attempts"], 2, "a retry: {failing}");
+    assert_eq!(failing["bytes_in"], 0, "{failing}");
+    assert!(failing["bytes_out"].is_u64(), "{failing}");
+
+    let connect = line("CONNECT");
+    assert_eq!(connect["status"], 405, "{connect}");
+    assert_eq!(connect["reason"], "connect-refused", "{connect}");
+    assert_eq!(connect["endpoint"], "-", "{connect}");
+    assert_eq!(connect["attempts"], 0, "{connect}");
+    assert_eq!(connect["bytes_in"], 0, "{connect}");
+    assert!(
+        connect["bytes_out"].as_u64().unwrap() > 0,
+        "its body: {connect}"
     );
 }

@@ -8,6 +8,11 @@
 //! `seawall_requests_total` with reason `client-gone` and status 499 (the
 //! code nginx logs for a client that closed its request), and writes its
 //! access log line, so such requests never vanish from the numbers.
+//!
+//! An answered request's line ([`AccessLine`]) is written when its
+//! response body is done (it rides in the body's guard), so it carries
+//! the bytes sent; its `duration_ms` is still the time to the response
+//! headers, the figure `seawall_request_duration_seconds` measures.
 
 use std::sync::Arc;
 
@@ -20,6 +25,7 @@ use crate::snapshot::{RouteTarget, Snapshot};
 use crate::wire::body::Response;
 use crate::wire::headers;
 use crate::wire::reason::{ERROR_HEADER, Rescue};
+use crate::wire::trail::Trail;
 
 /// The reason code of a request its client abandoned.
 pub const CLIENT_GONE: &str = "client-gone";
@@ -38,6 +44,7 @@ pub(super) struct Exchange {
 }
 
 /// Where a request came in.
+#[derive(Clone)]
 pub(super) struct Origin {
     pub(super) listener: Arc<str>,
     pub(super) remote: std::net::SocketAddr,
@@ -49,6 +56,7 @@ pub(super) struct Pending {
     origin: Origin,
     route: Option<Arc<Route<RouteTarget>>>,
     exchange: Option<Exchange>,
+    trail: Option<Trail>,
 }
 
 impl Pending {
@@ -57,26 +65,30 @@ impl Pending {
         origin: Origin,
         route: Option<Arc<Route<RouteTarget>>>,
         exchange: Exchange,
+        trail: Option<Trail>,
     ) -> Self {
         Self {
             snapshot,
             origin,
             route,
             exchange: Some(exchange),
+            trail,
         }
     }
 
-    /// The answer's last touches, its metrics and its access log line.
+    /// The answer's last touches and its metrics; the access log line (when
+    /// the log is on) is returned, to be dropped, and so written, with the
+    /// response body.
     pub(super) fn finish(
         &mut self,
         forwarded: Result<(Response, Arc<Route<RouteTarget>>), Rescue>,
-    ) -> Response {
+    ) -> (Response, Option<AccessLine>) {
         let (mut rsp, route) = match forwarded {
             Ok((rsp, route)) => (rsp, Some(route)),
             Err(refused) => (refused.response(), None),
         };
         let Some(log) = self.exchange.take() else {
-            return rsp;
+            return (rsp, None);
         };
         // The upstream hop's version says nothing about the downstream one.
         // An HTTP/1.0 client is answered as HTTP/1.1 on purpose: hyper
@@ -94,20 +106,21 @@ impl Pending {
             .to_owned();
         rsp.headers_mut()
             .insert(headers::REQUEST_ID, log.request_id.clone());
-        self.record(route.as_deref(), &log, status, &reason);
-        rsp
+        let line = self.record(route, log, status, reason);
+        (rsp, line)
     }
 
-    /// Counts and logs one answer of `status` with seawall's `reason`.
+    /// Counts one answer of `status` with seawall's `reason`; its access
+    /// log line, when the log is on.
     fn record(
         &self,
-        route: Option<&Route<RouteTarget>>,
-        log: &Exchange,
+        route: Option<Arc<Route<RouteTarget>>>,
+        log: Exchange,
         status: StatusCode,
-        reason: &str,
-    ) {
+        reason: String,
+    ) -> Option<AccessLine> {
         let elapsed = log.start.elapsed().as_secs_f64();
-        let route_metrics = route.map(|r| &r.target.metrics);
+        let route_metrics = route.as_ref().map(|r| &r.target.metrics);
         if reason.is_empty() {
             if let Some(m) = route_metrics {
                 m.answered(status.as_u16(), elapsed);
@@ -117,34 +130,21 @@ impl Pending {
                 route_metrics.map(|m| &m.labels),
                 &self.origin.listener,
                 status.as_u16(),
-                reason,
+                &reason,
             );
             if let Some(m) = route_metrics {
                 m.observe(elapsed);
             }
         }
-        if !self.snapshot.config.log.access_log {
-            return;
-        }
-        let (route, cluster) = match route {
-            Some(r) => (r.settings.name.as_str(), r.settings.cluster.as_str()),
-            None => ("-", "-"),
-        };
-        tracing::info!(
-            target: "seawall::access",
-            listener = &*self.origin.listener,
-            client = %self.origin.remote,
-            method = %log.method,
-            path = log.uri.path(),
+        self.snapshot.config.log.access_log.then(|| AccessLine {
+            origin: self.origin.clone(),
+            exchange: log,
             route,
-            cluster,
-            status = status.as_u16(),
-            reason = %reason,
-            duration_ms = (elapsed * 1e6).round() / 1e3,
-            request_id = log.request_id.to_str().unwrap_or("-"),
-            traceparent = log.traceparent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
-            "request"
-        );
+            status: status.as_u16(),
+            reason,
+            elapsed,
+            trail: self.trail.clone(),
+        })
     }
 }
 
@@ -155,6 +155,57 @@ impl Drop for Pending {
         };
         // Unanswered: the client went away before the response headers.
         let gone = StatusCode::from_u16(CLIENT_GONE_STATUS).unwrap_or(StatusCode::BAD_REQUEST);
-        self.record(self.route.clone().as_deref(), &log, gone, CLIENT_GONE);
+        // The line, if any, is written here, as it drops.
+        drop(self.record(self.route.clone(), log, gone, CLIENT_GONE.to_owned()));
+    }
+}
+
+/// One access log line, written when it is dropped: with the response
+/// body, so the bytes sent are known, or at once for an abandoned request.
+///
+/// Every line has the listener, client, method, path, route, cluster,
+/// status, reason code (empty for an upstream's answer), the time to the
+/// response headers in ms, request body bytes read (`bytes_in`), response
+/// body bytes sent (`bytes_out`), the last attempt's upstream `endpoint`
+/// (`-` when none was reached), the `attempts` that reached one, the
+/// request id and the `traceparent`; in JSON the numbers are numbers.
+pub(super) struct AccessLine {
+    origin: Origin,
+    exchange: Exchange,
+    route: Option<Arc<Route<RouteTarget>>>,
+    status: u16,
+    reason: String,
+    elapsed: f64,
+    trail: Option<Trail>,
+}
+
+impl Drop for AccessLine {
+    fn drop(&mut self) {
+        let (route, cluster) = match &self.route {
+            Some(r) => (r.settings.name.as_str(), r.settings.cluster.as_str()),
+            None => ("-", "-"),
+        };
+        let trail = self.trail.as_ref();
+        let endpoint = trail.and_then(Trail::endpoint);
+        let log = &self.exchange;
+        tracing::info!(
+            target: "seawall::access",
+            listener = &*self.origin.listener,
+            client = %self.origin.remote,
+            method = %log.method,
+            path = log.uri.path(),
+            route,
+            cluster,
+            status = self.status,
+            reason = %self.reason,
+            duration_ms = (self.elapsed * 1e6).round() / 1e3,
+            bytes_in = trail.map_or(0, Trail::bytes_in),
+            bytes_out = trail.map_or(0, Trail::bytes_out),
+            endpoint = %endpoint.map_or_else(|| "-".to_owned(), |e| e.to_string()),
+            attempts = trail.map_or(0, Trail::attempts),
+            request_id = log.request_id.to_str().unwrap_or("-"),
+            traceparent = log.traceparent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
+            "request"
+        );
     }
 }

@@ -40,6 +40,7 @@ use crate::stack::RouteService;
 use crate::wire::body::{self, Response};
 use crate::wire::headers;
 use crate::wire::reason::{PRIORITY_HEADER, Rescue};
+use crate::wire::trail::Trail;
 
 /// Per-connection state of the handler (cloned per request).
 #[derive(Clone, Debug)]
@@ -130,7 +131,9 @@ impl Proxy {
         // The rest is a `map` over the send rather than an `async` block:
         // a block would hold the send future twice (as captured, and as
         // awaited), and this future lives in every connection's task.
-        let (sending, route) = match self.prepare(&snapshot, req, start, &span) {
+        // Only the access log reads the trail: none is made without it.
+        let trail = snapshot.config.log.access_log.then(Trail::default);
+        let (sending, route) = match self.prepare(&snapshot, req, start, &span, trail.clone()) {
             Ok(prepared) => {
                 let route = prepared.route.clone();
                 (
@@ -145,13 +148,15 @@ impl Proxy {
             listener: self.inner.listener.clone(),
             remote: self.inner.remote,
         };
-        let mut pending = Pending::new(snapshot, origin, route, exchange);
+        let mut pending = Pending::new(snapshot, origin, route, exchange, trail.clone());
         sending.map(move |forwarded| {
             let route = forwarded.as_ref().ok().map(|(_, route)| route.clone());
-            let rsp = pending.finish(forwarded);
+            let (rsp, line) = pending.finish(forwarded);
             busy.answered();
-            // The connection stays busy (not idle) until the body is sent.
-            Ok(rsp.map(|b| body::boxed(cut::Watched::new(b, route, grpc, busy))))
+            // The connection stays busy (not idle) until the body is sent,
+            // and the access log line is written when it is.
+            let guard = (busy, line);
+            Ok(rsp.map(|b| body::boxed(cut::Watched::new(b, route, grpc, guard).counting(trail))))
         })
     }
 
@@ -163,6 +168,7 @@ impl Proxy {
         mut req: http::Request<Incoming>,
         arrival: Instant,
         span: &tracing::Span,
+        trail: Option<Trail>,
     ) -> Result<Prepared, Rescue> {
         if req.method() == Method::CONNECT {
             return Err(Rescue::new(
@@ -229,6 +235,9 @@ impl Proxy {
             // Absent means default: the common case inserts nothing.
             parts.extensions.insert(priority);
         }
+        if let Some(trail) = &trail {
+            parts.extensions.insert(trail.clone());
+        }
         Ok(Prepared {
             parts,
             incoming,
@@ -236,6 +245,7 @@ impl Proxy {
             limits: listener.limits.clone(),
             arrival,
             downstream_upgrade,
+            trail,
         })
     }
 }
@@ -259,6 +269,7 @@ struct Prepared {
     limits: ServerLimits,
     arrival: Instant,
     downstream_upgrade: Option<OnUpgrade>,
+    trail: Option<Trail>,
 }
 
 impl Prepared {
@@ -279,16 +290,21 @@ impl Prepared {
             limits,
             arrival,
             downstream_upgrade,
+            trail,
         } = self;
         async move {
             // Read the start of the body before taking an admission slot.
             let incoming =
                 prebuffer::ahead_of_admission(&mut parts, incoming, &route, &limits, arrival)
                     .await?;
-            let body = body::boxed(Limited::new(
+            let limited = Limited::new(
                 incoming,
                 usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX),
-            ));
+            );
+            let body = match &trail {
+                Some(trail) => body::boxed(trail.count_in(limited)),
+                None => body::boxed(limited),
+            };
             let result = call(
                 route.target.service.clone(),
                 http::Request::from_parts(parts, body),
