@@ -1,6 +1,7 @@
-//! The admin listener: `/live`, `/ready`, `/config`, `/clusters`,
-//! `POST /reload` and `POST /clusters/<name>/breaker?mode=...` (see
-//! `admin/clusters.rs`).
+//! The admin listener: `GET /` (the list), `/live`, `/ready`, `/metrics`,
+//! `/config`, `/clusters`, `/log-level`, `POST /reload`,
+//! `POST /clusters/<name>/breaker?mode=...` (see `admin/clusters.rs`),
+//! `POST /log-level` and `POST /drain` (see `admin/control.rs`).
 //!
 //! Separate from the data listeners so probes and operators are never
 //! queued behind user traffic, and bound to loopback unless configured
@@ -9,6 +10,7 @@
 
 mod clusters;
 mod collect;
+mod control;
 
 pub use collect::StateCollector;
 
@@ -44,6 +46,9 @@ pub struct AdminState {
     /// Cancelled when a drain starts: `/ready` answers 503 from then on,
     /// while the admin listener keeps serving probes and scrapes.
     pub draining: CancellationToken,
+    /// Cancelled by `POST /drain`: asks the process to drain and exit, as
+    /// SIGTERM does.
+    pub stop: CancellationToken,
 }
 
 /// Serves the admin API until `shutdown` fires.
@@ -110,6 +115,25 @@ async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Body> {
         };
         return json(status, &serde_json::json!(outcome));
     }
+    if req.method() == Method::POST {
+        match req.uri().path() {
+            "/drain" => {
+                if !state.stop.is_cancelled() {
+                    tracing::info!("drain requested through the admin API");
+                }
+                state.stop.cancel();
+                return json(
+                    StatusCode::ACCEPTED,
+                    &serde_json::json!({ "draining": true }),
+                );
+            }
+            "/log-level" => {
+                let (status, doc) = control::set_log_level(req.uri().query());
+                return json(status, &doc);
+            }
+            _ => {}
+        }
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -118,6 +142,11 @@ async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Body> {
     }
     match req.uri().path() {
         "/metrics" => metrics(state, req.headers()),
+        "/" => json(StatusCode::OK, &control::index()),
+        "/log-level" => {
+            let (status, doc) = control::log_level();
+            json(status, &doc)
+        }
         "/live" => text(StatusCode::OK, "live\n".into()),
         "/ready" => ready(state),
         "/config" => {

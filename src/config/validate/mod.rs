@@ -26,6 +26,7 @@ mod admission;
 mod cluster;
 mod listener;
 mod log;
+pub use log::runtime_level;
 mod memory;
 mod resilience;
 mod retry;
