@@ -387,3 +387,109 @@ async fn health_exits_0_for_a_ready_seawall_and_1_otherwise() {
     drop(closed);
     assert_eq!(health(format!("http://{addr}/ready")).await, Some(1));
 }
+
+/// `POST url`, with the bearer `token` when given.
+async fn post(url: &str, token: Option<&str>) -> common::Reply {
+    let mut req = Request::post(url);
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    common::send(req.body(common::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+/// seawall as a process whose admin token (in a file of `dir`) is `token`.
+fn process_with_token(
+    upstream: std::net::SocketAddr,
+    dir: &TempDir,
+    token: &str,
+) -> SeawallProcess {
+    let token_path = dir.0.join("token");
+    std::fs::write(&token_path, format!("{token}\n")).unwrap();
+    let yaml = process_config(upstream).replace(
+        "  address: 127.0.0.1:0\nlog:",
+        &format!(
+            "  address: 127.0.0.1:0\n  token_file: {}\nlog:",
+            token_path.display()
+        ),
+    );
+    SeawallProcess::spawn(&yaml)
+}
+
+#[tokio::test]
+async fn admin_lists_its_endpoints_and_sets_the_log_level_with_the_token() {
+    let up = Upstream::spawn("a").await;
+    let dir = TempDir::new("log-level");
+    let token = "log-level-token-0123456789";
+    let sw = process_with_token(up.addr, &dir, token);
+    let admin = |path: &str| format!("http://{}{path}", sw.admin);
+
+    let index = fetch(&admin("/")).await;
+    assert_eq!(index.status, 200);
+    let listed = index.json()["endpoints"].clone();
+    for path in ["/metrics", "/ready", "/log-level", "/drain", "/reload"] {
+        assert!(
+            listed.as_array().unwrap().iter().any(|e| e["path"] == path),
+            "{path} in {listed}"
+        );
+    }
+
+    // The harness runs seawall with RUST_LOG=seawall=info.
+    let level = fetch(&admin("/log-level")).await;
+    assert_eq!(level.status, 200);
+    assert_eq!(level.json()["level"], "seawall=info");
+    let refused = post(&admin("/log-level?level=debug"), None).await;
+    assert_eq!(refused.status, 401, "a state change needs the token");
+    assert_eq!(
+        fetch(&admin("/log-level")).await.json()["level"],
+        "seawall=info"
+    );
+
+    let set = post(&admin("/log-level?level=debug"), Some(token)).await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    assert_eq!(fetch(&admin("/log-level")).await.json()["level"], "debug");
+    // Read as `log.level` is: `warning` is `warn`, a lone non-level word is refused.
+    let warning = post(&admin("/log-level?level=warning"), Some(token)).await;
+    assert_eq!(warning.json()["level"], "warn");
+    let bad = post(&admin("/log-level?level=verbose"), Some(token)).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("not a log level"), "{}", bad.text());
+    assert_eq!(fetch(&admin("/log-level")).await.json()["level"], "warn");
+}
+
+#[tokio::test]
+async fn post_drain_drains_like_sigterm_and_admin_serves_through_it() {
+    let up = Upstream::spawn("a").await;
+    let dir = TempDir::new("drain");
+    let token = "drain-token-0123456789";
+    let mut sw = process_with_token(up.addr, &dir, token);
+    let admin_addr = sw.admin;
+    let admin = move |path: &str| format!("http://{admin_addr}{path}");
+    // A slow request keeps the drain going while the probes look.
+    let slow_url = format!("http://{}/?delay=1500ms", sw.addr);
+    let slow = tokio::spawn(async move { fetch(&slow_url).await.status });
+    up.wait_for_stats("the slow request in flight", |s| s.in_flight == 1)
+        .await;
+
+    assert_eq!(post(&admin("/drain"), None).await.status, 401);
+    assert_eq!(
+        fetch(&admin("/ready")).await.status,
+        200,
+        "no drain without the token"
+    );
+    let accepted = post(&admin("/drain"), Some(token)).await;
+    assert_eq!(accepted.status, 202, "{:?}", accepted.body);
+
+    let ready_url = admin("/ready");
+    eventually("/ready turns 503 once the drain starts", || {
+        let url = ready_url.clone();
+        async move { fetch(&url).await.status == 503 }
+    })
+    .await;
+    let metrics = fetch(&admin("/metrics")).await;
+    assert_eq!(metrics.status, 200, "scrapes work during the drain");
+    assert_eq!(fetch(&admin("/live")).await.status, 200);
+    assert_eq!(slow.await.unwrap(), 200, "the in-flight request finished");
+    assert_eq!(sw.wait_exit(Duration::from_secs(10)).await, Some(0));
+}

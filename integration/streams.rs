@@ -108,7 +108,7 @@ async fn scrape(sw: &Seawall) -> String {
 /// default route (0 when absent).
 fn cuts(metrics: &str, reason: &str) -> f64 {
     let series = format!(
-        r#"seawall_response_body_cuts_total{{route="default",cluster="app",reason="{reason}"}} "#
+        r#"seawall_response_body_cuts_total{{listener="ingress",route="default",cluster="app",reason="{reason}"}} "#
     );
     metrics
         .lines()

@@ -370,3 +370,43 @@ async fn h2_limits_of_the_listener_apply_over_tls() {
     // ENHANCE_YOUR_CALM
     assert_eq!(code, Some(0xb));
 }
+
+#[tokio::test]
+async fn certificate_expiry_is_exported_per_listener_and_cluster() {
+    let mut pki = Pki::new("expiry");
+    // Expired certificates still load (validity is checked in handshakes),
+    // and their notAfter is a known date: 2021-01-01T00:00:00Z.
+    let served = pki.issue_expired(&["localhost"], Usage::Server);
+    let presented = pki.issue_expired(&["front.test"], Usage::Client);
+    let app = Upstream::spawn("app").await;
+    let identity = format!(
+        "      certificate: {}\n      private_key: {}\n",
+        presented.cert.display(),
+        presented.key.display()
+    );
+    let tls = cluster_tls(&pki, "http1", &identity);
+    let sw = Seawall::start(&config(app.addr, &listener_tls(&served, ""), &tls)).await;
+    let text = fetch(&format!("http://{}/metrics", sw.admin)).await.text();
+    let expiry = |labels: &str| {
+        let series = format!("seawall_tls_certificate_expiry_timestamp_seconds{{{labels}}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .map(|v| v.trim().parse::<f64>().unwrap())
+    };
+    assert_eq!(
+        expiry(r#"listener="ingress""#),
+        Some(1_609_459_200.0),
+        "{text}"
+    );
+    assert_eq!(expiry(r#"cluster="app""#), Some(1_609_459_200.0), "{text}");
+
+    // Without TLS there is nothing to expire: no sample.
+    let plain = Seawall::start(&basic_config(&[app.addr])).await;
+    let text = fetch(&format!("http://{}/metrics", plain.admin))
+        .await
+        .text();
+    assert!(
+        !text.contains("seawall_tls_certificate_expiry_timestamp_seconds{"),
+        "{text}"
+    );
+}

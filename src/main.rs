@@ -109,9 +109,14 @@ fn main() -> ExitCode {
             tracing::error!(error = %e, "cannot listen for SIGHUP");
             return ExitCode::FAILURE;
         }
-        if let Err(e) = shutdown_signal().await {
-            tracing::error!(error = %e, "cannot listen for signals");
-            return ExitCode::FAILURE;
+        tokio::select! {
+            signalled = shutdown_signal() => {
+                if let Err(e) = signalled {
+                    tracing::error!(error = %e, "cannot listen for signals");
+                    return ExitCode::FAILURE;
+                }
+            }
+            () = running.drain_requested() => {}
         }
         tracing::info!("shutdown requested; draining");
         match running.drain().await {

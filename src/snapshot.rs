@@ -100,7 +100,7 @@ impl Snapshot {
                     Some((
                         r.clone(),
                         RouteTarget {
-                            metrics: metrics.route(&r.name, &r.cluster),
+                            metrics: metrics.route(&l.name, &r.name, &r.cluster),
                             cluster,
                             service,
                             admission,

@@ -18,11 +18,13 @@
 mod client;
 pub mod grpc;
 pub mod load;
+mod logs;
 mod raw;
 mod seawall;
 mod upstream;
 
 pub use client::*;
+pub use logs::*;
 pub use raw::*;
 pub use seawall::*;
 pub use upstream::*;

@@ -2,7 +2,8 @@
 //!
 //! Reading endpoints (`GET`, `HEAD`) stay open: probes and scrapers must
 //! not need a secret, and the admin port is on loopback by default. Every
-//! other method (`POST /reload`, breaker overrides) goes through
+//! other method (`POST /reload`, breaker overrides, `POST /log-level`,
+//! `POST /drain`) goes through
 //! [`authorize`] first: with `admin.token_file` or `admin.token_env`
 //! configured, the request must carry `Authorization: Bearer <token>` or it
 //! gets 401. The comparison takes the same time wherever the first wrong

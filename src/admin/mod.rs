@@ -1,6 +1,7 @@
-//! The admin listener: `/live`, `/ready`, `/config`, `/clusters`,
-//! `POST /reload` and `POST /clusters/<name>/breaker?mode=...` (see
-//! `admin/clusters.rs`).
+//! The admin listener: `GET /` (the list), `/live`, `/ready`, `/metrics`,
+//! `/config`, `/clusters`, `/log-level`, `POST /reload`,
+//! `POST /clusters/<name>/breaker?mode=...` (see `admin/clusters.rs`),
+//! `POST /log-level` and `POST /drain` (see `admin/control.rs`).
 //!
 //! Separate from the data listeners so probes and operators are never
 //! queued behind user traffic, and bound to loopback unless configured
@@ -9,6 +10,7 @@
 
 mod clusters;
 mod collect;
+mod control;
 
 pub use collect::StateCollector;
 
@@ -29,6 +31,7 @@ pub mod auth;
 use crate::downstream::Listeners;
 use crate::reload::{Outcome, ReloadHandle};
 use crate::snapshot::Shared;
+use crate::telemetry::exposition;
 use crate::wire::body::{self, Body};
 
 /// What the admin endpoints read.
@@ -43,6 +46,9 @@ pub struct AdminState {
     /// Cancelled when a drain starts: `/ready` answers 503 from then on,
     /// while the admin listener keeps serving probes and scrapes.
     pub draining: CancellationToken,
+    /// Cancelled by `POST /drain`: asks the process to drain and exit, as
+    /// SIGTERM does.
+    pub stop: CancellationToken,
 }
 
 /// Serves the admin API until `shutdown` fires.
@@ -109,6 +115,25 @@ async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Body> {
         };
         return json(status, &serde_json::json!(outcome));
     }
+    if req.method() == Method::POST {
+        match req.uri().path() {
+            "/drain" => {
+                if !state.stop.is_cancelled() {
+                    tracing::info!("drain requested through the admin API");
+                }
+                state.stop.cancel();
+                return json(
+                    StatusCode::ACCEPTED,
+                    &serde_json::json!({ "draining": true }),
+                );
+            }
+            "/log-level" => {
+                let (status, doc) = control::set_log_level(req.uri().query());
+                return json(status, &doc);
+            }
+            _ => {}
+        }
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -116,15 +141,11 @@ async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Body> {
         );
     }
     match req.uri().path() {
-        "/metrics" => {
-            let mut rsp = text(StatusCode::OK, state.shared.load().metrics.encode());
-            rsp.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
-            );
-            rsp
+        "/metrics" => metrics(state, req.headers()),
+        "/" => json(StatusCode::OK, &control::index()),
+        "/log-level" => {
+            let (status, doc) = control::log_level();
+            json(status, &doc)
         }
         "/live" => text(StatusCode::OK, "live\n".into()),
         "/ready" => ready(state),
@@ -177,6 +198,28 @@ fn ready(state: &AdminState) -> Response<Body> {
             "clusters_without_endpoints": empty,
         }),
     )
+}
+
+/// The metrics in OpenMetrics when the scraper asks for it (Prometheus
+/// does), else in the Prometheus text format (see
+/// [`exposition`](crate::telemetry::exposition)).
+fn metrics(state: &AdminState, headers: &http::HeaderMap) -> Response<Body> {
+    let accept = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let openmetrics = state.shared.load().metrics.encode();
+    let (body, kind) = if exposition::wants_openmetrics(accept) {
+        (openmetrics, exposition::OPENMETRICS_CONTENT_TYPE)
+    } else {
+        (
+            exposition::to_text(&openmetrics),
+            exposition::TEXT_CONTENT_TYPE,
+        )
+    };
+    let mut rsp = text(StatusCode::OK, body);
+    rsp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+    rsp
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {

@@ -33,6 +33,7 @@ use crate::routing::Route;
 use crate::snapshot::RouteTarget;
 use crate::wire::BoxError;
 use crate::wire::reason::grpc_trailers;
+use crate::wire::trail::Trail;
 
 pin_project! {
     /// A response body, watched for its cut (see the module docs).
@@ -45,6 +46,8 @@ pin_project! {
         sent: u64,
         // Set once gRPC trailers replaced a cut: the body is over.
         ended: bool,
+        // Where the bytes sent are counted for the access log, if it is on.
+        trail: Option<Trail>,
         _guard: G,
     }
 }
@@ -59,8 +62,15 @@ impl<B, G> Watched<B, G> {
             grpc,
             sent: 0,
             ended: false,
+            trail: None,
             _guard: guard,
         }
+    }
+
+    /// Also counts the bytes sent into `trail`.
+    pub fn counting(mut self, trail: Option<Trail>) -> Self {
+        self.trail = trail;
+        self
     }
 }
 
@@ -81,7 +91,11 @@ where
         }
         match ready!(this.inner.poll_frame(cx)) {
             Some(Ok(frame)) => {
-                *this.sent += frame.data_ref().map_or(0, |d| d.len() as u64);
+                let n = frame.data_ref().map_or(0, Bytes::len);
+                *this.sent += n as u64;
+                if let Some(trail) = this.trail {
+                    trail.sent(n);
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Some(Err(err)) => {

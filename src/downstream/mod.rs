@@ -11,6 +11,7 @@ mod heads;
 pub mod hygiene;
 pub mod listener;
 mod listeners;
+mod observe;
 pub mod prebuffer;
 pub mod preface;
 #[cfg(test)]

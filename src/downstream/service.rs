@@ -6,7 +6,8 @@
 //! admission ([`prebuffer`]), prepares the request for the next hop
 //! (hop-by-hop headers out, `X-Forwarded-*`, `Via`, `x-request-id` in),
 //! calls the route stack, turns any error into exactly one response via
-//! [`rescue`], and watches the response body for a cut ([`cut`]).
+//! [`rescue`], counts and logs the answer (or the client's abandoning
+//! it: `observe.rs`), and watches the response body for a cut ([`cut`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -27,6 +28,7 @@ use tracing::Instrument;
 use super::activity::Activity;
 use super::cut;
 use super::hygiene;
+use super::observe::{Exchange, Origin, Pending};
 use super::prebuffer;
 use super::rescue;
 use super::tunnel;
@@ -37,7 +39,8 @@ use crate::snapshot::{RouteTarget, Shared};
 use crate::stack::RouteService;
 use crate::wire::body::{self, Response};
 use crate::wire::headers;
-use crate::wire::reason::{ERROR_HEADER, PRIORITY_HEADER, Rescue};
+use crate::wire::reason::{PRIORITY_HEADER, Rescue};
+use crate::wire::trail::Trail;
 
 /// Per-connection state of the handler (cloned per request).
 #[derive(Clone, Debug)]
@@ -48,7 +51,7 @@ pub struct Proxy {
 #[derive(Debug)]
 struct Inner {
     shared: Shared,
-    listener: String,
+    listener: Arc<str>,
     remote: SocketAddr,
     /// `remote`'s IP as an `X-Forwarded-For` element, made once.
     client: HeaderValue,
@@ -79,7 +82,7 @@ impl Proxy {
         Self {
             inner: Arc::new(Inner {
                 shared,
-                listener,
+                listener: listener.into(),
                 remote,
                 client: headers::client_value(remote.ip()),
                 scheme,
@@ -117,93 +120,44 @@ impl Proxy {
             cluster = tracing::field::Empty,
             attempt = tracing::field::Empty,
         );
+        let exchange = Exchange {
+            start,
+            method,
+            version,
+            uri: req.uri().clone(),
+            request_id,
+            traceparent,
+        };
         // The rest is a `map` over the send rather than an `async` block:
         // a block would hold the send future twice (as captured, and as
         // awaited), and this future lives in every connection's task.
-        let sending = match self.prepare(&snapshot, req, start, &span) {
-            Ok(prepared) => Either::Left(prepared.send(grpc).instrument(span)),
-            Err(refused) => Either::Right(std::future::ready(Err(refused))),
+        // Only the access log reads the trail: none is made without it.
+        let trail = snapshot.config.log.access_log.then(Trail::default);
+        let (sending, route) = match self.prepare(&snapshot, req, start, &span, trail.clone()) {
+            Ok(prepared) => {
+                let route = prepared.route.clone();
+                (
+                    Either::Left(prepared.send(grpc).instrument(span)),
+                    Some(route),
+                )
+            }
+            Err(refused) => (Either::Right(std::future::ready(Err(refused))), None),
         };
+        // Dropped unanswered, it counts and logs the request as abandoned.
+        let origin = Origin {
+            listener: self.inner.listener.clone(),
+            remote: self.inner.remote,
+        };
+        let mut pending = Pending::new(snapshot, origin, route, exchange, trail.clone());
         sending.map(move |forwarded| {
-            let log = Exchange {
-                start,
-                method,
-                version,
-                request_id,
-                traceparent,
-            };
             let route = forwarded.as_ref().ok().map(|(_, route)| route.clone());
-            let rsp = self.finish(&snapshot, forwarded, log, grpc);
+            let (rsp, line) = pending.finish(forwarded, grpc);
             busy.answered();
-            // The connection stays busy (not idle) until the body is sent.
-            Ok(rsp.map(|b| body::boxed(cut::Watched::new(b, route, grpc, busy))))
+            // The connection stays busy (not idle) until the body is sent,
+            // and the access log line is written when it is.
+            let guard = (busy, line);
+            Ok(rsp.map(|b| body::boxed(cut::Watched::new(b, route, grpc, guard).counting(trail))))
         })
-    }
-
-    /// The answer's last touches, its metrics and its access log line.
-    fn finish(
-        &self,
-        snapshot: &crate::snapshot::Snapshot,
-        forwarded: Result<(Response, Arc<Route<RouteTarget>>), Rescue>,
-        log: Exchange,
-        grpc: bool,
-    ) -> Response {
-        let (mut rsp, route) = match forwarded {
-            Ok((rsp, route)) => (rsp, Some(route)),
-            Err(refused) => (rescue::answer(refused, grpc), None),
-        };
-        // The upstream hop's version says nothing about the downstream one.
-        // An HTTP/1.0 client is answered as HTTP/1.1 on purpose: hyper
-        // writes `HTTP/1.0` for such a peer either way, and only for a 1.1
-        // response does it keep a `Connection: keep-alive` connection open
-        // (and say so); a 1.0 response makes it close after every request.
-        *rsp.version_mut() = match log.version {
-            Version::HTTP_10 => Version::HTTP_11,
-            v => v,
-        };
-        let status = rsp.status();
-        let reason = headers::find(rsp.headers(), &ERROR_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let request_id = log.request_id;
-        rsp.headers_mut()
-            .insert(headers::REQUEST_ID, request_id.clone());
-        let elapsed = log.start.elapsed().as_secs_f64();
-        let route_metrics = route.as_ref().map(|r| &r.target.metrics);
-        if reason.is_empty() {
-            if let Some(m) = route_metrics {
-                m.answered(status.as_u16(), elapsed);
-            }
-        } else {
-            snapshot
-                .metrics
-                .refused(route_metrics.map(|m| &m.labels), status.as_u16(), &reason);
-            if let Some(m) = route_metrics {
-                m.observe(elapsed);
-            }
-        }
-        let (route, cluster) = match &route {
-            Some(r) => (r.settings.name.as_str(), r.settings.cluster.as_str()),
-            None => ("-", "-"),
-        };
-        if snapshot.config.log.access_log {
-            tracing::info!(
-                target: "seawall::access",
-                listener = %self.inner.listener,
-                client = %self.inner.remote,
-                method = %log.method,
-                route,
-                cluster,
-                status = status.as_u16(),
-                reason = %reason,
-                duration_ms = %format_args!("{:.3}", elapsed * 1e3),
-                request_id = request_id.to_str().unwrap_or("-"),
-                traceparent = log.traceparent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
-                "request"
-            );
-        }
-        rsp
     }
 
     /// Checks, routes and rewrites the request, which arrived at `arrival`,
@@ -214,6 +168,7 @@ impl Proxy {
         mut req: http::Request<Incoming>,
         arrival: Instant,
         span: &tracing::Span,
+        trail: Option<Trail>,
     ) -> Result<Prepared, Rescue> {
         if req.method() == Method::CONNECT {
             return Err(Rescue::new(
@@ -225,7 +180,7 @@ impl Proxy {
             .config
             .listeners
             .iter()
-            .find(|l| l.name == self.inner.listener)
+            .find(|l| *l.name == *self.inner.listener)
         else {
             return Err(Rescue::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -242,7 +197,7 @@ impl Proxy {
         }
         let table = snapshot
             .listeners
-            .get(&self.inner.listener)
+            .get(&*self.inner.listener)
             .ok_or(Rescue::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "listener-removed",
@@ -280,6 +235,9 @@ impl Proxy {
             // Absent means default: the common case inserts nothing.
             parts.extensions.insert(priority);
         }
+        if let Some(trail) = &trail {
+            parts.extensions.insert(trail.clone());
+        }
         Ok(Prepared {
             parts,
             incoming,
@@ -287,6 +245,7 @@ impl Proxy {
             limits: listener.limits.clone(),
             arrival,
             downstream_upgrade,
+            trail,
         })
     }
 }
@@ -302,15 +261,6 @@ fn priority(route: &RouteSettings, headers: &http::HeaderMap, limits: &ServerLim
         .unwrap_or_else(|| route.priority.into())
 }
 
-/// What the access log and the answer need of the downstream request.
-struct Exchange {
-    start: Instant,
-    method: Method,
-    version: Version,
-    request_id: HeaderValue,
-    traceparent: Option<HeaderValue>,
-}
-
 /// A request checked, routed and rewritten, ready for its route stack.
 struct Prepared {
     parts: http::request::Parts,
@@ -319,6 +269,7 @@ struct Prepared {
     limits: ServerLimits,
     arrival: Instant,
     downstream_upgrade: Option<OnUpgrade>,
+    trail: Option<Trail>,
 }
 
 impl Prepared {
@@ -339,16 +290,21 @@ impl Prepared {
             limits,
             arrival,
             downstream_upgrade,
+            trail,
         } = self;
         async move {
             // Read the start of the body before taking an admission slot.
             let incoming =
                 prebuffer::ahead_of_admission(&mut parts, incoming, &route, &limits, arrival)
                     .await?;
-            let body = body::boxed(Limited::new(
+            let limited = Limited::new(
                 incoming,
                 usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX),
-            ));
+            );
+            let body = match &trail {
+                Some(trail) => body::boxed(trail.count_in(limited)),
+                None => body::boxed(limited),
+            };
             let result = call(
                 route.target.service.clone(),
                 http::Request::from_parts(parts, body),

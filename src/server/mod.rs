@@ -37,6 +37,7 @@ pub struct Running {
     pub reload: ReloadHandle,
     shutdown: CancellationToken,
     admin_stop: CancellationToken,
+    stop: CancellationToken,
     tracker: TaskTracker,
 }
 
@@ -82,6 +83,7 @@ pub async fn start(
     tracing::info!(address = %admin, "admin listening");
     // The admin listener outlives the drain, so probes see it happen.
     let admin_stop = CancellationToken::new();
+    let stop = CancellationToken::new();
     tokio::spawn(admin::serve(
         admin_listener,
         AdminState {
@@ -89,6 +91,7 @@ pub async fn start(
             listeners: listeners.clone(),
             reload: reload.clone(),
             draining: shutdown.clone(),
+            stop: stop.clone(),
         },
         admin_stop.clone(),
     ));
@@ -99,6 +102,7 @@ pub async fn start(
         reload,
         shutdown,
         admin_stop,
+        stop,
         tracker,
     })
 }
@@ -107,6 +111,12 @@ impl Running {
     /// The bound address of the named listener.
     pub fn listener(&self, name: &str) -> Option<SocketAddr> {
         self.listeners.address(name)
+    }
+
+    /// Resolves when a drain was asked for through the admin API
+    /// (`POST /drain`); the binary then drains as it does on SIGTERM.
+    pub async fn drain_requested(&self) {
+        self.stop.cancelled().await;
     }
 
     /// Stops accepting, shuts every connection down gracefully, and waits up

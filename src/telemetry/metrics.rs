@@ -16,7 +16,10 @@
 //!
 //! Names follow `seawall_<subsystem>_<name>`, counters end in `_total`,
 //! durations in `_seconds`; labels are bounded: route, cluster, listener,
-//! reason, outcome, state — never paths or client addresses.
+//! reason, outcome, state, and the status `code` (exact for a fixed list,
+//! else the class: see [`requests`](super::requests)) — never paths or
+//! client addresses. The standard `process_*` families come from
+//! [`process`](super::process).
 
 use std::sync::Arc;
 
@@ -30,6 +33,9 @@ use prometheus_client::registry::Registry;
 use prometheus_client::collector::Collector;
 
 use super::late::Late;
+use super::process::ProcessCollector;
+use super::requests::request_labels;
+pub use super::requests::{CUT_REASONS, CutLabels, RequestLabels, RouteLabels, RouteMetrics};
 
 /// The two metric handles of one cluster.
 #[derive(Clone, Debug, Default)]
@@ -38,52 +44,6 @@ pub struct ConnectionMetrics {
     pub open: Gauge,
     /// Connections made.
     pub total: Counter,
-}
-
-/// Labels of `seawall_requests_total`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
-    /// Route name, or empty when none matched.
-    pub route: String,
-    /// Cluster name, or empty when no route matched.
-    pub cluster: String,
-    /// `2xx` … `5xx`.
-    pub status_class: &'static str,
-    /// The `x-seawall-error` reason, or empty for upstream answers.
-    pub reason: String,
-}
-
-/// Labels of `seawall_response_body_cuts_total`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CutLabels {
-    /// Route name.
-    pub route: String,
-    /// Cluster name.
-    pub cluster: String,
-    /// One of [`CUT_REASONS`].
-    pub reason: &'static str,
-}
-
-/// Why a response body can be cut (the reason codes of the error taxonomy
-/// that a body error classifies as), and `other` for anything else.
-pub const CUT_REASONS: [&str; 8] = [
-    "timeout",
-    "total-timeout",
-    "upstream-body-timeout",
-    "upstream-reset",
-    "upstream-protocol",
-    "downstream-body-timeout",
-    "downstream-body",
-    "other",
-];
-
-/// Labels naming a route.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RouteLabels {
-    /// Route name.
-    pub route: String,
-    /// Cluster name.
-    pub cluster: String,
 }
 
 /// Labels naming a listener.
@@ -193,6 +153,7 @@ impl Metrics {
             .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
             .set(1);
         registry.register("seawall_build_info", "seawall's version", build);
+        registry.register_collector(Box::new(ProcessCollector::new()));
         let state = Arc::new(Late::default());
         registry.register_collector(Box::new(state.clone()));
         Arc::new(Self {
@@ -230,57 +191,23 @@ impl Metrics {
         out
     }
 
-    /// The handles of one route, looked up once per snapshot build.
-    pub fn route(&self, route: &str, cluster: &str) -> RouteMetrics {
+    /// The handles of one route of `listener`, looked up once per
+    /// snapshot build.
+    pub fn route(&self, listener: &str, route: &str, cluster: &str) -> RouteMetrics {
         let labels = RouteLabels {
+            listener: listener.to_owned(),
             route: route.to_owned(),
             cluster: cluster.to_owned(),
         };
-        let by_class = std::array::from_fn(|i| {
-            self.requests
-                .get_or_create(&RequestLabels {
-                    route: route.to_owned(),
-                    cluster: cluster.to_owned(),
-                    status_class: STATUS_CLASSES[i],
-                    reason: String::new(),
-                })
-                .clone()
-        });
-        let cuts = CUT_REASONS.map(|reason| {
-            self.cuts
-                .get_or_create(&CutLabels {
-                    route: route.to_owned(),
-                    cluster: cluster.to_owned(),
-                    reason,
-                })
-                .clone()
-        });
-        RouteMetrics {
-            labels,
-            by_class,
-            cuts,
-            duration: self
-                .request_duration
-                .get_or_create(&RouteLabels {
-                    route: route.to_owned(),
-                    cluster: cluster.to_owned(),
-                })
-                .clone(),
-        }
+        let duration = self.request_duration.get_or_create(&labels).clone();
+        RouteMetrics::new(labels, self.requests.clone(), &self.cuts, duration)
     }
 
-    /// Counts a synthesized response (a seawall reason code), by its labels.
-    pub fn refused(&self, route: Option<&RouteLabels>, status: u16, reason: &str) {
-        let (route, cluster) = route.map_or((String::new(), String::new()), |r| {
-            (r.route.clone(), r.cluster.clone())
-        });
+    /// Counts a synthesized response (a seawall reason code) on `route`,
+    /// or on `listener` when no route matched.
+    pub fn refused(&self, route: Option<&RouteLabels>, listener: &str, status: u16, reason: &str) {
         self.requests
-            .get_or_create(&RequestLabels {
-                route,
-                cluster,
-                status_class: status_class(status),
-                reason: reason.to_owned(),
-            })
+            .get_or_create(&request_labels(route, listener, status, reason))
             .inc();
     }
 
@@ -323,47 +250,5 @@ pub struct ConnectionGuard(Gauge);
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         self.0.dec();
-    }
-}
-
-const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
-
-fn status_class(status: u16) -> &'static str {
-    STATUS_CLASSES[usize::from((status / 100).clamp(1, 5) - 1)]
-}
-
-/// A route's metric handles.
-#[derive(Clone, Debug)]
-pub struct RouteMetrics {
-    /// The route's labels, for synthesized responses.
-    pub labels: RouteLabels,
-    by_class: [Counter; 5],
-    cuts: [Counter; CUT_REASONS.len()],
-    duration: Histogram,
-}
-
-impl RouteMetrics {
-    /// Records an upstream answer (no reason code) and its latency.
-    pub fn answered(&self, status: u16, seconds: f64) {
-        let class = usize::from((status / 100).clamp(1, 5) - 1);
-        self.by_class[class].inc();
-        self.duration.observe(seconds);
-    }
-
-    /// Records the latency of a synthesized answer (counted by `refused`).
-    pub fn observe(&self, seconds: f64) {
-        self.duration.observe(seconds);
-    }
-
-    /// Counts a response body cut for `reason` (a reason not in
-    /// [`CUT_REASONS`] counts as `other`). A scan of eight names, on a cut
-    /// only: no label lookup.
-    pub fn cut(&self, reason: &str) {
-        let other = CUT_REASONS.len() - 1;
-        let i = CUT_REASONS[..other]
-            .iter()
-            .position(|r| *r == reason)
-            .unwrap_or(other);
-        self.cuts[i].inc();
     }
 }

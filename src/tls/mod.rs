@@ -35,6 +35,7 @@
 //! reload rebuilds their pool.
 
 pub mod client;
+pub mod expiry;
 pub mod pem;
 pub mod server;
 

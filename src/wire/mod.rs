@@ -6,6 +6,7 @@ pub mod body;
 pub mod grpc;
 pub mod headers;
 pub mod reason;
+pub mod trail;
 
 /// The error type carried between layers; mapped to a response once, in
 /// the downstream handler's `rescue`.

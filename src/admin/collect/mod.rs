@@ -7,6 +7,7 @@
 
 mod clusters;
 mod family;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -84,6 +85,7 @@ impl Collector for StateCollector {
         }
         encode_admission(&mut encoder, &compartments)?;
         encode_clusters(&mut encoder, &snapshot)?;
+        tls::encode_expiry(&mut encoder, &snapshot)?;
         Ok(())
     }
 }

@@ -71,6 +71,7 @@ pub struct ClusterTls {
 pub struct Loaded<T> {
     config: Arc<T>,
     fingerprint: u64,
+    expiry: Option<i64>,
 }
 
 impl<T> Loaded<T> {
@@ -79,7 +80,21 @@ impl<T> Loaded<T> {
         Self {
             config: Arc::new(config),
             fingerprint,
+            expiry: None,
         }
+    }
+
+    /// With the `notAfter` (Unix seconds) of the certificate the config
+    /// presents, for the expiry metric.
+    pub fn with_expiry(mut self, expiry: Option<i64>) -> Self {
+        self.expiry = expiry;
+        self
+    }
+
+    /// When the presented certificate expires (Unix seconds); `None` when
+    /// the config presents none (a cluster without a client certificate).
+    pub fn expiry(&self) -> Option<i64> {
+        self.expiry
     }
 
     /// The shared config.

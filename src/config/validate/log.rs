@@ -94,3 +94,19 @@ fn directive(text: &str) -> Result<String, String> {
     }
     Ok(text.to_owned())
 }
+
+/// A log filter set at run time (the admin API's `POST /log-level`), read
+/// as `log.level` is: `warning` is `warn`, a lone word must be a level.
+pub fn runtime_level(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("the level is empty; write e.g. `info` or `info,seawall=debug`".to_owned());
+    }
+    let level = text
+        .split(',')
+        .map(directive)
+        .collect::<Result<Vec<_>, _>>()?
+        .join(",");
+    tracing_subscriber::EnvFilter::try_new(&level)
+        .map_err(|e| format!("`{text}` is not a log filter ({e})"))?;
+    Ok(level)
+}

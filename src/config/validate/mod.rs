@@ -29,6 +29,7 @@ mod cluster;
 mod collect;
 mod listener;
 mod log;
+pub use log::runtime_level;
 mod memory;
 mod resilience;
 mod retry;

@@ -43,6 +43,7 @@ pub(super) fn listener(
     let (certificate, cert_bytes) = read(&raw.certificate, &cert_key)?;
     let chain = pem::certificates(&certificate, &cert_bytes)
         .map_err(|m| error(&raw.certificate, &cert_key, m))?;
+    let expiry = crate::tls::expiry::not_after(&chain);
     let pk_key = format!("{key}.private_key");
     let (private_key, pk_bytes) = read(&raw.private_key, &pk_key)?;
     let secret = pem::private_key(&private_key, &pk_bytes)
@@ -96,7 +97,7 @@ pub(super) fn listener(
         client_ca,
         require_client_cert,
         handshake_timeout,
-        server_config: Loaded::new(config, fingerprint),
+        server_config: Loaded::new(config, fingerprint).with_expiry(expiry),
     }))
 }
 
@@ -140,6 +141,10 @@ pub(super) fn cluster(
         None => (None, Vec::new(), None),
     };
     let identity = identity(raw, key)?;
+    let expiry = identity
+        .parsed
+        .as_ref()
+        .and_then(|(chain, _)| crate::tls::expiry::not_after(chain));
     let alpn: &[u8] = match protocol {
         UpstreamProtocol::Http1 => b"http/1.1",
         UpstreamProtocol::Http2 => b"h2",
@@ -165,7 +170,7 @@ pub(super) fn cluster(
         certificate: identity.certificate,
         private_key: identity.private_key,
         handshake_timeout,
-        client_config: Loaded::new(config, fingerprint),
+        client_config: Loaded::new(config, fingerprint).with_expiry(expiry),
     }))
 }
 

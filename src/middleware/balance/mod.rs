@@ -110,6 +110,7 @@ pub use state::RttEwma;
 use crate::config::BalanceSettings;
 use crate::middleware::AttemptEnd;
 use crate::wire::BoxError;
+use crate::wire::trail::Trail;
 
 /// A request extension set by the retry layer on every attempt: the
 /// endpoints to avoid (those the request already tried), and a slot where
@@ -293,6 +294,9 @@ where
             return ResponseFuture::failed(NoEndpoint::new().into());
         };
         let addr = endpoint.addr();
+        if let Some(trail) = request.extensions().get::<Trail>() {
+            trail.picked(addr);
+        }
         if let Some(hint) = &hint {
             // Another untried endpoint is left when this pick had company
             // among the endpoints the request has not tried.
