@@ -248,8 +248,29 @@ async fn shipped_dashboard_and_alerts_use_only_exported_metrics() {
         })
         .collect();
     assert!(exprs.len() >= 10, "every panel has queries");
+    // A fleet of sidecars can be told apart: every query follows the
+    // namespace and instance variables.
+    let variables: Vec<&str> = parsed["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    for name in ["namespace", "instance", "cluster"] {
+        assert!(variables.contains(&name), "variable {name}: {variables:?}");
+    }
+    for expr in &exprs {
+        for matcher in [r#"namespace=~"$namespace""#, r#"instance=~"$instance""#] {
+            assert_eq!(
+                expr.matches(matcher).count(),
+                expr.matches("seawall_").count(),
+                "every metric in `{expr}` has {matcher}"
+            );
+        }
+    }
 
     let alerts = std::fs::read_to_string(format!("{root}/config/prometheus/alerts.yaml")).unwrap();
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
     let rules: serde_json::Value =
         serde_saphyr::from_str(&alerts).expect("alert rules are valid YAML");
     let rule_exprs: Vec<String> = rules["groups"][0]["rules"]
@@ -260,6 +281,17 @@ async fn shipped_dashboard_and_alerts_use_only_exported_metrics() {
             assert!(
                 r["alert"].is_string() && r["annotations"]["summary"].is_string(),
                 "{r}"
+            );
+            // Each alert links to its README runbook section, which exists.
+            let alert = r["alert"].as_str().unwrap();
+            let runbook = r["annotations"]["runbook_url"].as_str().unwrap_or("");
+            assert!(
+                runbook.ends_with(&format!("#{}", alert.to_lowercase())),
+                "{alert}: runbook_url {runbook:?}"
+            );
+            assert!(
+                readme.contains(&format!("\n### {alert}\n")),
+                "README has a runbook section for {alert}"
             );
             r["expr"].as_str().unwrap().to_string()
         })
@@ -482,4 +514,34 @@ async fn access_log_lines_carry_path_bytes_endpoint_attempts_and_reason() {
         connect["bytes_out"].as_u64().unwrap() > 0,
         "its body: {connect}"
     );
+}
+
+#[tokio::test]
+async fn a_rejected_reload_is_flagged_until_a_good_one_applies() {
+    let up = Upstream::spawn("a").await;
+    let yaml = basic_config(&[up.addr]);
+    let sw = Seawall::start_from_file(&yaml).await;
+    let flag = "seawall_config_last_reload_successful";
+    assert_eq!(sample(&scrape(&sw).await, flag), 1.0, "no reload yet");
+    let path = sw.config_path.clone().unwrap();
+    std::fs::write(
+        &path,
+        yaml.replace("connect_timeout: 500ms", "connect_timeout: soon"),
+    )
+    .unwrap();
+    assert!(matches!(
+        sw.running.reload.reload().await,
+        Outcome::Rejected(_)
+    ));
+    assert_eq!(sample(&scrape(&sw).await, flag), 0.0, "the alert fires");
+    std::fs::write(
+        &path,
+        yaml.replace("connect_timeout: 500ms", "connect_timeout: 400ms"),
+    )
+    .unwrap();
+    assert!(matches!(
+        sw.running.reload.reload().await,
+        Outcome::Applied { .. }
+    ));
+    assert_eq!(sample(&scrape(&sw).await, flag), 1.0, "and resolves");
 }

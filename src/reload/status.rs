@@ -71,6 +71,13 @@ impl ReloadStatus {
         ]
     }
 
+    /// Whether the file as last read is in force: false from a rejected
+    /// reload until a reload is applied or finds the file unchanged (true
+    /// before any reload).
+    pub fn last_successful(&self) -> bool {
+        !matches!(*lock(&self.last), Some(Outcome::Rejected(_)))
+    }
+
     /// The JSON shown at `/config`.
     pub fn to_json(&self) -> serde_json::Value {
         let counts: serde_json::Map<String, serde_json::Value> = self

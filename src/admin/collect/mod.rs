@@ -60,6 +60,14 @@ impl Collector for StateCollector {
             reloads.add([("outcome", outcome.to_owned())], n as f64);
         }
         reloads.encode(&mut encoder)?;
+        let mut successful = Family::<0>::new(
+            "seawall_config_last_reload_successful",
+            "1 when the last reload applied or found the file unchanged (or none was tried), \
+             0 from a rejected reload until a good one",
+            MetricType::Gauge,
+        );
+        successful.add([], f64::from(u8::from(reload.status().last_successful())));
+        successful.encode(&mut encoder)?;
 
         // Compartments: each cluster's, and routes' own, once each.
         let mut compartments: BTreeMap<String, (String, &AdmissionState)> = BTreeMap::new();
