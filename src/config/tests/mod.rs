@@ -18,6 +18,7 @@ mod parse;
 mod resilience;
 mod retry;
 mod route;
+mod schema;
 mod support;
 mod timeouts;
 mod tls;
