@@ -22,3 +22,4 @@ mod schema;
 mod support;
 mod timeouts;
 mod tls;
+mod trap;
