@@ -61,6 +61,7 @@ fn main() -> ExitCode {
                 // error of the config: ignore it rather than panic.
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "{}: ok\n{}", path.display(), config.summary());
+                single_address_warnings(&config);
                 ExitCode::SUCCESS
             }
             Err(errors) => {
@@ -127,6 +128,23 @@ fn main() -> ExitCode {
         }
         ExitCode::SUCCESS
     })
+}
+
+/// `seawall check`'s warning for each cluster with ejection or health checks
+/// whose endpoints resolve (now, from here) to one address.
+fn single_address_warnings(config: &seawall::config::Config) {
+    use std::net::ToSocketAddrs;
+    for cluster in &config.clusters {
+        let mut addresses = std::collections::HashSet::new();
+        for e in &cluster.endpoints {
+            if let Ok(found) = (e.host.as_str(), e.port).to_socket_addrs() {
+                addresses.extend(found);
+            }
+        }
+        if let Some(warning) = cluster.single_address_warning(addresses.len()) {
+            eprintln!("warning: {warning}");
+        }
+    }
 }
 
 /// Reloads the config file on every SIGHUP.

@@ -82,7 +82,11 @@ impl Cluster {
                     p.discovery.stop();
                 }
                 let (specs, every) = (settings.endpoints.clone(), settings.resolve_interval);
-                Arc::new(Discovery::start(specs, every, resolver, endpoints.clone()).await)
+                let discovery = Discovery::start(specs, every, resolver, endpoints.clone()).await;
+                if let Some(warning) = settings.single_address_warning(endpoints.len()) {
+                    tracing::warn!(cluster = %settings.name, "{warning}");
+                }
+                Arc::new(discovery)
             }
         };
         let client = keep(|c| c.pool).map_or_else(

@@ -13,33 +13,42 @@ use super::tls::ClusterTlsFile;
 
 /// One entry of `clusters:`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClusterFile {
     /// Unique name, referenced by routes.
+    #[cfg_attr(test, schemars(with = "String"))]
     pub name: Spanned<String>,
     /// `host:port` of each upstream instance.
+    #[cfg_attr(test, schemars(with = "Vec<String>"))]
     pub endpoints: Spanned<Vec<Spanned<String>>>,
     /// `http1` or `http2`.
     pub protocol: Option<ProtocolFile>,
     /// TCP connect timeout.
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
     pub connect_timeout: Option<Spanned<String>>,
     /// Idle pooled connection lifetime.
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
     pub pool_idle_timeout: Option<Spanned<String>>,
     /// Idle pooled connections per endpoint.
     pub pool_max_idle_per_endpoint: Option<usize>,
     /// DNS re-resolution period.
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
     pub resolve_interval: Option<Spanned<String>>,
     /// Load balancing.
     pub balance: Option<BalanceFile>,
     /// Request, attempt and body timeouts.
     pub timeouts: Option<TimeoutsFile>,
     /// HTTP/2 PING interval on a silent connection.
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
     pub http2_keepalive_interval: Option<Spanned<String>>,
     /// Bulkhead, queue and shedding.
     pub admission: Option<AdmissionFile>,
     /// Statuses counted as upstream failures.
+    #[cfg_attr(test, schemars(with = "Option<Vec<u16>>"))]
     pub failure_statuses: Option<Spanned<Vec<Spanned<u16>>>>,
     /// gRPC statuses counted as upstream failures.
+    #[cfg_attr(test, schemars(with = "Option<Vec<String>>"))]
     pub failure_grpc_codes: Option<Spanned<Vec<Spanned<String>>>>,
     /// Circuit breaker.
     pub breaker: Option<BreakerFile>,
@@ -55,6 +64,7 @@ pub(crate) struct ClusterFile {
 
 /// `clusters[].protocol`
 #[derive(Clone, Copy, Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum ProtocolFile {
     /// HTTP/1.1.
@@ -65,20 +75,25 @@ pub(crate) enum ProtocolFile {
 
 /// `clusters[].balance:`
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BalanceFile {
     /// Which algorithm; `p2c_peak_ewma` by default.
     pub policy: Option<PolicyFile>,
     /// PeakEWMA only: latency assumed before the first answer.
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
     pub default_rtt: Option<Spanned<String>>,
     /// P2C only: how fast old latencies fade.
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
     pub decay: Option<Spanned<String>>,
     /// P2C only: ramp a new or readmitted endpoint's share over this long.
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
     pub slow_start: Option<Spanned<String>>,
 }
 
 /// `clusters[].balance.policy`
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum PolicyFile {
     /// Power of two choices on in-flight requests, latency-aware.

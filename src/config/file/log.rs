@@ -5,9 +5,11 @@ use serde_saphyr::Spanned;
 
 /// `log:`
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogFile {
     /// `EnvFilter` directive.
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
     pub level: Option<Spanned<String>>,
     /// `text` or `json`.
     pub format: Option<LogFormatFile>,
@@ -17,6 +19,7 @@ pub(crate) struct LogFile {
 
 /// `log.format`
 #[derive(Clone, Copy, Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum LogFormatFile {
     /// Human-readable.

@@ -28,6 +28,7 @@ pub(crate) mod tls;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileConfig {
     /// Admin listener; defaults to loopback.
@@ -39,7 +40,9 @@ pub(crate) struct FileConfig {
     /// Process memory.
     pub memory: Option<memory::MemoryFile>,
     /// Downstream listeners (at least one).
+    #[cfg_attr(test, schemars(with = "Vec<listener::ListenerFile>"))]
     pub listeners: Spanned<Vec<listener::ListenerFile>>,
     /// Upstream clusters.
+    #[cfg_attr(test, schemars(with = "Vec<cluster::ClusterFile>"))]
     pub clusters: Spanned<Vec<cluster::ClusterFile>>,
 }

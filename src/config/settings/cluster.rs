@@ -61,6 +61,39 @@ pub struct ClusterSettings {
     pub retry: RetrySettings,
 }
 
+impl ClusterSettings {
+    /// The warning for the ClusterIP trap: ejection or health checks on a
+    /// cluster whose host names resolve to `addresses` = 1 address, where
+    /// they can act on nothing (a Service's one virtual IP hides its
+    /// pods). A lone IP literal is the operator's own choice: no warning.
+    pub fn single_address_warning(&self, addresses: usize) -> Option<String> {
+        let ejects = self.outlier.consecutive_failures > 0 || self.outlier.failure_percentage > 0.0;
+        let probes = self.health_check.is_some();
+        let named = self.endpoints.iter().any(|e| {
+            e.host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_err()
+        });
+        let what = match (ejects, probes) {
+            _ if addresses != 1 || !named => return None,
+            (true, true) => "outlier ejection and health checks",
+            (true, false) => "outlier ejection",
+            (false, true) => "health checks",
+            (false, false) => return None,
+        };
+        Some(format!(
+            "cluster \"{}\" has {what} but its endpoints resolve to a single address: \
+             behind one virtual IP (a Kubernetes ClusterIP Service, a load balancer) seawall \
+             sees one endpoint, so it cannot eject or probe a bad replica and has nothing to \
+             balance; point it at a headless Service (`clusterIP: None`), whose DNS name \
+             answers with every ready pod's IP (README: Dependencies behind headless Services)",
+            self.name
+        ))
+    }
+}
+
 /// An endpoint as written in the config: a hostname or IP, and a port.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct EndpointSpec {

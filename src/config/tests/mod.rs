@@ -18,6 +18,8 @@ mod parse;
 mod resilience;
 mod retry;
 mod route;
+mod schema;
 mod support;
 mod timeouts;
 mod tls;
+mod trap;
