@@ -16,14 +16,11 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use tokio::sync::oneshot;
-use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
+
+mod client;
+
+use client::{Streamed, start_streams};
 
 use super::{Check, Measured, Opts, ms, under_load};
 use crate::Error;
@@ -44,43 +41,6 @@ const MAX_PER_KIND: usize = 30;
 const CHUNK: u64 = 64 * 1024;
 /// How soon after the kill a stream on the killed replica must have ended.
 const CUT_WITHIN: Duration = Duration::from_secs(5);
-
-/// One stream as its client saw it.
-#[derive(Debug, Clone)]
-struct Streamed {
-    grpc: bool,
-    /// `x-upstream-name` of the response (`None`: no response).
-    replica: Option<String>,
-    bytes: u64,
-    /// The body ended without an error (HTTP/1: its last chunk came).
-    clean: bool,
-    /// `grpc-status` from the trailers, when any came.
-    grpc_status: Option<String>,
-    grpc_message: Option<String>,
-    /// When it ended, from the start of the run.
-    ended: Duration,
-    error: Option<String>,
-}
-
-impl Streamed {
-    /// Delivered whole: every byte, a clean end, gRPC status 0.
-    fn whole(&self, expected: u64) -> bool {
-        self.clean && self.bytes == expected && self.status_ok()
-    }
-
-    /// What a client would take for a complete stream.
-    fn looks_complete(&self) -> bool {
-        self.clean && self.status_ok()
-    }
-
-    fn status_ok(&self) -> bool {
-        !self.grpc || self.grpc_status.as_deref() == Some("0")
-    }
-
-    fn on(&self, replica: &str) -> bool {
-        self.replica.as_deref() == Some(replica)
-    }
-}
 
 /// What the fault script saw besides the streams.
 #[derive(Debug, Default)]
@@ -152,11 +112,11 @@ fn judge(script: &Script, expected: u64, kill: Duration, counted: f64, run: Run)
         .filter(|s| s.replica.is_some() && !s.on(victim))
         .collect();
     let killed: Vec<&Streamed> = all.iter().filter(|s| s.on(victim)).collect();
-    let whole = healthy.iter().filter(|s| s.whole(expected)).count();
-    let bare_resets = killed
-        .iter()
-        .filter(|s| s.grpc && s.grpc_status.is_none())
-        .count();
+    let count = |set: &[&Streamed], f: &dyn Fn(&Streamed) -> bool| {
+        set.iter().filter(|s| f(s)).count() as f64
+    };
+    let whole = count(&healthy, &|s| s.whole(expected));
+    let bare_resets = count(&killed, &|s| s.grpc && s.grpc_status.is_none());
     let last_cut = killed
         .iter()
         .map(|s| s.ended.saturating_sub(kill))
@@ -165,6 +125,74 @@ fn judge(script: &Script, expected: u64, kill: Duration, counted: f64, run: Run)
     // The reload must land while every healthy stream still flows.
     let first_end = healthy.iter().map(|s| s.ended).min().unwrap_or_default();
     let mid_stream = script.reloaded.is_some_and(|at| at < first_end);
+    let notes = notes(script, &healthy, &killed, expected, last_cut, first_end);
+    let share = whole * 100.0 / healthy.len().max(1) as f64;
+    let checks = vec![
+        Check::at_least("streams started", started as f64, all.len() as f64, ""),
+        Check::at_least(
+            "SSE streams on the killed replica",
+            count(&killed, &|s| !s.grpc),
+            PER_SIDE as f64,
+            "",
+        ),
+        Check::at_least(
+            "gRPC streams on the killed replica",
+            count(&killed, &|s| s.grpc),
+            PER_SIDE as f64,
+            "",
+        ),
+        Check::at_least(
+            "streams on healthy replicas delivered whole (kill and reload)",
+            share,
+            100.0,
+            "%",
+        ),
+        Check::at_most(
+            "streams on the killed replica that look complete",
+            count(&killed, &Streamed::looks_complete),
+            0.0,
+            "",
+        ),
+        Check::at_most(
+            "gRPC streams on the killed replica ended without a grpc-status",
+            bare_resets,
+            0.0,
+            "",
+        ),
+        Check::at_most(
+            "kill → last stream on it ended",
+            ms(last_cut),
+            ms(CUT_WITHIN),
+            "ms",
+        ),
+        Check::at_least(
+            "cuts counted (upstream-reset)",
+            counted,
+            killed.len() as f64,
+            "",
+        ),
+        Check::at_least(
+            "reload applied while the streams flowed (1 = yes)",
+            f64::from(u8::from(mid_stream)),
+            1.0,
+            "",
+        ),
+    ];
+    Measured { run, checks, notes }
+}
+
+/// What a reader of the report wants next to the checks: where the streams
+/// went, when things happened, how each stream on the killed replica ended.
+fn notes(
+    script: &Script,
+    healthy: &[&Streamed],
+    killed: &[&Streamed],
+    expected: u64,
+    last_cut: Duration,
+    first_end: Duration,
+) -> Vec<String> {
+    let (all, victim) = (&script.streams, REPLICAS[script.victim]);
+    let started = all.iter().filter(|s| s.replica.is_some()).count();
     let mut notes = vec![format!(
         "{started} of {} streams started: {} on the healthy replicas, {} on {victim} \
          ({} gRPC); last cut {:.0} ms after the kill; reload applied at {}, first \
@@ -192,162 +220,7 @@ fn judge(script: &Script, expected: u64, kill: Duration, counted: f64, run: Run)
             .filter(|s| !s.whole(expected))
             .map(|s| format!("not whole on a healthy replica: {s:?}")),
     );
-    let share = if healthy.is_empty() {
-        0.0
-    } else {
-        whole as f64 * 100.0 / healthy.len() as f64
-    };
-    let complete = killed.iter().filter(|s| s.looks_complete()).count();
-    let checks = vec![
-        Check::at_least("streams started", started as f64, all.len() as f64, ""),
-        Check::at_least(
-            "SSE streams on the killed replica",
-            killed.iter().filter(|s| !s.grpc).count() as f64,
-            PER_SIDE as f64,
-            "",
-        ),
-        Check::at_least(
-            "gRPC streams on the killed replica",
-            killed.iter().filter(|s| s.grpc).count() as f64,
-            PER_SIDE as f64,
-            "",
-        ),
-        Check::at_least(
-            "streams on healthy replicas delivered whole (kill and reload)",
-            share,
-            100.0,
-            "%",
-        ),
-        Check::at_most(
-            "streams on the killed replica that look complete",
-            complete as f64,
-            0.0,
-            "",
-        ),
-        Check::at_most(
-            "gRPC streams on the killed replica ended without a grpc-status",
-            bare_resets as f64,
-            0.0,
-            "",
-        ),
-        Check::at_most(
-            "kill → last stream on it ended",
-            ms(last_cut),
-            ms(CUT_WITHIN),
-            "ms",
-        ),
-        Check::at_least(
-            "cuts counted (upstream-reset)",
-            counted,
-            killed.len() as f64,
-            "",
-        ),
-        Check::at_least(
-            "reload applied while the streams flowed (1 = yes)",
-            f64::from(u8::from(mid_stream)),
-            1.0,
-            "",
-        ),
-    ];
-    Measured { run, checks, notes }
-}
-
-/// Opens streams, SSE and gRPC in turn, one at a time (each on its own
-/// connection, as separate clients would), until some replica holds
-/// [`PER_SIDE`] of each kind and the others as many together (the
-/// balancer places them; the scenario needs streams on both sides of the
-/// kill), or [`MAX_PER_KIND`] of each were opened. Returns the streams,
-/// whose records the set yields as they end, and that replica: `upstream-2`
-/// when it qualifies.
-async fn start_streams(url: &str, t: &Timeline) -> (JoinSet<Streamed>, Option<usize>) {
-    let mut set = JoinSet::new();
-    // Streams per kind (SSE, gRPC) and replica.
-    let mut placed = [[0usize; REPLICAS.len()]; 2];
-    for i in 0..2 * MAX_PER_KIND {
-        let grpc = i % 2 == 1;
-        let (tx, rx) = oneshot::channel();
-        let (url, t) = (url.to_owned(), t.clone());
-        set.spawn(async move { stream(&url, grpc, &t, tx).await });
-        if let Ok(Some(name)) = rx.await
-            && let Some(r) = REPLICAS.iter().position(|n| *n == name)
-        {
-            placed[usize::from(grpc)][r] += 1;
-        }
-        let qualifies = |r: usize| {
-            placed.iter().all(|kind| {
-                let others: usize = kind.iter().sum::<usize>() - kind[r];
-                kind[r] >= PER_SIDE && others >= PER_SIDE
-            })
-        };
-        if let Some(r) = [VICTIM, 0, 2].into_iter().find(|r| qualifies(*r)) {
-            return (set, Some(r));
-        }
-    }
-    (set, None)
-}
-
-/// One stream, read to its end, however it ends; `placed` is told which
-/// replica answered (or nothing, if none did) when the headers arrive.
-async fn stream(
-    url: &str,
-    grpc: bool,
-    t: &Timeline,
-    placed: oneshot::Sender<Option<String>>,
-) -> Streamed {
-    let mut seen = Streamed {
-        grpc,
-        replica: None,
-        bytes: 0,
-        clean: false,
-        grpc_status: None,
-        grpc_message: None,
-        ended: Duration::ZERO,
-        error: None,
-    };
-    if let Err(e) = read(url, grpc, &mut seen, placed).await {
-        seen.error = Some(e.to_string());
-    }
-    seen.ended = t.now();
-    seen
-}
-
-async fn read(
-    url: &str,
-    grpc: bool,
-    seen: &mut Streamed,
-    placed: oneshot::Sender<Option<String>>,
-) -> Result<(), Error> {
-    let client: Client<HttpConnector, Empty<Bytes>> = Client::builder(TokioExecutor::new())
-        .http2_only(grpc)
-        .build_http();
-    let mut req = http::Request::get(url).header("te", "trailers");
-    if grpc {
-        req = req.header("content-type", "application/grpc");
-    }
-    let response = client.request(req.body(Empty::new())?).await?;
-    seen.replica = response
-        .headers()
-        .get("x-upstream-name")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let _ = placed.send(seen.replica.clone());
-    if response.status() != http::StatusCode::OK {
-        return Err(format!("status {}", response.status()).into());
-    }
-    let mut body = response.into_body();
-    while let Some(frame) = body.frame().await {
-        let frame = frame?;
-        if let Some(data) = frame.data_ref() {
-            seen.bytes += data.len() as u64;
-        }
-        if let Some(trailers) = frame.trailers_ref() {
-            let field = |name: &str| trailers.get(name).and_then(|v| v.to_str().ok());
-            seen.grpc_status = field("grpc-status").map(str::to_owned);
-            seen.grpc_message = field("grpc-message").map(str::to_owned);
-        }
-    }
-    seen.clean = true;
-    Ok(())
+    notes
 }
 
 /// Replaces the config file as editors and ConfigMaps do: write aside,
