@@ -13,13 +13,14 @@
 # upstream; wrk (-t1 -c16) warms it for 2 s, the counters are zeroed, wrk
 # runs DURATION (6s), the counters are dumped; instructions ÷ wrk's request
 # count is printed. Needs valgrind and wrk (apt); nginx only for `nginx`.
-# KEEP=DIR keeps the callgrind profiles there (for callgrind_annotate).
+# CARGO_TARGET_DIR is honoured. KEEP=DIR keeps the callgrind profiles there (for callgrind_annotate).
 set -eu
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cargo build --release --quiet --bins
+bin="${CARGO_TARGET_DIR:-$root/target}/release"
 for t in valgrind wrk callgrind_control; do
   command -v $t >/dev/null || { echo "$t is required (apt-get install valgrind wrk)" >&2; exit 1; }
 done
@@ -65,7 +66,7 @@ http {
 }
 EOF
 
-TOKIO_WORKER_THREADS=1 target/release/seawall-upstream --listen $UP >/dev/null 2>&1 &
+TOKIO_WORKER_THREADS=1 "$bin/seawall-upstream" --listen $UP >/dev/null 2>&1 &
 sleep 0.3
 
 count() {
@@ -89,12 +90,12 @@ count() {
 [ $# -gt 0 ] || set -- seawall
 for target in "$@"; do
   case $target in
-    seawall) count seawall "$root/target/release/seawall" --config "$work/seawall.yaml" ;;
+    seawall) count seawall "$bin/seawall" --config "$work/seawall.yaml" ;;
     static)
-      bin="$root/target/x86_64-unknown-linux-gnu/release/seawall"
-      [ -x "$bin" ] || { echo "no static build (benches/load/run.sh makes one)" >&2; exit 1; }
-      count static "$bin" --config "$work/seawall.yaml" ;;
-    bare) count bare "$root/target/release/seawall-bare-proxy" $PROXY $UP ;;
+      static_bin="$root/target/x86_64-unknown-linux-gnu/release/seawall"
+      [ -x "$static_bin" ] || { echo "no static build (benches/load/run.sh makes one)" >&2; exit 1; }
+      count static "$static_bin" --config "$work/seawall.yaml" ;;
+    bare) count bare "$bin/seawall-bare-proxy" $PROXY $UP ;;
     nginx) count nginx nginx -c "$work/nginx.conf" ;;
     *) echo "unknown target $target (seawall, static, bare, nginx)" >&2; exit 64 ;;
   esac

@@ -212,7 +212,7 @@ impl Proxy {
         let tunnel = req.version() == Version::HTTP_11 && headers::is_tunnel_upgrade(req.headers());
         let downstream_upgrade = tunnel.then(|| hyper::upgrade::on(&mut req));
         let (mut parts, incoming) = req.into_parts();
-        if !parts.headers.contains_key(header::HOST) {
+        if !headers::has_any(&parts.headers, &[header::HOST]) {
             // HTTP/2 carries the host in :authority; an HTTP/1 upstream needs Host.
             if let Some(auth) = parts
                 .uri

@@ -129,7 +129,7 @@ where
                 } => {
                     let result = ready!(future.poll(cx)).map_err(Into::into);
                     if let Some(permit) = permit.take() {
-                        permit.complete(started.elapsed(), verdict(&result));
+                        permit.complete(*started, verdict(&result));
                     }
                     return Poll::Ready(result);
                 }

@@ -123,9 +123,11 @@ impl AdmissionState {
         result
     }
 
-    fn release(self: &Arc<Self>, sample: Option<Sample>) {
+    /// Gives a slot back, at `at` when its holder already read the clock.
+    fn release(self: &Arc<Self>, sample: Option<Sample>, at: Option<Instant>) {
+        let now = at.unwrap_or_else(Instant::now);
         let mut queue = self.lock();
-        let (handoffs, change) = queue.finish(Instant::now(), sample);
+        let (handoffs, change) = queue.finish(now, sample);
         self.after(queue, handoffs, change);
     }
 
@@ -201,6 +203,8 @@ impl AdmissionState {
 pub(crate) struct Permit {
     state: Arc<AdmissionState>,
     sample: Option<Sample>,
+    /// When the holder finished (read once, for the sample and the release).
+    ended: Option<Instant>,
     in_flight_at_grant: usize,
 }
 
@@ -209,13 +213,18 @@ impl Permit {
         Self {
             state,
             sample: None,
+            ended: None,
             in_flight_at_grant,
         }
     }
 
-    /// Gives the slot back with the request's service time and what its
-    /// outcome says about the upstream's load.
-    pub(crate) fn complete(mut self, held: Duration, verdict: Verdict) {
+    /// Gives the slot back with the request's service time (from
+    /// `started` to now) and what its outcome says about the upstream's
+    /// load.
+    pub(crate) fn complete(mut self, started: Instant, verdict: Verdict) {
+        let now = Instant::now();
+        let held = now.saturating_duration_since(started);
+        self.ended = Some(now);
         self.sample = Some(Sample {
             held,
             in_flight_at_grant: self.in_flight_at_grant,
@@ -226,7 +235,7 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.state.release(self.sample.take());
+        self.state.release(self.sample.take(), self.ended);
     }
 }
 

@@ -20,6 +20,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
+use tokio::time::Instant;
 
 use super::inflight::InFlight;
 use crate::middleware::classify::{Classifier, Watched};
@@ -91,19 +92,21 @@ where
                     .as_ref()
                     .ok()
                     .and_then(|r| r.extensions().get::<ConnectionReady>());
-                let rtt = ready.map_or(guard.elapsed(), |ready| {
-                    guard.elapsed().min(ready.0.elapsed())
-                });
+                // One clock read for the RTT, the EWMA and the outlier report.
+                let now = Instant::now();
+                let rtt = guard.elapsed_at(now);
+                let rtt =
+                    ready.map_or(rtt, |ready| rtt.min(now.saturating_duration_since(ready.0)));
                 let result = result.map_err(Into::into);
                 if result.as_ref().is_ok_and(Classifier::deferred) {
                     // A gRPC stream: the endpoint's latency now, its
                     // outcome at the trailers.
-                    let verdict = guard.complete_later(rtt);
+                    let verdict = guard.complete_later(rtt, now);
                     return Poll::Ready(result.map(|response| {
                         response.map(|body| body.on_end(move |end| verdict.report(end)))
                     }));
                 }
-                guard.complete_with(rtt, result.is_ok(), |classifier| match &result {
+                guard.complete_with(rtt, result.is_ok(), now, |classifier| match &result {
                     Ok(response) => classifier.response(response),
                     Err(error) => classifier.error(error),
                 });

@@ -40,7 +40,11 @@ pub struct InFlight {
 impl InFlight {
     /// Starts counting a request against `endpoint`.
     pub fn new(endpoint: Arc<Endpoint>) -> Self {
-        let started = Instant::now();
+        Self::new_at(endpoint, Instant::now())
+    }
+
+    /// [`InFlight::new`], counted from `started` (the clock already read).
+    fn new_at(endpoint: Arc<Endpoint>, started: Instant) -> Self {
         if endpoint.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
             // Idle until now: its last answer may be old, its requests are not.
             endpoint.ewma().busy_from(started);
@@ -56,12 +60,15 @@ impl InFlight {
 
     /// Starts counting a request against `endpoint`, reporting its outcome
     /// to `set`'s outlier detection.
+    /// `now` is when the balancer picked it (one clock read for the pick
+    /// and the count).
     pub fn reporting(
         endpoint: Arc<Endpoint>,
         set: Arc<EndpointSet>,
         attempt_end: Option<Instant>,
+        now: Instant,
     ) -> Self {
-        let mut guard = Self::new(endpoint);
+        let mut guard = Self::new_at(endpoint, now);
         guard.set = Some(set);
         guard.attempt_end = attempt_end;
         guard
@@ -77,9 +84,19 @@ impl InFlight {
         self.started.elapsed()
     }
 
+    /// Time from the request's count to `now`.
+    pub fn elapsed_at(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.started)
+    }
+
     /// Records that the request took `rtt`, then stops counting it.
-    pub fn complete(mut self, rtt: Duration) {
-        self.endpoint.observe(rtt, Instant::now());
+    pub fn complete(self, rtt: Duration) {
+        self.complete_at(rtt, Instant::now());
+    }
+
+    /// [`InFlight::complete`] with the clock already read.
+    fn complete_at(mut self, rtt: Duration, now: Instant) {
+        self.endpoint.observe(rtt, now);
         self.completed = true;
     }
 
@@ -87,37 +104,44 @@ impl InFlight {
     /// connection, reset, protocol error): a lower bound, as for a
     /// cancellation. A refused connection fails in microseconds, and read
     /// as an RTT it would make the dead endpoint the cheapest of all.
-    pub fn fail(mut self, rtt: Duration) {
-        self.endpoint.ewma().observe_at_least(rtt, Instant::now());
+    pub fn fail(self, rtt: Duration) {
+        self.fail_at(rtt, Instant::now());
+    }
+
+    /// [`InFlight::fail`] with the clock already read.
+    fn fail_at(mut self, rtt: Duration, now: Instant) {
+        self.endpoint.ewma().observe_at_least(rtt, now);
         self.completed = true;
     }
 
-    /// [`InFlight::complete`] now, and the outcome later, through the
+    /// [`InFlight::complete`] at `now`, and the outcome later, through the
     /// returned [`Verdict`].
-    pub fn complete_later(self, rtt: Duration) -> Verdict {
+    pub fn complete_later(self, rtt: Duration, now: Instant) -> Verdict {
         let verdict = Verdict {
             endpoint: self.endpoint.clone(),
             set: self.set.clone(),
         };
-        self.complete(rtt);
+        self.complete_at(rtt, now);
         verdict
     }
 
     /// [`InFlight::complete`] for an answer, [`InFlight::fail`] for `None`,
-    /// and reports the outcome `judge` reads with the cluster's classifier.
+    /// and reports the outcome `judge` reads with the cluster's classifier;
+    /// all at `now`, the instant the answer (or error) arrived.
     pub fn complete_with(
         self,
         rtt: Duration,
         answered: bool,
+        now: Instant,
         judge: impl FnOnce(&Classifier) -> Outcome,
     ) {
         if let Some(set) = &self.set {
-            set.report(&self.endpoint, judge, Instant::now());
+            set.report(&self.endpoint, judge, now);
         }
         if answered {
-            self.complete(rtt);
+            self.complete_at(rtt, now);
         } else {
-            self.fail(rtt);
+            self.fail_at(rtt, now);
         }
     }
 }

@@ -316,7 +316,7 @@ where
             Some(hint) => hint.attempt_end(),
             None => request.extensions().get::<AttemptEnd>().map(|end| end.0),
         };
-        let guard = InFlight::reporting(endpoint.clone(), self.endpoints.clone(), attempt_end);
+        let guard = InFlight::reporting(endpoint.clone(), self.endpoints.clone(), attempt_end, now);
         tracing::debug!(endpoint = %addr, in_flight = endpoint.in_flight(), "balanced");
         ResponseFuture::called(self.inner.call(request), guard)
     }

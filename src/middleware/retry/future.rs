@@ -77,7 +77,7 @@ where
 {
     cx.budget.deposit();
     let Prepared {
-        parts,
+        mut parts,
         replay,
         deadline,
         safe,
@@ -97,7 +97,8 @@ where
             let hint = EndpointHint::avoiding_all(tried.clone());
             // The attempt's request lives only in this call, so it takes
             // no room in the future across the await.
-            let req = attempt_request(&parts, replay.as_ref(), attempt, &hint);
+            let last = attempt >= cx.policy.max_attempts.get();
+            let req = attempt_request(&mut parts, replay.as_ref(), attempt, last, &hint);
             let sent = send(&mut first, std::mem::take(&mut ready), req, attempt);
             let started = Instant::now();
             let result = sent.await;
@@ -197,24 +198,36 @@ fn facts(
     }
 }
 
-/// A copy of the request head for one attempt, with the body's replay (or
-/// an empty body), the attempt number and the endpoint hint.
+/// The request for one attempt: the request head, with the body's replay
+/// (or an empty body), the attempt number and the endpoint hint.
+///
+/// The head itself is sent and a copy of it stays in `parts` for the next
+/// attempt: the head as it arrived has room in its header map for the
+/// budget header the attempt layer adds, where a copy (allocated to its
+/// exact size) would be reallocated for it. The last attempt allowed
+/// cannot be retried, so it takes the head and leaves no copy behind.
 fn attempt_request(
-    parts: &http::request::Parts,
+    parts: &mut http::request::Parts,
     replay: Option<&Replay>,
     attempt: u32,
+    last: bool,
     hint: &EndpointHint,
 ) -> Request {
-    let mut req = Request::new(replay.map_or_else(body::empty, |r| body::boxed(r.body())));
-    *req.method_mut() = parts.method.clone();
-    *req.uri_mut() = parts.uri.clone();
-    *req.version_mut() = parts.version;
-    *req.headers_mut() = parts.headers.clone();
-    *req.extensions_mut() = parts.extensions.clone();
+    let kept = if last {
+        http::Request::new(()).into_parts().0
+    } else {
+        copy_head(parts)
+    };
+    let head = std::mem::replace(parts, kept);
+    let body = replay.map_or_else(body::empty, |r| body::boxed(r.body()));
+    let mut req = Request::from_parts(head, body);
     if attempt > 1 {
+        // A retry's head is the copy kept before the last attempt, so it
+        // still carries the first attempt's number.
+        let grpc = grpc::is_grpc(req.headers());
         req.headers_mut()
             .insert(ATTEMPT_HEADER, attempt_value(attempt));
-        if grpc::is_grpc(&parts.headers) {
+        if grpc {
             // gRFC A6: how many attempts came before this one.
             req.headers_mut()
                 .insert(grpc::PREVIOUS_ATTEMPTS, attempt_value(attempt - 1));
@@ -222,6 +235,17 @@ fn attempt_request(
     }
     req.extensions_mut().insert(hint.clone());
     req
+}
+
+/// A copy of a request head, extensions included.
+fn copy_head(parts: &http::request::Parts) -> http::request::Parts {
+    let mut copy = http::Request::new(());
+    *copy.method_mut() = parts.method.clone();
+    *copy.uri_mut() = parts.uri.clone();
+    *copy.version_mut() = parts.version;
+    *copy.headers_mut() = parts.headers.clone();
+    *copy.extensions_mut() = parts.extensions.clone();
+    copy.into_parts().0
 }
 
 /// Sends one attempt: through `first` when it is still ready for its one

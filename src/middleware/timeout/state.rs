@@ -13,7 +13,7 @@ use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
-use crate::wire::headers::find;
+use crate::wire::headers::{find, has_any};
 
 /// seawall's own budget header: the caller's remaining time in whole
 /// milliseconds. Forwarded upstream, decremented, by every seawall hop.
@@ -25,6 +25,9 @@ pub const GRPC_TIMEOUT_HEADER: HeaderName = HeaderName::from_static("grpc-timeou
 /// gRPC allows at most eight digits before the unit.
 const GRPC_MAX_DIGITS: usize = 8;
 const GRPC_MAX_VALUE: u64 = 99_999_999;
+
+/// The budget headers, for one walk over a request's names.
+static BUDGET_HEADERS: [HeaderName; 2] = [TIMEOUT_MS_HEADER, GRPC_TIMEOUT_HEADER];
 
 /// What the caller said about its deadline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,9 +44,7 @@ impl CallerBudget {
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let mut out = Self::default();
         // Most requests carry neither: tell that without hashing the names.
-        if find(headers, &TIMEOUT_MS_HEADER).is_none()
-            && find(headers, &GRPC_TIMEOUT_HEADER).is_none()
-        {
+        if !has_any(headers, &BUDGET_HEADERS) {
             return out;
         }
         for (name, parse) in [
@@ -155,7 +156,11 @@ pub fn forward_budget(
 /// Removes the budget headers: the caller sent none that was well-formed,
 /// and nothing bounds the whole exchange, so there is nothing to forward.
 pub fn clear_budget(headers: &mut HeaderMap) {
-    // Most requests carry neither: tell that without hashing the names.
+    // Most requests carry neither: tell that without hashing the names,
+    // in one walk over them.
+    if !has_any(headers, &BUDGET_HEADERS) {
+        return;
+    }
     for name in [TIMEOUT_MS_HEADER, GRPC_TIMEOUT_HEADER] {
         if find(headers, &name).is_some() {
             headers.remove(name);
@@ -183,8 +188,7 @@ pub fn write_budget(headers: &mut HeaderMap, budget: Duration) {
 /// A gRPC request: it carried `grpc-timeout` or has a gRPC content type.
 pub fn is_grpc(headers: &HeaderMap) -> bool {
     find(headers, &GRPC_TIMEOUT_HEADER).is_some()
-        || headers
-            .get(CONTENT_TYPE)
+        || find(headers, &CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
 

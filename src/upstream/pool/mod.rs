@@ -38,7 +38,7 @@ use hyper::client::conn::{http1, http2};
 use hyper::rt::{Read, Write};
 use tokio::time::Instant;
 
-use crate::wire::BoxError;
+use crate::wire::{BoxError, headers};
 use futures_util::future::BoxFuture;
 
 use super::facts::ConnectionReady;
@@ -148,7 +148,7 @@ where
         };
         match self.inner.protocol {
             Protocol::Http1 => {
-                if !req.headers().contains_key(header::HOST)
+                if !headers::has_any(req.headers(), &[header::HOST])
                     && let Ok(host) = HeaderValue::from_str(authority.as_str())
                 {
                     req.headers_mut().insert(header::HOST, host);

@@ -102,7 +102,7 @@ async fn long_cancellations_count_as_failures() {
     let set = cluster(3);
     let e = set.endpoints()[0].clone();
     for _ in 0..3 {
-        let guard = InFlight::reporting(e.clone(), set.clone(), None);
+        let guard = InFlight::reporting(e.clone(), set.clone(), None, Instant::now());
         tokio::time::advance(SEC).await;
         drop(guard);
     }
@@ -111,7 +111,7 @@ async fn long_cancellations_count_as_failures() {
         "1 s cancellations are not failures"
     );
     for _ in 0..3 {
-        let guard = InFlight::reporting(e.clone(), set.clone(), None);
+        let guard = InFlight::reporting(e.clone(), set.clone(), None, Instant::now());
         tokio::time::advance(3 * SEC).await;
         drop(guard);
     }
@@ -297,7 +297,7 @@ async fn an_attempt_cancelled_by_its_own_timeout_is_a_failure_whatever_cancelled
     // 500 ms per-try timeouts, far below cancelled_after (2 s).
     for _ in 0..3 {
         let end = Instant::now() + 500 * MS;
-        let guard = InFlight::reporting(e.clone(), set.clone(), Some(end));
+        let guard = InFlight::reporting(e.clone(), set.clone(), Some(end), Instant::now());
         tokio::time::advance(500 * MS).await;
         drop(guard);
     }
@@ -311,7 +311,7 @@ async fn a_cancellation_before_the_attempt_timeout_is_judged_by_cancelled_after(
     // The client went away after 400 ms of a 500 ms attempt: not the endpoint's doing.
     for _ in 0..3 {
         let end = Instant::now() + 500 * MS;
-        let guard = InFlight::reporting(e.clone(), set.clone(), Some(end));
+        let guard = InFlight::reporting(e.clone(), set.clone(), Some(end), Instant::now());
         tokio::time::advance(400 * MS).await;
         drop(guard);
     }
