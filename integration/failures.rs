@@ -34,15 +34,6 @@ async fn clusters(sw: &Seawall) -> serde_json::Value {
     fetch(&format!("http://{}/clusters", sw.admin)).await.json()["clusters"][0].clone()
 }
 
-async fn ejected(sw: &Seawall, addr: std::net::SocketAddr) -> bool {
-    let doc = clusters(sw).await;
-    doc["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["address"] == addr.to_string() && e["ejected"] == true)
-}
-
 #[tokio::test]
 async fn a_503_replica_is_ejected_and_the_rest_serve() {
     let ups = three().await;
@@ -60,7 +51,7 @@ async fn a_503_replica_is_ejected_and_the_rest_serve() {
     // Until it is ejected the bad replica answers every third request
     // with 503 (retried on another replica).
     let mut warmup = 0;
-    while !ejected(&sw, ups[2].addr).await {
+    while !sw.ejected(ups[2].addr).await {
         warmup += 1;
         assert!(
             warmup < 500,
@@ -94,7 +85,7 @@ async fn a_hung_replica_is_ejected_and_the_rest_serve() {
     // cancels the attempt inside seawall (the balancer's in-flight guard).
     let mut gave_up = 0;
     let started = Instant::now();
-    while !ejected(&sw, ups[1].addr).await {
+    while !sw.ejected(ups[1].addr).await {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "hung replica not ejected"
@@ -289,7 +280,7 @@ async fn with_attempt_timeouts_and_retries_a_hung_replica_costs_nobody_after_the
     // latency estimate jumps to the time waited); ejection follows if it is
     // tried again. Either way the rest of the traffic must not notice.
     let during = latencies(&sw, 100).await;
-    let was_ejected = ejected(&sw, ups[1].addr).await;
+    let was_ejected = sw.ejected(ups[1].addr).await;
     let after = latencies(&sw, 300).await;
     ups[1].resume();
     let (b, a) = (p99(&baseline), p99(&after));
@@ -477,7 +468,7 @@ async fn a_half_failing_replica_whose_health_check_passes_is_ejected_once_and_st
     let sw = Seawall::start(&config(&ups, extra)).await;
     let client = h1_client();
     let started = Instant::now();
-    while !ejected(&sw, ups[2].addr).await {
+    while !sw.ejected(ups[2].addr).await {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "half-failing replica not ejected"

@@ -9,7 +9,7 @@ mod common;
 
 use bytes::Bytes;
 use common::{
-    Reply, Seawall, Upstream, basic_config, eventually, fetch, h1_client, h2c_client, send_with,
+    Reply, Seawall, Upstream, basic_config, eventually, h1_client, h2c_client, send_with,
 };
 use http::{Request, StatusCode, Version};
 use http_body_util::Full;
@@ -42,15 +42,6 @@ fn status(reply: &Reply) -> Option<String> {
         let t = reply.trailers.as_ref()?;
         Some(t.get("grpc-status")?.to_str().ok()?.to_owned())
     })
-}
-
-async fn ejected(sw: &Seawall, addr: std::net::SocketAddr) -> bool {
-    let doc = fetch(&format!("http://{}/clusters", sw.admin)).await.json();
-    doc["clusters"][0]["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["address"] == addr.to_string() && e["ejected"] == true)
 }
 
 /// Three replicas answering gRPC calls with `grpc-status: 0` in trailers.
@@ -86,7 +77,7 @@ async fn unavailable_from_one_replica_is_retried_and_the_replica_ejected() {
     // a third of the calls failed, and the replica kept its share.
     assert!(ok >= 300 * 999 / 1000, "{ok} of 300 OK");
     assert!(
-        ejected(&sw, ups[2].addr).await,
+        sw.ejected(ups[2].addr).await,
         "the UNAVAILABLE replica is in rotation"
     );
 }
@@ -116,7 +107,7 @@ async fn a_failure_in_the_trailers_is_counted_but_never_retried() {
         "{failed} failures reached the client"
     );
     assert!(
-        ejected(&sw, ups[2].addr).await,
+        sw.ejected(ups[2].addr).await,
         "a replica failing in its trailers is in rotation"
     );
     let stats = ups[2].stats().await;
@@ -213,10 +204,7 @@ async fn resource_exhausted_is_overload_not_a_reason_to_eject() {
         exhausted += usize::from(status(&reply).as_deref() == Some("8"));
     }
     assert!(exhausted >= 5, "only {exhausted} reached the busy replica");
-    assert!(
-        !ejected(&sw, ups[2].addr).await,
-        "a busy replica was ejected"
-    );
+    assert!(!sw.ejected(ups[2].addr).await, "a busy replica was ejected");
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::grpc::{GrpcClient, GrpcUpstream};
-use common::{Seawall, basic_config, fetch, h1_client, send_with};
+use common::{Seawall, basic_config, h1_client, send_with};
 use tonic::Code;
 
 /// seawall over h2c in front of `ups`, with extra cluster keys.
@@ -18,15 +18,6 @@ async fn seawall(ups: &[&GrpcUpstream], extra: &str) -> Seawall {
     yaml.push_str("    protocol: http2\n");
     yaml.push_str(extra);
     Seawall::start(&yaml).await
-}
-
-async fn ejected(sw: &Seawall, addr: std::net::SocketAddr) -> bool {
-    let doc = fetch(&format!("http://{}/clusters", sw.admin)).await.json();
-    doc["clusters"][0]["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["address"] == addr.to_string() && e["ejected"] == true)
 }
 
 #[tokio::test]
@@ -54,7 +45,7 @@ async fn a_replica_answering_unavailable_is_retried_around_and_ejected() {
     }
     assert_eq!(ok, 60, "{ok} of 60 OK");
     assert!(
-        ejected(&sw, sick.addr).await,
+        sw.ejected(sick.addr).await,
         "the UNAVAILABLE replica is in rotation"
     );
 }
@@ -81,7 +72,7 @@ async fn unavailable_after_a_message_is_seen_counted_and_never_retried() {
         (1..=10).contains(&unavailable),
         "{unavailable} reached the client"
     );
-    assert!(ejected(&sw, sick.addr).await);
+    assert!(sw.ejected(sick.addr).await);
 }
 
 #[tokio::test]

@@ -86,6 +86,20 @@ impl Seawall {
         }
     }
 
+    /// Whether the first cluster's endpoint at `addr` is ejected, as the
+    /// admin API's `/clusters` says.
+    pub async fn ejected(&self, addr: SocketAddr) -> bool {
+        let doc = super::client::fetch(&format!("http://{}/clusters", self.admin))
+            .await
+            .json();
+        doc["clusters"][0]["endpoints"]
+            .as_array()
+            .is_some_and(|eps| {
+                eps.iter()
+                    .any(|e| e["address"] == addr.to_string() && e["ejected"] == true)
+            })
+    }
+
     /// Starts seawall in-process with the system resolver.
     pub async fn start(yaml: &str) -> Self {
         Self::start_with_resolver(yaml, Arc::new(SystemResolver)).await
