@@ -17,6 +17,9 @@
 //!   `INTERNAL`. The data already sent may end mid-message; the status
 //!   still says why, and it is never `OK`.
 //!
+//! Empty data frames are not passed on: they carry nothing, and HTTP/2
+//! peers count them as abuse.
+//!
 //! The wrapper also holds the connection's busy guard: the connection is
 //! not idle until the response body is done.
 
@@ -85,11 +88,20 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.project();
+        let mut this = self.project();
         if *this.ended {
             return Poll::Ready(None);
         }
-        match ready!(this.inner.poll_frame(cx)) {
+        let mut polled = ready!(this.inner.as_mut().poll_frame(cx));
+        // An empty DATA frame carries nothing, and HTTP/2 peers end a
+        // connection that sends them too many (ENHANCE_YOUR_CALM).
+        while polled.as_ref().is_some_and(|f| {
+            f.as_ref()
+                .is_ok_and(|f| f.data_ref().is_some_and(Bytes::is_empty))
+        }) {
+            polled = ready!(this.inner.as_mut().poll_frame(cx));
+        }
+        match polled {
             Some(Ok(frame)) => {
                 let n = frame.data_ref().map_or(0, Bytes::len);
                 *this.sent += n as u64;
@@ -187,6 +199,18 @@ mod tests {
         let watched = Watched::new(endless_under_total(), None, false, ());
         let err = watched.collect().await.unwrap_err();
         assert!(err.to_string().contains("total"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn empty_data_frames_are_not_passed_on() {
+        let frames = ["x", "", "", "y", ""].map(|s| Ok::<_, BoxError>(Frame::data(Bytes::from(s))));
+        let body = body::boxed(StreamBody::new(futures_util::stream::iter(frames)));
+        let mut watched = Watched::new(body, None, false, ());
+        let mut sent = Vec::new();
+        while let Some(frame) = watched.frame().await {
+            sent.push(frame.unwrap().into_data().unwrap());
+        }
+        assert_eq!(sent, ["x", "y"]);
     }
 
     #[tokio::test]

@@ -130,6 +130,9 @@ where
                 tracing::debug!(error = %e, "request body refused while buffering");
                 return Err(Rescue::new(StatusCode::BAD_REQUEST, "downstream-body"));
             }
+            // An empty DATA frame carries nothing; forwarded, it would
+            // count against the upstream's limit on empty frames.
+            Ok(Some(Ok(frame))) if frame.data_ref().is_some_and(Bytes::is_empty) => {}
             Ok(Some(Ok(frame))) => {
                 held += frame.data_ref().map_or(0, Bytes::len);
                 frames.push_back(frame);

@@ -155,35 +155,46 @@ impl http_body::Body for ReplayBody {
                 _ => None,
             });
         };
-        match Pin::new(rest).poll_frame(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(None) => {
-                state.rest = None;
-                Poll::Ready(None)
-            }
-            Poll::Ready(Some(Err(error))) => {
-                // A broken upload cannot be sent again.
-                state.rest = None;
-                state.overflowed = true;
-                Poll::Ready(Some(Err(error)))
-            }
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    keep(state, data, this.shared.cap);
-                    this.next_kept = state.kept.len();
-                } else if let Some(trailers) = frame.trailers_ref() {
-                    state.trailers = Some(trailers.clone());
-                    this.trailers_sent = true;
+        loop {
+            return match Pin::new(&mut *rest).poll_frame(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(None) => {
+                    state.rest = None;
+                    Poll::Ready(None)
                 }
-                Poll::Ready(Some(Ok(frame)))
-            }
+                Poll::Ready(Some(Err(error))) => {
+                    // A broken upload cannot be sent again.
+                    state.rest = None;
+                    state.overflowed = true;
+                    Poll::Ready(Some(Err(error)))
+                }
+                // An empty DATA frame carries nothing. Sent on, hyper would
+                // write it as an empty frame that does not end the stream,
+                // and HTTP/2 servers end a connection that has sent them
+                // 100 of those (GOAWAY ENHANCE_YOUR_CALM).
+                Poll::Ready(Some(Ok(frame))) if frame.data_ref().is_some_and(Bytes::is_empty) => {
+                    continue;
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(data) = frame.data_ref() {
+                        keep(state, data, this.shared.cap);
+                        this.next_kept = state.kept.len();
+                    } else if let Some(trailers) = frame.trailers_ref() {
+                        state.trailers = Some(trailers.clone());
+                        this.trailers_sent = true;
+                    }
+                    Poll::Ready(Some(Ok(frame)))
+                }
+            };
         }
     }
 
+    /// True once nothing is left to send: so hyper can mark the last data
+    /// frame as the end of the stream rather than send an empty one.
     fn is_end_stream(&self) -> bool {
         self.shared.hint.exact() == Some(0)
             || self.state.as_ref().is_some_and(|s| {
-                s.rest.is_none()
+                s.rest.as_ref().is_none_or(http_body::Body::is_end_stream)
                     && self.next_kept >= s.kept.len()
                     && (s.trailers.is_none() || self.trailers_sent)
             })

@@ -366,6 +366,57 @@ async fn replay_buffer_cap_stops_replay_once_sent() {
     assert_eq!(replay.body().collect().await.unwrap().to_bytes().len(), 100);
 }
 
+/// A body whose last frame is empty and which knows it has ended once that
+/// frame is read, like hyper's HTTP/2 request body.
+struct EndsWithEmpty(VecDeque<Bytes>);
+
+impl http_body::Body for EndsWithEmpty {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[tokio::test]
+async fn empty_data_frames_are_not_sent_on_and_the_end_is_seen_with_the_last_data() {
+    let client = EndsWithEmpty(VecDeque::from([
+        Bytes::from_static(b"msg"),
+        Bytes::new(),
+        Bytes::from_static(b"end"),
+    ]));
+    let replay = Replay::new(body::boxed(client), 1024);
+    let mut attempt = replay.body();
+    let mut sent = Vec::new();
+    while let Some(frame) = attempt.frame().await {
+        sent.push(frame.unwrap().into_data().unwrap());
+        if sent.last().is_some_and(|b| b == "end") {
+            // What hyper asks before it writes the frame: this one ends it.
+            assert!(http_body::Body::is_end_stream(&attempt));
+        }
+    }
+    assert_eq!(sent, ["msg", "end"]);
+    drop(attempt);
+    let again = replay.body().collect().await.unwrap().to_bytes();
+    assert_eq!(again, "msgend", "a retry replays the same bytes");
+    // An empty last frame (a client's end of stream) is not sent either.
+    let client = EndsWithEmpty(VecDeque::from([Bytes::from_static(b"msg"), Bytes::new()]));
+    let mut attempt = Replay::new(body::boxed(client), 1024).body();
+    assert_eq!(
+        attempt.frame().await.unwrap().unwrap().into_data().unwrap(),
+        "msg"
+    );
+    assert!(attempt.frame().await.is_none());
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_oversized_body_sent_once_is_not_retried() {
     let inner = Scripted::new(vec![Ok(status(503))]);
