@@ -19,6 +19,8 @@
 //! with several upstreams can tell which one answered.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt, stream};
@@ -54,6 +56,9 @@ pub struct Watch {
     /// The `grpc-status` that ends the stream after the replies (0: OK).
     #[prost(int32, tag = "3")]
     pub status: i32,
+    /// Filler bytes in every reply, to make the stream weigh something.
+    #[prost(uint32, tag = "4")]
+    pub pad: u32,
 }
 
 /// One message from the server.
@@ -65,6 +70,9 @@ pub struct Reply {
     /// 0 for the first reply of a call, then 1, 2, …
     #[prost(uint32, tag = "2")]
     pub seq: u32,
+    /// [`Watch::pad`] filler bytes (empty for the other methods).
+    #[prost(bytes = "vec", tag = "3")]
+    pub pad: Vec<u8>,
 }
 
 const UNARY: &str = "/seawall.test.Probe/Unary";
@@ -80,6 +88,7 @@ pub struct GrpcUpstream {
     pub addr: SocketAddr,
     /// The name its replies carry.
     pub name: String,
+    produced: Arc<AtomicU32>,
     task: JoinHandle<()>,
 }
 
@@ -95,12 +104,26 @@ impl GrpcUpstream {
     pub async fn spawn_failing(name: &str, status: Code) -> GrpcUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local address");
-        let task = tokio::spawn(serve(listener, name.to_owned(), status as i32));
+        let produced = Arc::new(AtomicU32::new(0));
+        let server = Server {
+            name: name.to_owned(),
+            failing: status as i32,
+            produced: produced.clone(),
+        };
+        let task = tokio::spawn(serve(listener, server));
         GrpcUpstream {
             addr,
             name: name.to_owned(),
+            produced,
             task,
         }
+    }
+
+    /// `Stream` replies its streams have produced so far: taken from the
+    /// stream by tonic to encode and send, which it does only as far as
+    /// HTTP/2 flow control lets it.
+    pub fn produced(&self) -> u32 {
+        self.produced.load(Ordering::Relaxed)
     }
 
     /// Stops it at once, as a killed process would: the listener closes
@@ -118,15 +141,15 @@ impl Drop for GrpcUpstream {
 
 /// The accept loop; its connections live in a `JoinSet` it owns, so
 /// aborting it drops them all.
-async fn serve(listener: TcpListener, name: String, failing: i32) {
+async fn serve(listener: TcpListener, server: Server) {
     let mut connections = JoinSet::new();
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
-        let name = name.clone();
+        let server = server.clone();
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |req| route(name.clone(), failing, req));
+            let service = hyper::service::service_fn(move |req| route(server.clone(), req));
             let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(tcp), service)
                 .await;
@@ -137,12 +160,24 @@ async fn serve(listener: TcpListener, name: String, failing: i32) {
 
 type HttpResponse = http::Response<tonic::body::Body>;
 
-/// Dispatches one HTTP/2 request to its method.
-async fn route(
+/// What every connection of one [`GrpcUpstream`] shares.
+#[derive(Clone)]
+struct Server {
     name: String,
     failing: i32,
+    produced: Arc<AtomicU32>,
+}
+
+/// Dispatches one HTTP/2 request to its method.
+async fn route(
+    server: Server,
     req: http::Request<hyper::body::Incoming>,
 ) -> Result<HttpResponse, std::convert::Infallible> {
+    let Server {
+        name,
+        failing,
+        produced,
+    } = server;
     let path = req.uri().path().to_owned();
     let response = match path.as_str() {
         UNARY => {
@@ -151,7 +186,10 @@ async fn route(
                 async move {
                     let call = overridden(call.into_inner(), failing);
                     match call.status {
-                        0 => Ok(tonic::Response::new(Reply { server, seq: 0 })),
+                        0 => Ok(tonic::Response::new(Reply {
+                            server,
+                            ..Reply::default()
+                        })),
                         code => Err(Status::new(Code::from(code), call.message)),
                     }
                 }
@@ -166,7 +204,11 @@ async fn route(
                 async move {
                     let call = overridden(call.into_inner(), failing);
                     let ending = ending(call.status, call.message);
-                    let replies = stream::iter([Ok(Reply { server, seq: 0 })]).chain(ending);
+                    let first = Reply {
+                        server,
+                        ..Reply::default()
+                    };
+                    let replies = stream::iter([Ok(first)]).chain(ending);
                     Ok::<_, Status>(tonic::Response::new(replies))
                 }
             });
@@ -177,7 +219,11 @@ async fn route(
         STREAM => {
             let watch = tower::service_fn(move |watch: tonic::Request<Watch>| {
                 let server = name.clone();
-                async move { Ok::<_, Status>(tonic::Response::new(replies(server, watch.into_inner()))) }
+                let produced = produced.clone();
+                async move {
+                    let replies = replies(server, watch.into_inner(), produced);
+                    Ok::<_, Status>(tonic::Response::new(replies))
+                }
             });
             tonic::server::Grpc::new(ProstCodec::<Reply, Watch>::default())
                 .server_streaming(watch, req)
@@ -206,12 +252,20 @@ fn ending(status: i32, message: String) -> impl Stream<Item = Result<Reply, Stat
     stream::iter(error)
 }
 
-/// `watch.count` replies, `watch.interval_ms` apart, then its status.
-fn replies(server: String, watch: Watch) -> impl Stream<Item = Result<Reply, Status>> + Send {
+/// `watch.count` replies, `watch.interval_ms` apart, then its status;
+/// each reply taken is counted in `produced`.
+fn replies(
+    server: String,
+    watch: Watch,
+    produced: Arc<AtomicU32>,
+) -> impl Stream<Item = Result<Reply, Status>> + Send {
     let interval = Duration::from_millis(watch.interval_ms);
     let count = watch.count;
+    let pad = vec![b'.'; watch.pad as usize];
     let messages = stream::unfold(0u32, move |seq| {
         let server = server.clone();
+        let pad = pad.clone();
+        let produced = produced.clone();
         async move {
             if seq >= count {
                 return None;
@@ -219,7 +273,8 @@ fn replies(server: String, watch: Watch) -> impl Stream<Item = Result<Reply, Sta
             if seq > 0 {
                 tokio::time::sleep(interval).await;
             }
-            Some((Ok(Reply { server, seq }), seq + 1))
+            produced.fetch_add(1, Ordering::Relaxed);
+            Some((Ok(Reply { server, seq, pad }), seq + 1))
         }
     });
     messages.chain(ending(watch.status, format!("ended with {}", watch.status)))
@@ -245,8 +300,16 @@ pub struct Watched {
 impl GrpcClient {
     /// Connects to `addr` (h2c; seawall's listener or a [`GrpcUpstream`]).
     pub async fn connect(addr: SocketAddr) -> GrpcClient {
+        Self::connect_with_window(addr, None).await
+    }
+
+    /// Like [`GrpcClient::connect`], with the HTTP/2 stream and connection
+    /// receive windows set to `window` bytes (`None`: tonic's defaults).
+    pub async fn connect_with_window(addr: SocketAddr, window: Option<u32>) -> GrpcClient {
         let channel = Channel::from_shared(format!("http://{addr}"))
             .expect("a valid URI")
+            .initial_stream_window_size(window)
+            .initial_connection_window_size(window)
             .connect()
             .await
             .unwrap_or_else(|e| panic!("gRPC connect to {addr}: {e}"));
@@ -309,6 +372,7 @@ impl GrpcClient {
             count,
             interval_ms: interval.as_millis() as u64,
             status: status as i32,
+            pad: 0,
         });
         for (key, value) in metadata {
             let value = value.parse().expect("an ASCII metadata value");
@@ -335,6 +399,26 @@ impl GrpcClient {
             end,
             elapsed: start.elapsed(),
         }
+    }
+
+    /// Opens a `Stream` call of `count` replies of `pad` filler bytes each,
+    /// sent as fast as flow control allows, and hands the stream over
+    /// unread: the caller decides when to read.
+    pub async fn open_stream(
+        &mut self,
+        count: u32,
+        pad: u32,
+    ) -> Result<tonic::Streaming<Reply>, Status> {
+        self.ready().await?;
+        let request = tonic::Request::new(Watch {
+            count,
+            pad,
+            ..Watch::default()
+        });
+        let codec = ProstCodec::<Watch, Reply>::default();
+        let path = PathAndQuery::from_static(STREAM);
+        let response = self.inner.server_streaming(request, path, codec).await?;
+        Ok(response.into_inner())
     }
 
     async fn ready(&mut self) -> Result<(), Status> {
