@@ -128,6 +128,31 @@ async fn seawall_refusals_reach_tonic_as_their_documented_codes() {
     assert!(status.message().contains("seawall"), "{status:?}");
 }
 
+#[tokio::test]
+async fn a_shed_call_reaches_tonic_as_unavailable_with_pushback() {
+    let up = GrpcUpstream::spawn("a").await;
+    // One slot, no queue: a second call while a slow one holds it is shed.
+    let extra = "    admission: { max_concurrent: 1, max_queue: 0 }\n";
+    let sw = seawall(&[&up], extra).await;
+    let mut holder = GrpcClient::connect(sw.addr).await;
+    let mut client = holder.clone();
+    let holding =
+        tokio::spawn(async move { holder.unary_delayed(Duration::from_millis(1500)).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let shed = client.unary(Code::Ok, "").await.unwrap_err();
+    assert_eq!(shed.code(), Code::Unavailable, "{shed:?}");
+    assert_eq!(shed.message(), "seawall: shed-queue-full");
+    let pushback = shed.metadata().get("grpc-retry-pushback-ms");
+    let ms: u64 = pushback.unwrap().to_str().unwrap().parse().unwrap();
+    assert!(
+        ms >= 1000,
+        "pushback {ms} ms: the Retry-After, at least 1 s"
+    );
+    assert!(holding.await.unwrap().is_ok(), "the holder is served");
+    // Once it is done, calls are served again.
+    assert!(client.unary(Code::Ok, "").await.is_ok());
+}
+
 /// 10,000 replies of 4 KiB (40 MiB) to a client that stops reading after
 /// 100: seawall holds no more of the stream than HTTP/2 flow control lets
 /// through (the windows and send buffers of the hops), so the upstream

@@ -11,7 +11,7 @@
 //!
 //! | method | what it answers |
 //! |---|---|
-//! | `Unary` | a [`Reply`] when [`Call::status`] is 0; else that status, trailers-only (no message) |
+//! | `Unary` | after [`Call::delay_ms`], a [`Reply`] when [`Call::status`] is 0; else that status, trailers-only (no message) |
 //! | `UnaryAfterMessage` | a [`Reply`], then [`Call::status`] in the trailers |
 //! | `Stream` | [`Watch::count`] replies, [`Watch::interval_ms`] apart (the first at once), then [`Watch::status`] in the trailers |
 //!
@@ -42,6 +42,9 @@ pub struct Call {
     /// The `grpc-message` with a non-OK status.
     #[prost(string, tag = "2")]
     pub message: String,
+    /// How long `Unary` waits before it answers, in milliseconds.
+    #[prost(uint64, tag = "3")]
+    pub delay_ms: u64,
 }
 
 /// The request of `Stream`.
@@ -185,6 +188,7 @@ async fn route(
                 let server = name.clone();
                 async move {
                     let call = overridden(call.into_inner(), failing);
+                    tokio::time::sleep(Duration::from_millis(call.delay_ms)).await;
                     match call.status {
                         0 => Ok(tonic::Response::new(Reply {
                             server,
@@ -242,6 +246,7 @@ fn overridden(call: Call, failing: i32) -> Call {
         Call {
             status: failing,
             message: "failing replica".to_owned(),
+            delay_ms: call.delay_ms,
         }
     }
 }
@@ -324,6 +329,16 @@ impl GrpcClient {
         self.call(UNARY, status, message).await
     }
 
+    /// `Unary` answered OK after `delay` (a slow call, holding what it
+    /// holds in seawall until its response headers).
+    pub async fn unary_delayed(&mut self, delay: Duration) -> Result<Reply, Status> {
+        let call = Call {
+            delay_ms: delay.as_millis() as u64,
+            ..Call::default()
+        };
+        self.send(UNARY, call).await
+    }
+
     /// `UnaryAfterMessage`: a [`Reply`] and then `status` in the trailers
     /// (tonic reports the status and drops the message when it is not OK).
     pub async fn unary_after_message(
@@ -343,7 +358,12 @@ impl GrpcClient {
         let call = Call {
             status: status as i32,
             message: message.to_owned(),
+            delay_ms: 0,
         };
+        self.send(path, call).await
+    }
+
+    async fn send(&mut self, path: &'static str, call: Call) -> Result<Reply, Status> {
         self.ready().await?;
         let codec = ProstCodec::<Call, Reply>::default();
         let reply = self
