@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::grpc::{GrpcClient, GrpcUpstream};
-use common::{Seawall, basic_config, h1_client, send_with};
+use common::{Captured, Seawall, basic_config, eventually, fetch, h1_client, send_with};
 use tonic::Code;
 
 /// seawall over h2c in front of `ups`, with extra cluster keys.
@@ -193,4 +193,78 @@ async fn ten_thousand_streamed_messages_pass_whole_in_order_and_only_as_fast_as_
         seq += 1;
     }
     assert_eq!((seq, up.produced()), (COUNT, COUNT));
+}
+
+/// gRPC calls are counted by the status they ended with, whether it came
+/// in the headers (trailers-only), in the trailers, or from seawall; the
+/// access log line says it too.
+#[tokio::test]
+async fn grpc_status_is_counted_and_logged() {
+    let logs = Captured::default();
+    let _guard = logs.install(tracing::Level::INFO);
+    let up = GrpcUpstream::spawn("a").await;
+    let addrs = [up.addr];
+    let yaml = basic_config(&addrs).replace("access_log: false", "access_log: true");
+    let sw = Seawall::start(&format!("{yaml}    protocol: http2\n")).await;
+    let mut client = GrpcClient::connect(sw.addr).await;
+    for _ in 0..3 {
+        client.unary(Code::Ok, "").await.unwrap();
+    }
+    // Trailers-only, and in the trailers after a message; neither is a
+    // failure code, so neither is retried.
+    let missing = client.unary(Code::NotFound, "no such").await.unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let aborted = client
+        .unary_after_message(Code::Aborted, "")
+        .await
+        .unwrap_err();
+    assert_eq!(aborted.code(), Code::Aborted);
+    // seawall's own refusal.
+    let admin = format!("http://{}/clusters/app/breaker?mode=force_open", sw.admin);
+    let req = http::Request::post(admin)
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    assert!(
+        send_with(&h1_client(), req)
+            .await
+            .unwrap()
+            .status
+            .is_success()
+    );
+    assert_eq!(
+        client.unary(Code::Ok, "").await.unwrap_err().code(),
+        Code::Unavailable
+    );
+
+    let series = |status: &str| {
+        format!(
+            "seawall_grpc_responses_total{{listener=\"ingress\",route=\"default\",\
+             cluster=\"app\",grpc_status=\"{status}\"}} "
+        )
+    };
+    let url = format!("http://{}/metrics", sw.admin);
+    let text = fetch(&url).await.text();
+    for (status, want) in [
+        ("ok", 3),
+        ("not_found", 1),
+        ("aborted", 1),
+        ("unavailable", 1),
+    ] {
+        let line = format!("{}{want}", series(status));
+        assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+    }
+    let logs_ref = &logs;
+    eventually("six access lines", || async move {
+        logs_ref.access_lines().len() >= 6
+    })
+    .await;
+    let statuses: Vec<_> = logs
+        .access_lines()
+        .iter()
+        .map(|l| l["grpc_status"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["ok", "ok", "ok", "not_found", "aborted", "unavailable"]
+    );
 }

@@ -31,6 +31,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use super::observe::GrpcEnd;
 use super::rescue;
 use crate::routing::Route;
 use crate::snapshot::RouteTarget;
@@ -51,6 +52,9 @@ pin_project! {
         ended: bool,
         // Where the bytes sent are counted for the access log, if it is on.
         trail: Option<Trail>,
+        // A gRPC call's status, counted when it ends; dropped before the
+        // guard, so the access log line in it sees the status.
+        status: Option<GrpcEnd>,
         _guard: G,
     }
 }
@@ -66,6 +70,7 @@ impl<B, G> Watched<B, G> {
             sent: 0,
             ended: false,
             trail: None,
+            status: None,
             _guard: guard,
         }
     }
@@ -73,6 +78,12 @@ impl<B, G> Watched<B, G> {
     /// Also counts the bytes sent into `trail`.
     pub fn counting(mut self, trail: Option<Trail>) -> Self {
         self.trail = trail;
+        self
+    }
+
+    /// Also counts a gRPC call's status when it ends.
+    pub(super) fn reporting(mut self, status: Option<GrpcEnd>) -> Self {
+        self.status = status;
         self
     }
 }
@@ -103,6 +114,10 @@ where
         }
         match polled {
             Some(Ok(frame)) => {
+                if let (Some(status), Some(trailers)) = (this.status.as_mut(), frame.trailers_ref())
+                {
+                    status.trailers(trailers);
+                }
                 let n = frame.data_ref().map_or(0, Bytes::len);
                 *this.sent += n as u64;
                 if let Some(trail) = this.trail {
@@ -116,12 +131,21 @@ where
                 match this.grpc.then(|| rescue::grpc_cut_status(reason)).flatten() {
                     Some(code) => {
                         *this.ended = true;
-                        Poll::Ready(Some(Ok(Frame::trailers(grpc_trailers(code, reason)))))
+                        let trailers = grpc_trailers(code, reason);
+                        if let Some(status) = this.status.as_mut() {
+                            status.trailers(&trailers);
+                        }
+                        Poll::Ready(Some(Ok(Frame::trailers(trailers))))
                     }
                     None => Poll::Ready(Some(Err(err))),
                 }
             }
-            None => Poll::Ready(None),
+            None => {
+                if let Some(status) = this.status.as_mut() {
+                    status.ended();
+                }
+                Poll::Ready(None)
+            }
         }
     }
 

@@ -13,6 +13,10 @@
 //! response body is done (it rides in the body's guard), so it carries
 //! the bytes sent; its `duration_ms` is still the time to the response
 //! headers, the figure `seawall_request_duration_seconds` measures.
+//!
+//! A gRPC call's outcome is its `grpc-status`, known only when it ends:
+//! [`GrpcEnd`] rides with the response body and counts it once in
+//! `seawall_grpc_responses_total` (and puts it on the access log line).
 
 use std::sync::Arc;
 
@@ -22,7 +26,9 @@ use tokio::time::Instant;
 
 use crate::routing::Route;
 use crate::snapshot::{RouteTarget, Snapshot};
+use crate::telemetry::grpc::status_label;
 use crate::wire::body::Response;
+use crate::wire::grpc::{self, CANCELLED};
 use crate::wire::headers;
 use crate::wire::reason::{ERROR_HEADER, Rescue};
 use crate::wire::trail::Trail;
@@ -169,7 +175,9 @@ impl Drop for Pending {
 /// response headers in ms, request body bytes read (`bytes_in`), response
 /// body bytes sent (`bytes_out`), the last attempt's upstream `endpoint`
 /// (`-` when none was reached), the `attempts` that reached one, the
-/// request id and the `traceparent`; in JSON the numbers are numbers.
+/// request id and the `traceparent`; in JSON the numbers are numbers. A
+/// gRPC call's line also has its `grpc_status` (a code name, `-` for other
+/// requests).
 pub(super) struct AccessLine {
     origin: Origin,
     exchange: Exchange,
@@ -204,9 +212,70 @@ impl Drop for AccessLine {
             bytes_out = trail.map_or(0, Trail::bytes_out),
             endpoint = %endpoint.map_or_else(|| "-".to_owned(), |e| e.to_string()),
             attempts = trail.map_or(0, Trail::attempts),
+            grpc_status = trail
+                .and_then(Trail::grpc_status)
+                .map_or("-", |s| status_label(Some(s))),
             request_id = log.request_id.to_str().unwrap_or("-"),
             traceparent = log.traceparent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
             "request"
         );
+    }
+}
+
+/// A gRPC call's status, counted once when it is known (see the module
+/// docs): from trailers-only response headers at once, else from the
+/// trailers; a body that ends without them counts as `none`, and one
+/// dropped unfinished (the client went away) as `cancelled`.
+pub(super) struct GrpcEnd {
+    route: Option<Arc<Route<RouteTarget>>>,
+    trail: Option<Trail>,
+    counted: bool,
+}
+
+impl GrpcEnd {
+    /// Watches the answer to a gRPC call on `route` whose response
+    /// headers are `head`.
+    pub(super) fn new(
+        route: Option<Arc<Route<RouteTarget>>>,
+        trail: Option<Trail>,
+        head: &http::HeaderMap,
+    ) -> Self {
+        let mut end = Self {
+            route,
+            trail,
+            counted: false,
+        };
+        if let Some(status) = grpc::status(head) {
+            end.count(Some(status));
+        }
+        end
+    }
+
+    /// The body's trailers went by.
+    pub(super) fn trailers(&mut self, trailers: &http::HeaderMap) {
+        self.count(Some(grpc::status(trailers).unwrap_or(grpc::UNKNOWN)));
+    }
+
+    /// The body ended.
+    pub(super) fn ended(&mut self) {
+        self.count(None);
+    }
+
+    fn count(&mut self, status: Option<u32>) {
+        if std::mem::replace(&mut self.counted, true) {
+            return;
+        }
+        if let Some(route) = &self.route {
+            route.target.metrics.grpc_ended(status);
+        }
+        if let (Some(trail), Some(status)) = (&self.trail, status) {
+            trail.grpc_ended(status);
+        }
+    }
+}
+
+impl Drop for GrpcEnd {
+    fn drop(&mut self) {
+        self.count(Some(CANCELLED));
     }
 }

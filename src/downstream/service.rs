@@ -28,7 +28,7 @@ use tracing::Instrument;
 use super::activity::Activity;
 use super::cut;
 use super::hygiene;
-use super::observe::{Exchange, Origin, Pending};
+use super::observe::{Exchange, GrpcEnd, Origin, Pending};
 use super::prebuffer;
 use super::rescue;
 use super::tunnel;
@@ -148,15 +148,21 @@ impl Proxy {
             listener: self.inner.listener.clone(),
             remote: self.inner.remote,
         };
+        // A gRPC call's status is counted on its route, refused or not.
+        let matched = if grpc { route.clone() } else { None };
         let mut pending = Pending::new(snapshot, origin, route, exchange, trail.clone());
         sending.map(move |forwarded| {
             let route = forwarded.as_ref().ok().map(|(_, route)| route.clone());
             let (rsp, line) = pending.finish(forwarded, grpc);
             busy.answered();
+            let status = grpc.then(|| GrpcEnd::new(matched, trail.clone(), rsp.headers()));
             // The connection stays busy (not idle) until the body is sent,
             // and the access log line is written when it is.
             let guard = (busy, line);
-            Ok(rsp.map(|b| body::boxed(cut::Watched::new(b, route, grpc, guard).counting(trail))))
+            Ok(rsp.map(|b| {
+                let watched = cut::Watched::new(b, route, grpc, guard);
+                body::boxed(watched.counting(trail).reporting(status))
+            }))
         })
     }
 

@@ -32,6 +32,7 @@ use prometheus_client::registry::Registry;
 
 use prometheus_client::collector::Collector;
 
+use super::grpc::{GrpcCalls, GrpcLabels};
 use super::late::Late;
 use super::process::ProcessCollector;
 use super::requests::request_labels;
@@ -72,6 +73,7 @@ pub struct Metrics {
     upstream_open: Family<ClusterLabels, Gauge>,
     upstream_total: Family<ClusterLabels, Counter>,
     cuts: Family<CutLabels, Counter>,
+    grpc: Family<GrpcLabels, Counter>,
     memory_releases: Counter,
     state: Arc<Late>,
 }
@@ -142,6 +144,13 @@ impl Metrics {
             upstream_total.clone(),
         );
         let cuts = register_cuts(&mut registry);
+        let grpc = Family::<GrpcLabels, Counter>::default();
+        registry.register(
+            "seawall_grpc_responses",
+            "gRPC calls answered, by route, cluster and the grpc-status they ended with \
+             (`none`: no status)",
+            grpc.clone(),
+        );
         let memory_releases = Counter::default();
         registry.register(
             "seawall_memory_releases",
@@ -166,6 +175,7 @@ impl Metrics {
             upstream_open,
             upstream_total,
             cuts,
+            grpc,
             memory_releases,
             state,
         })
@@ -200,7 +210,8 @@ impl Metrics {
             cluster: cluster.to_owned(),
         };
         let duration = self.request_duration.get_or_create(&labels).clone();
-        RouteMetrics::new(labels, self.requests.clone(), &self.cuts, duration)
+        let grpc = GrpcCalls::new(self.grpc.clone());
+        RouteMetrics::new(labels, self.requests.clone(), &self.cuts, duration, grpc)
     }
 
     /// Counts a synthesized response (a seawall reason code) on `route`,

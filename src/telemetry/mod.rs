@@ -11,6 +11,7 @@
 //! `/logging`). Its handle is process-wide, as the subscriber itself is.
 
 pub mod exposition;
+pub mod grpc;
 mod late;
 pub mod metrics;
 pub mod process;

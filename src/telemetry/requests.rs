@@ -16,6 +16,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 
+use super::grpc::GrpcCalls;
+
 /// Labels of `seawall_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -122,6 +124,7 @@ pub struct RouteMetrics {
     by_code: Arc<[OnceLock<Counter>; SLOTS]>,
     cuts: [Counter; CUT_REASONS.len()],
     duration: Histogram,
+    grpc: GrpcCalls,
 }
 
 impl RouteMetrics {
@@ -130,6 +133,7 @@ impl RouteMetrics {
         requests: Family<RequestLabels, Counter>,
         cuts: &Family<CutLabels, Counter>,
         duration: Histogram,
+        grpc: GrpcCalls,
     ) -> Self {
         let cuts = CUT_REASONS.map(|reason| {
             cuts.get_or_create(&CutLabels {
@@ -146,7 +150,13 @@ impl RouteMetrics {
             by_code: Arc::new(std::array::from_fn(|_| OnceLock::new())),
             cuts,
             duration,
+            grpc,
         }
+    }
+
+    /// Counts a gRPC call that ended with `status` (`None`: no status).
+    pub fn grpc_ended(&self, status: Option<u32>) {
+        self.grpc.ended(&self.labels, status);
     }
 
     /// Records an upstream answer (no reason code) and its latency.

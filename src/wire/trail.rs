@@ -1,6 +1,6 @@
 //! What one request left along its way, for its access log line: the
 //! upstream endpoint of its last attempt, how many attempts reached an
-//! endpoint, and the body bytes in and out.
+//! endpoint, the body bytes in and out, and a gRPC call's status.
 //!
 //! The handler puts a [`Trail`] in the request's extensions when the
 //! access log is on (nothing is allocated when it is off); the retry layer
@@ -29,6 +29,8 @@ struct Inner {
     endpoint: Mutex<Option<SocketAddr>>,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    /// A gRPC call's `grpc-status` (+1; 0: none seen).
+    grpc_status: AtomicU32,
 }
 
 impl Trail {
@@ -58,6 +60,17 @@ impl Trail {
     /// Response body bytes handed to the client's connection.
     pub fn bytes_out(&self) -> u64 {
         self.0.bytes_out.load(Ordering::Relaxed)
+    }
+
+    /// A gRPC call ended with `status`.
+    pub fn grpc_ended(&self, status: u32) {
+        let stored = status.saturating_add(1);
+        self.0.grpc_status.store(stored, Ordering::Relaxed);
+    }
+
+    /// The `grpc-status` a gRPC call ended with, if one was seen.
+    pub fn grpc_status(&self) -> Option<u32> {
+        self.0.grpc_status.load(Ordering::Relaxed).checked_sub(1)
     }
 
     /// Counts response body bytes sent.
@@ -133,5 +146,8 @@ mod tests {
         assert_eq!(body.collect().await.unwrap().to_bytes().len(), 5);
         trail.sent(7);
         assert_eq!((trail.bytes_in(), trail.bytes_out()), (5, 7));
+        assert_eq!(trail.grpc_status(), None);
+        trail.grpc_ended(14);
+        assert_eq!(trail.grpc_status(), Some(14));
     }
 }
