@@ -29,9 +29,9 @@ async fn a_replica_answering_unavailable_is_retried_around_and_ejected() {
     let sick = GrpcUpstream::spawn_failing("sick", Code::Unavailable).await;
     let sw = seawall(&[&a, &b, &sick], "").await;
     let mut client = GrpcClient::connect(sw.addr).await;
-    // 60 calls: enough to eject it (5 failures).
+    // The bound: at least 99.9% OK, within the retry budget.
     let mut ok = 0;
-    for _ in 0..60 {
+    for _ in 0..1_000 {
         match client.unary(Code::Ok, "").await {
             Ok(reply) => {
                 assert_ne!(reply.server, "sick");
@@ -40,7 +40,7 @@ async fn a_replica_answering_unavailable_is_retried_around_and_ejected() {
             Err(status) => eprintln!("{status:?}"),
         }
     }
-    assert_eq!(ok, 60, "{ok} of 60 OK");
+    assert!(ok >= 999, "{ok} of 1,000 OK");
     assert!(
         sw.ejected(sick.addr).await,
         "the UNAVAILABLE replica is in rotation"

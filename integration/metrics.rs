@@ -231,8 +231,7 @@ async fn shipped_dashboard_and_alerts_use_only_exported_metrics() {
     let mut names = exported(&scrape(&sw).await);
     // The gRPC families appear once a gRPC call went by.
     let grpc_up = common::grpc::GrpcUpstream::spawn("g").await;
-    let grpc_sw =
-        Seawall::start(&(basic_config(&[grpc_up.addr]) + "    protocol: http2\n")).await;
+    let grpc_sw = Seawall::start(&(basic_config(&[grpc_up.addr]) + "    protocol: http2\n")).await;
     let mut client = common::grpc::GrpcClient::connect(grpc_sw.addr).await;
     client.unary(tonic::Code::Ok, "").await.unwrap();
     names.extend(exported(&scrape(&grpc_sw).await));
