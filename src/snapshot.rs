@@ -19,6 +19,7 @@ use crate::stack::carry::Carry;
 use crate::stack::{self, Cluster, RouteService};
 use crate::telemetry::Metrics;
 use crate::telemetry::metrics::RouteMetrics;
+use crate::telemetry::trace::Tracing;
 
 /// What a matched route leads to.
 #[derive(Debug)]
@@ -47,6 +48,8 @@ pub struct Snapshot {
     pub clusters: HashMap<String, Arc<Cluster>>,
     /// The process's metrics (the same object in every generation).
     pub metrics: Arc<Metrics>,
+    /// Span export, when `tracing:` sets a collector.
+    pub tracing: Option<Arc<Tracing>>,
 }
 
 /// The handle shared by all connections.
@@ -110,17 +113,38 @@ impl Snapshot {
                 (l.name.clone(), Arc::new(RouteTable::new(routes)))
             })
             .collect();
+        let tracing = tracer(&config, previous, &metrics);
         Self {
             generation,
             config: Arc::new(config),
             listeners,
             clusters,
             metrics,
+            tracing,
         }
     }
 
     /// True when every cluster knows at least one endpoint.
     pub fn all_clusters_have_endpoints(&self) -> bool {
         self.clusters.values().all(|c| !c.endpoints.is_empty())
+    }
+}
+
+/// The snapshot's tracer: the previous one when the `tracing:` block is
+/// unchanged, else a new one (or none, when it cannot start: logged, and
+/// requests are served untraced).
+fn tracer(config: &Config, previous: Option<&Snapshot>, metrics: &Metrics) -> Option<Arc<Tracing>> {
+    let settings = config.tracing.as_ref()?;
+    if let Some(old) = previous.and_then(|p| p.tracing.as_ref())
+        && old.settings() == settings
+    {
+        return Some(old.clone());
+    }
+    match Tracing::start(settings, metrics.spans()) {
+        Ok(started) => Some(Arc::new(started)),
+        Err(error) => {
+            tracing::error!(%error, endpoint = %settings.otlp_endpoint, "cannot start span export; requests are not traced");
+            None
+        }
     }
 }

@@ -19,6 +19,7 @@ mod client;
 pub mod grpc;
 pub mod load;
 mod logs;
+pub mod otlp;
 mod raw;
 mod seawall;
 mod upstream;

@@ -51,6 +51,7 @@ pub use settings::route::{RoutePriority, RouteSettings};
 pub use settings::shutdown::ShutdownSettings;
 pub use settings::timeouts::{TimeoutOverrides, TimeoutSettings};
 pub use settings::tls::{ClusterTls, ListenerTls, Loaded};
+pub use settings::tracing::{OtlpProtocol, TracingSettings};
 pub use validate::runtime_level as parse_log_level;
 
 /// Reads and validates a config file; the first error if it is invalid.

@@ -39,7 +39,7 @@ use crate::snapshot::{RouteTarget, Shared};
 use crate::stack::RouteService;
 use crate::wire::body::{self, Response};
 use crate::wire::headers;
-use crate::wire::reason::{PRIORITY_HEADER, Rescue};
+use crate::wire::reason::{ERROR_HEADER, PRIORITY_HEADER, Rescue};
 use crate::wire::trail::Trail;
 
 /// Per-connection state of the handler (cloned per request).
@@ -112,6 +112,12 @@ impl Proxy {
         let grpc = rescue::is_grpc_call(req.headers(), version);
         let request_id = headers::ensure_request_id(req.headers_mut());
         let traceparent = headers::find(req.headers(), &headers::TRACEPARENT).cloned();
+        // The OTLP server span, when tracing is on (boxed: this future's
+        // size is memory every connection holds).
+        let mut traced = snapshot
+            .tracing
+            .as_ref()
+            .map(|t| Box::new(t.request(req.headers(), &method, req.uri().path())));
         // One span per request; the route stack's events nest inside it.
         let span = tracing::debug_span!(
             "request",
@@ -134,8 +140,12 @@ impl Proxy {
         // Only the access log reads the trail: none is made without it.
         let trail = snapshot.config.log.access_log.then(Trail::default);
         let (sending, route) = match self.prepare(&snapshot, req, start, &span, trail.clone()) {
-            Ok(prepared) => {
+            Ok(mut prepared) => {
                 let route = prepared.route.clone();
+                if let Some(traced) = &traced {
+                    traced.routed(&route.settings.name, &route.settings.cluster);
+                    prepared.parts.extensions.insert(traced.parent());
+                }
                 (
                     Either::Left(prepared.send(grpc).instrument(span)),
                     Some(route),
@@ -156,9 +166,15 @@ impl Proxy {
             let (rsp, line) = pending.finish(forwarded, grpc);
             busy.answered();
             let status = grpc.then(|| GrpcEnd::new(matched, trail.clone(), rsp.headers()));
+            if let Some(traced) = traced.as_mut() {
+                let reason = headers::find(rsp.headers(), &ERROR_HEADER);
+                let reason = reason.and_then(|v| v.to_str().ok()).unwrap_or("");
+                traced.answered(rsp.status().as_u16(), reason);
+            }
             // The connection stays busy (not idle) until the body is sent,
-            // and the access log line is written when it is.
-            let guard = (busy, line);
+            // and the access log line is written and the span ended when
+            // it is.
+            let guard = (busy, line, traced);
             Ok(rsp.map(|b| {
                 let watched = cut::Watched::new(b, route, grpc, guard);
                 body::boxed(watched.counting(trail).reporting(status))

@@ -50,6 +50,9 @@ pub enum Drained {
     TimedOut,
 }
 
+/// How long a drain waits for finished spans to be exported.
+const TRACE_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Resolves endpoints, binds everything and starts serving. With
 /// `config_path`, the reload task watches that file.
 pub async fn start(
@@ -129,6 +132,10 @@ impl Running {
             Ok(()) => Drained::Clean,
             Err(_) => Drained::TimedOut,
         };
+        // The last requests' spans get a moment to leave.
+        if let Some(tracing) = self.shared.load().tracing.clone() {
+            tracing.flush(TRACE_FLUSH).await;
+        }
         self.admin_stop.cancel();
         drained
     }

@@ -37,6 +37,7 @@ use super::late::Late;
 use super::process::ProcessCollector;
 use super::requests::request_labels;
 pub use super::requests::{CUT_REASONS, CutLabels, RequestLabels, RouteLabels, RouteMetrics};
+use super::trace::queue::SpanCounters;
 
 /// The two metric handles of one cluster.
 #[derive(Clone, Debug, Default)]
@@ -74,6 +75,7 @@ pub struct Metrics {
     upstream_total: Family<ClusterLabels, Counter>,
     cuts: Family<CutLabels, Counter>,
     grpc: Family<GrpcLabels, Counter>,
+    spans: SpanCounters,
     memory_releases: Counter,
     state: Arc<Late>,
 }
@@ -151,6 +153,17 @@ impl Metrics {
              (`none`: no status)",
             grpc.clone(),
         );
+        let spans = SpanCounters::default();
+        registry.register(
+            "seawall_trace_spans_exported",
+            "Spans the OTLP collector accepted",
+            spans.exported.clone(),
+        );
+        registry.register(
+            "seawall_trace_spans_dropped",
+            "Spans lost: the export queue was full, or their export failed or timed out",
+            spans.dropped.clone(),
+        );
         let memory_releases = Counter::default();
         registry.register(
             "seawall_memory_releases",
@@ -176,9 +189,15 @@ impl Metrics {
             upstream_total,
             cuts,
             grpc,
+            spans,
             memory_releases,
             state,
         })
+    }
+
+    /// The counters of trace spans exported and dropped.
+    pub fn spans(&self) -> SpanCounters {
+        self.spans.clone()
     }
 
     /// The counter of memory releases (see [`crate::server::memory`]).

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod process;
 pub mod requests;
 pub mod timed;
+pub mod trace;
 
 pub use metrics::Metrics;
 

@@ -25,6 +25,7 @@ pub(crate) mod scalar;
 pub(crate) mod shutdown;
 pub(crate) mod timeouts;
 pub(crate) mod tls;
+pub(crate) mod tracing;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -39,6 +40,8 @@ pub(crate) struct FileConfig {
     pub shutdown: Option<shutdown::ShutdownFile>,
     /// Process memory.
     pub memory: Option<memory::MemoryFile>,
+    /// `tracing:`
+    pub tracing: Option<tracing::TracingFile>,
     /// Downstream listeners (at least one).
     #[cfg_attr(test, schemars(with = "Vec<listener::ListenerFile>"))]
     pub listeners: Spanned<Vec<listener::ListenerFile>>,

@@ -187,3 +187,12 @@ pub const RETRY_BUDGET_MIN_PER_SECOND_LIMIT: u32 = 100_000;
 pub const RETRY_BUDGET_TTL: Duration = Duration::from_secs(10);
 /// `retry.budget.max_concurrent`
 pub const RETRY_BUDGET_MAX_CONCURRENT: usize = 100;
+/// `tracing.sampling`: one new trace in twenty; a caller's sampled flag
+/// is always followed.
+pub const TRACE_SAMPLING: f64 = 0.05;
+/// `tracing.service_name`
+pub const TRACE_SERVICE_NAME: &str = "seawall";
+/// `tracing.queue`: finished spans waiting for export.
+pub const TRACE_QUEUE: u32 = 2048;
+/// `tracing.export_timeout`
+pub const TRACE_EXPORT_TIMEOUT: Duration = Duration::from_secs(5);

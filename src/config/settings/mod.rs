@@ -31,6 +31,7 @@ pub(crate) mod route;
 pub(crate) mod shutdown;
 pub(crate) mod timeouts;
 pub(crate) mod tls;
+pub(crate) mod tracing;
 
 /// The whole validated configuration.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -43,6 +44,8 @@ pub struct Config {
     pub shutdown: ShutdownSettings,
     /// Process memory.
     pub memory: MemorySettings,
+    /// Distributed tracing: `None` when off.
+    pub tracing: Option<tracing::TracingSettings>,
     /// Downstream listeners, each with its own routes.
     pub listeners: Vec<ListenerSettings>,
     /// Upstream clusters, referenced by routes by name.

@@ -22,4 +22,5 @@ mod schema;
 mod support;
 mod timeouts;
 mod tls;
+mod tracing;
 mod trap;

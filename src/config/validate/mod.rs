@@ -38,6 +38,7 @@ mod scalar;
 mod shutdown;
 mod timeouts;
 mod tls;
+mod tracing;
 
 /// Validates the whole file; the errors come in file order.
 pub(crate) fn validate(file: &FileConfig) -> Result<Config, Vec<ConfigError>> {
@@ -46,6 +47,7 @@ pub(crate) fn validate(file: &FileConfig) -> Result<Config, Vec<ConfigError>> {
     let log = errors.take(log::log(file.log.as_ref()));
     let shutdown = errors.take(shutdown::shutdown(file.shutdown.as_ref()));
     let memory = memory::memory(file.memory.as_ref());
+    let tracing = errors.take(tracing::tracing(file.tracing.as_ref()));
     let admin_address = admin.as_ref().map(|a| a.address);
     let listeners = errors.take_all(listeners(
         &file.listeners,
@@ -59,6 +61,7 @@ pub(crate) fn validate(file: &FileConfig) -> Result<Config, Vec<ConfigError>> {
             log: log?,
             shutdown: shutdown?,
             memory,
+            tracing: tracing?,
             listeners: listeners?,
             clusters: clusters?,
         })
