@@ -26,6 +26,7 @@ mod env;
 mod error;
 mod file;
 mod locate;
+mod read;
 mod settings;
 mod validate;
 
@@ -94,11 +95,10 @@ pub(crate) fn parse_with_env(
             })
             .collect::<Vec<_>>()
     })?;
-    let file: file::FileConfig = serde_saphyr::from_str(&env.text).map_err(|e| {
-        vec![
-            env.relocate(locate::yaml_error(&e, &env.text))
-                .with_origin(origin),
-        ]
+    let file = read::read_all(&env.text).map_err(|all| {
+        all.into_iter()
+            .map(|e| env.relocate(e).with_origin(origin))
+            .collect::<Vec<_>>()
     })?;
     validate::validate(&file).map_err(|all| {
         all.into_iter()

@@ -53,6 +53,11 @@ pub(crate) fn yaml_error(err: &serde_saphyr::Error, text: &str) -> ConfigError {
     ConfigError::at(line, column, key, message)
 }
 
+/// True when `text` is syntactically YAML (whatever its keys and types).
+pub(crate) fn is_yaml(text: &str) -> bool {
+    Tree::read(text).is_ok()
+}
+
 /// The key path of `line` of `text`, read from the indentation of the
 /// lines (the text need not be valid YAML).
 pub(crate) fn key_path_of_line(text: &str, line: u64) -> Option<String> {

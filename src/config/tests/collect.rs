@@ -1,5 +1,7 @@
-//! One run reports every semantic error of a file, each located, in file
-//! order; an error that causes others is reported once.
+//! One run reports every error of a file, each located, in file order:
+//! the type errors and unknown keys of reading it, or, when it reads
+//! cleanly, the semantic ones; an error that causes others is reported
+//! once.
 
 use super::support::MINIMAL;
 use crate::config::parse_all;
@@ -82,4 +84,57 @@ fn a_valid_file_and_a_yaml_error_are_unchanged() {
     // A syntax error stops reading: it comes alone.
     let errors = all("listeners: [oops\n");
     assert_eq!(errors.len(), 1, "{errors:#?}");
+}
+
+/// serde stops at the first value it cannot take; each such entry is
+/// blanked and the file read again, so every one is listed.
+#[test]
+fn type_errors_and_unknown_keys_are_listed_together_in_file_order() {
+    let text = "\
+admin:
+  adress: 127.0.0.1:9901
+log:
+  access_log: maybe
+listeners:
+  - name: ingress
+    address: 127.0.0.1:8080
+    max_connections: -5
+    routes:
+      - name: default
+        match: { path_prefix: / }
+        cluster: demo
+clusters:
+  - name: demo
+    endpoints: [\"127.0.0.1:8081\"]
+    outlier:
+      consecutive_failures: many
+      interval: 10s
+    retry: { max_attempts: 3, budget: { ratio: 0.2 }, colour: blue }
+";
+    let errors = all(text);
+    let located: Vec<(u32, u32, &str)> = errors
+        .iter()
+        .map(|(l, c, k, _)| (*l, *c, k.as_str()))
+        .collect();
+    assert_eq!(
+        located,
+        [
+            (2, 3, "admin.adress"),
+            (4, 15, "log.access_log"),
+            (8, 22, "listeners[0].max_connections"),
+            (17, 29, "clusters[0].outlier.consecutive_failures"),
+            // Not an outlier key either.
+            (18, 7, "clusters[0].outlier.interval"),
+            (19, 55, "clusters[0].retry.colour"),
+        ],
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn a_wrong_type_in_a_required_key_is_reported_once_not_again_as_missing() {
+    let text = MINIMAL.replace("[\"127.0.0.1:8081\"]", "{ not: a list }");
+    let errors = all(&text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].2, "clusters[0].endpoints");
 }
