@@ -55,4 +55,7 @@ integration/chaos/build-images.sh
 step "compose scenarios (short)"
 "$bins/seawall-chaos" --target compose --short --bin-dir "$bins"
 
+step "the ClusterIP trap (issue 22): three replicas behind an alias vs behind one address"
+python3 integration/chaos/clusterip_trap.py
+
 printf 'chaos: done in %ss\n' "$((SECONDS - started))"

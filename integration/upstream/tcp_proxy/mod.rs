@@ -60,11 +60,11 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        counters.accepted.fetch_add(1, Ordering::Relaxed);
+        let nth = counters.accepted.fetch_add(1, Ordering::Relaxed);
         let (toxics, target, counters) = (toxics.clone(), target.clone(), Arc::clone(&counters));
         tokio::spawn(async move {
             counters.open.fetch_add(1, Ordering::Relaxed);
-            let end = relay(client, &target, toxics).await;
+            let end = relay(client, &target, nth, toxics).await;
             counters.open.fetch_sub(1, Ordering::Relaxed);
             if end == Some(End::Reset) {
                 counters.resets.fetch_add(1, Ordering::Relaxed);
@@ -75,10 +75,31 @@ pub async fn run(
     Ok(())
 }
 
-/// One proxied connection; `None` if the target could not be reached (the
-/// client is then closed, as a refused connect would look through a proxy).
-async fn relay(client: TcpStream, target: &str, toxics: watch::Receiver<Toxics>) -> Option<End> {
-    let upstream = match TcpStream::connect(target).await {
+/// Connects to the address of `target` whose turn the `nth` connection is.
+async fn connect_nth(target: &str, nth: u64) -> io::Result<TcpStream> {
+    let mut addresses: Vec<_> = tokio::net::lookup_host(target).await?.collect();
+    addresses.sort();
+    let pick = usize::try_from(nth).unwrap_or(0) % addresses.len().max(1);
+    match addresses.get(pick) {
+        Some(address) => TcpStream::connect(address).await,
+        None => Err(io::Error::new(io::ErrorKind::NotFound, "no address")),
+    }
+}
+
+/// One proxied connection, the `nth` accepted; `None` if the target could
+/// not be reached (the client is then closed, as a refused connect would
+/// look through a proxy).
+///
+/// A target name that resolves to several addresses is resolved anew for
+/// each connection, which goes to the addresses in turn: a virtual IP in
+/// front of several replicas, as kube-proxy's round-robin mode makes one.
+async fn relay(
+    client: TcpStream,
+    target: &str,
+    nth: u64,
+    toxics: watch::Receiver<Toxics>,
+) -> Option<End> {
+    let upstream = match connect_nth(target, nth).await {
         Ok(stream) => stream,
         Err(error) => {
             tracing::debug!(%error, target, "target unreachable");
