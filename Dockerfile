@@ -18,10 +18,10 @@
 # be readable by that user or its group.
 #
 # No HEALTHCHECK here, because this one file also builds the fault upstream's
-# image, which cannot run seawall's probe. For seawall, a healthcheck runs
-# its own `health` subcommand (a scratch image has no shell or curl):
-# `["/app", "health", "http://127.0.0.1:9901/ready"]`, as docker-compose.yml
-# does. Kubernetes probes GET /live and /ready over HTTP instead.
+# image, which cannot run seawall's probe: `deploy/image.sh` appends one to
+# seawall's copy, running its own `health` subcommand (a scratch image has
+# no shell or curl): `["/app", "health", "http://127.0.0.1:9901/ready"]`.
+# Kubernetes probes GET /live and /ready over HTTP instead.
 FROM scratch
 ARG VERSION=unknown
 ARG REVISION=unknown

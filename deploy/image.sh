@@ -44,6 +44,13 @@ for bin in seawall seawall-upstream; do
   mkdir -p "$context"
   cp "${CARGO_TARGET_DIR:-target}/$TARGET/$PROFILE/$bin" "$context/app"
   cp Dockerfile "$context/Dockerfile"
+  if [ "$bin" = seawall ]; then
+    # seawall's own probe (a scratch image has no shell or curl): the
+    # admin port's /ready, from inside the container. The fault upstream
+    # has no probing subcommand, so its image gets none.
+    echo 'HEALTHCHECK --interval=5s --timeout=3s --retries=3 CMD ["/app", "health", "http://127.0.0.1:9901/ready"]' \
+      >> "$context/Dockerfile"
+  fi
   tags=(--tag "$name:latest" --tag "$name:$version")
   [ -z "$commit" ] || tags+=(--tag "$name:$commit")
   [ -z "${SEAWALL_IMAGE_TAG:-}" ] || tags+=(--tag "$name:$SEAWALL_IMAGE_TAG")
