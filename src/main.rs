@@ -6,8 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-mod health;
-
 use clap::{Parser, Subcommand};
 use seawall::discovery::SystemResolver;
 use seawall::server::{self, Drained};
@@ -52,7 +50,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Health { url }) = &cli.command {
-        return health::probe(url);
+        return seawall::admin::probe::probe(url);
     }
     if let Some(Command::Check { path }) = cli.command {
         return match seawall::config::load_all(&path) {

@@ -65,11 +65,22 @@ struct Cli {
     /// Proxy mode: address of the HTTP control API (toxics, stats).
     #[arg(long, env = "UPSTREAM_CONTROL", default_value = "127.0.0.1:0")]
     control: String,
+    /// Instead of serving: GET this URL once and exit 0 on a 2xx answer
+    /// within 2 s, 1 otherwise (a scratch image's Docker healthcheck).
+    #[arg(long)]
+    probe: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(url) = &cli.probe {
+        // The probe starts its own small runtime: run it off this one.
+        let url = url.clone();
+        return tokio::task::spawn_blocking(move || seawall::admin::probe::probe(&url))
+            .await
+            .unwrap_or(ExitCode::FAILURE);
+    }
     init_logging();
 
     let shutdown = match server::shutdown_signal() {

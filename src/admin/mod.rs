@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub mod auth;
+pub mod probe;
 
 use crate::downstream::Listeners;
 use crate::reload::{Outcome, ReloadHandle};

@@ -1,4 +1,4 @@
-//! `seawall health [URL]`: one HTTP GET to a running seawall's admin port,
+//! `seawall health [URL]` (and `seawall-upstream --probe URL`): one HTTP GET,
 //! exit 0 on a 2xx answer within 2 s and 1 otherwise. A `FROM scratch`
 //! image has no shell or curl, so this is what its HEALTHCHECK runs.
 
