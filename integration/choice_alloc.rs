@@ -77,8 +77,8 @@ const SEC: Duration = Duration::from_secs(1);
 fn cluster(n: usize, out: usize) -> Arc<EndpointSet> {
     let set = EndpointSet::new();
     set.update((0..n).map(|i| {
-        let i = u32::try_from(i).expect("small");
-        SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 80))
+        let [_, a, b, c] = u32::try_from(i).expect("small").to_be_bytes();
+        SocketAddr::from(([10, a, b, c], 80))
     }));
     set.set_outlier(
         OutlierSettings {

@@ -287,4 +287,15 @@ mod tests {
         assert_eq!(ep.in_flight(), 0);
         assert_eq!(ep.rtt_estimate(Instant::now()), Duration::from_secs(2));
     }
+
+    /// What an endpoint nobody uses costs: its state, its `Arc`'s counts,
+    /// its authority's bytes and its slots in the set's two lists (the pool
+    /// forgets it with its last idle connection).
+    #[test]
+    fn an_endpoint_costs_under_a_kibibyte() {
+        let authority = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535".len();
+        let lists = 2 * size_of::<Arc<Endpoint>>();
+        let size = size_of::<Endpoint>() + 2 * size_of::<usize>() + authority + lists;
+        assert!(size <= 1024, "{size} bytes");
+    }
 }
