@@ -15,7 +15,8 @@ HAProxy and oha (or set OHA): ``python3 benches/load/cluster_size.py``.
 Writes ``target/bench/cluster_size.{md,json}``. Environment: SIZES
 ("3,100,1000"), RATE_CS (2000), DURATION_CS (15s), CONNS_CS (50),
 SEAWALL_BIN (target/release/seawall), SEAWALL_BEFORE_BIN (another seawall
-build, as an extra row), OHA (oha).
+build, as an extra row), SEAWALL_CLUSTER_EXTRA (more keys for seawall's
+cluster, indented four spaces), OHA (oha).
 """
 
 import json
@@ -83,7 +84,7 @@ clusters:
   - name: up
     endpoints: [{eps}]
     health_check: {{ path: /health, interval: 1s }}
-"""
+{os.environ.get("SEAWALL_CLUSTER_EXTRA", "")}"""
     path = work / "seawall-cs.yaml"
     path.write_text(cfg)
     return [SEAWALL, "--config", str(path)], \
