@@ -122,10 +122,13 @@ impl Cluster {
         endpoints.set_outlier(settings.outlier.clone(), classifier.clone());
         let health = match keep(|c| c.health) {
             Some(p) => p.health.clone(),
-            None => settings
-                .health_check
-                .clone()
-                .map(|check| Arc::new(HealthChecker::start(&settings, check, endpoints.clone()))),
+            None => settings.health_check.clone().map(|check| {
+                Arc::new(HealthChecker::start(
+                    check,
+                    endpoints.clone(),
+                    client.clone(),
+                ))
+            }),
         };
         let service = super::cluster_stack(
             endpoints.clone(),

@@ -70,6 +70,7 @@ impl UpstreamClient {
         };
         let limits = Limits {
             max_idle: settings.pool_max_idle_per_endpoint,
+            max_idle_total: settings.pool_max_idle_per_cluster,
             idle_timeout: settings.pool_idle_timeout,
         };
         let pool = match &settings.tls {
@@ -105,6 +106,7 @@ impl UpstreamClient {
             && a.connect_timeout == b.connect_timeout
             && a.pool_idle_timeout == b.pool_idle_timeout
             && a.pool_max_idle_per_endpoint == b.pool_max_idle_per_endpoint
+            && a.pool_max_idle_per_cluster == b.pool_max_idle_per_cluster
             && a.http2_keepalive_interval == b.http2_keepalive_interval
             // Equal only when built from the same certificate bytes: a
             // rotated file gets a new pool for new connections.

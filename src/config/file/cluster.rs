@@ -32,6 +32,8 @@ pub(crate) struct ClusterFile {
     pub pool_idle_timeout: Option<Spanned<String>>,
     /// Idle pooled connections per endpoint.
     pub pool_max_idle_per_endpoint: Option<usize>,
+    /// Idle pooled connections in the whole cluster.
+    pub pool_max_idle_per_cluster: Option<usize>,
     /// DNS re-resolution period.
     #[cfg_attr(test, schemars(with = "Option<String>"))]
     pub resolve_interval: Option<Spanned<String>>,

@@ -29,6 +29,8 @@ pub struct ClusterSettings {
     pub pool_idle_timeout: Duration,
     /// Most idle pooled connections kept per endpoint.
     pub pool_max_idle_per_endpoint: usize,
+    /// Most idle pooled connections kept in the whole cluster.
+    pub pool_max_idle_per_cluster: usize,
     /// How often hostnames are re-resolved.
     #[serde(with = "crate::config::duration::serde_str")]
     pub resolve_interval: Duration,

@@ -54,6 +54,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// `clusters[].pool_max_idle_per_endpoint`
 pub const POOL_MAX_IDLE_PER_ENDPOINT: usize = 32;
+/// `clusters[].pool_max_idle_per_cluster`: about 5 MiB of idle connections
+/// (hyper's two 8 KiB buffers each), whatever the number of endpoints.
+pub const POOL_MAX_IDLE_PER_CLUSTER: usize = 256;
 /// `clusters[].resolve_interval`
 pub const RESOLVE_INTERVAL: Duration = Duration::from_secs(5);
 /// `clusters[].balance.default_rtt`

@@ -75,6 +75,9 @@ pub(super) fn cluster(raw: &ClusterFile, key: &str) -> Result<ClusterSettings, V
             pool_max_idle_per_endpoint: raw
                 .pool_max_idle_per_endpoint
                 .unwrap_or(defaults::POOL_MAX_IDLE_PER_ENDPOINT),
+            pool_max_idle_per_cluster: raw
+                .pool_max_idle_per_cluster
+                .unwrap_or(defaults::POOL_MAX_IDLE_PER_CLUSTER),
             resolve_interval: resolve_interval?,
             balance: balance?,
             timeouts: timeouts?,

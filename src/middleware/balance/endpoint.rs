@@ -15,7 +15,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -39,12 +39,34 @@ pub struct Endpoint {
     health: Mutex<EndpointHealth>,
     ejections: AtomicU64,
     readmissions: AtomicU64,
+    /// The generation of the set it belongs to, bumped on every change of
+    /// its availability so the set rebuilds its pickable snapshot.
+    generation: Arc<AtomicU64>,
+}
+
+/// What the set's pickable snapshot needs of one endpoint, read under one lock.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PickState {
+    /// Neither ejected nor failing health checks.
+    pub available: bool,
+    /// When its current ejection ends, if it is ejected.
+    pub ejected_until: Option<Instant>,
 }
 
 impl Endpoint {
     /// A fresh endpoint whose estimate starts at `default_rtt` and forgets
     /// with time constant `decay`.
     pub fn new(addr: SocketAddr, default_rtt: Duration, decay: Duration) -> Self {
+        Self::in_set(addr, default_rtt, decay, Arc::default())
+    }
+
+    /// [`Endpoint::new`], reporting its changes to a set's `generation`.
+    pub(super) fn in_set(
+        addr: SocketAddr,
+        default_rtt: Duration,
+        decay: Duration,
+        generation: Arc<AtomicU64>,
+    ) -> Self {
         Self {
             addr,
             authority: http::uri::Authority::try_from(addr.to_string()).ok(),
@@ -54,7 +76,22 @@ impl Endpoint {
             health: Mutex::new(EndpointHealth::default()),
             ejections: AtomicU64::new(0),
             readmissions: AtomicU64::new(0),
+            generation,
         }
+    }
+
+    /// Availability and ejection end at `now` (readmitting it, once, when
+    /// its time is up).
+    pub(super) fn pick_state(&self, now: Instant) -> PickState {
+        let mut health = self.health();
+        let (ejected, change) = health.ejected(now);
+        let state = PickState {
+            available: !ejected && health.healthy(),
+            ejected_until: health.ejected_until(),
+        };
+        drop(health);
+        self.note(change);
+        state
     }
 
     /// True when the balancer may pick it at `now`: not ejected, and not
@@ -105,6 +142,10 @@ impl Endpoint {
     /// Logs and counts one change, once.
     fn note(&self, change: Option<Change>) {
         let endpoint = self.addr;
+        if change.is_some() {
+            // Release: a set that sees the new generation sees the change.
+            self.generation.fetch_add(1, Ordering::Release);
+        }
         match change {
             None => {}
             Some(Change::Ejected(time)) => {
@@ -245,5 +286,16 @@ mod tests {
         drop(guard);
         assert_eq!(ep.in_flight(), 0);
         assert_eq!(ep.rtt_estimate(Instant::now()), Duration::from_secs(2));
+    }
+
+    /// What an endpoint nobody uses costs: its state, its `Arc`'s counts,
+    /// its authority's bytes and its slots in the set's two lists (the pool
+    /// forgets it with its last idle connection).
+    #[test]
+    fn an_endpoint_costs_under_a_kibibyte() {
+        let authority = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535".len();
+        let lists = 2 * size_of::<Arc<Endpoint>>();
+        let size = size_of::<Endpoint>() + 2 * size_of::<usize>() + authority + lists;
+        assert!(size <= 1024, "{size} bytes");
     }
 }

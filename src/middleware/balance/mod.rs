@@ -83,6 +83,7 @@ mod inflight;
 mod layer;
 pub mod outlier;
 mod pick;
+mod pickable;
 mod rate;
 mod set;
 mod state;
@@ -104,6 +105,7 @@ pub use future::ResponseFuture;
 pub use inflight::InFlight;
 pub use layer::BalanceLayer;
 pub use pick::{pick, pick_round_robin};
+pub use pickable::Pickable;
 pub use set::{DEFAULT_DECAY, DEFAULT_RTT, EndpointSet, SetChange};
 pub use state::RttEwma;
 
@@ -268,14 +270,16 @@ where
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let now = Instant::now();
-        let mut endpoints = self.endpoints.available(now);
+        let available = self.endpoints.available(now);
+        let mut endpoints: &[Arc<Endpoint>] = &available;
         let hint = request.extensions().get::<EndpointHint>().cloned();
         let tried = hint.as_ref().map_or(&[][..], EndpointHint::avoided);
         // How many available endpoints this request has not tried.
         let mut untried = endpoints.len();
+        let others: Vec<_>;
         if !tried.is_empty() && endpoints.iter().any(|e| tried.contains(&e.addr())) {
             // Only on retries: an allocation the first attempt never pays.
-            let others: Vec<_> = endpoints
+            others = endpoints
                 .iter()
                 .filter(|e| !tried.contains(&e.addr()))
                 .cloned()
@@ -283,12 +287,12 @@ where
             untried = others.len();
             // Every endpoint tried already: any of them, as before.
             if !others.is_empty() {
-                endpoints = Arc::new(others);
+                endpoints = &others;
             }
         }
         let chosen = match &self.policy {
-            Policy::P2c(slow_start) => pick(&endpoints, now, *slow_start, &mut self.rng),
-            Policy::RoundRobin(next) => pick_round_robin(&endpoints, next),
+            Policy::P2c(slow_start) => pick(endpoints, now, *slow_start, &mut self.rng),
+            Policy::RoundRobin(next) => pick_round_robin(endpoints, next),
         };
         let Some(endpoint) = chosen else {
             return ResponseFuture::failed(NoEndpoint::new().into());

@@ -132,6 +132,11 @@ impl EndpointHealth {
         }
     }
 
+    /// When the current ejection ends, if it is ejected.
+    pub fn ejected_until(&self) -> Option<Instant> {
+        self.ejected_until
+    }
+
     /// Whether the active health check considers it healthy.
     pub fn healthy(&self) -> bool {
         self.healthy

@@ -5,17 +5,22 @@
 //! address that stays keeps its `Arc<Endpoint>`, and with it its latency
 //! estimate and in-flight count; a removed endpoint lives on for as long as
 //! requests still hold it.
+//!
+//! The endpoints a request may pick are kept in a second snapshot,
+//! rebuilt only when something changed (see `pickable`).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, Guard};
 use tokio::time::Instant;
 
 use super::endpoint::Endpoint;
 use super::outlier::max_ejected;
+use super::pickable::Pickable;
 use super::rate::{Counts, is_outlier};
 use crate::config::OutlierSettings;
 use crate::middleware::classify::{Classifier, Outcome};
@@ -30,6 +35,12 @@ pub const DEFAULT_DECAY: Duration = Duration::from_millis(200);
 #[derive(Debug)]
 pub struct EndpointSet {
     current: ArcSwap<Vec<Arc<Endpoint>>>,
+    /// What requests pick from, as of `generation`'s value when built.
+    pickable: ArcSwap<Pickable>,
+    /// Bumped by every change of membership or availability.
+    generation: Arc<AtomicU64>,
+    /// Serialises rebuilds of `pickable`.
+    rebuilding: Mutex<()>,
     /// Serialises writers and holds the EWMA parameters for new endpoints.
     writer: Mutex<EwmaParams>,
     /// How outcomes are judged and when endpoints are ejected.
@@ -77,6 +88,9 @@ impl EndpointSet {
     pub fn with_ewma(default_rtt: Duration, decay: Duration) -> Arc<Self> {
         Arc::new(Self {
             current: ArcSwap::from_pointee(Vec::new()),
+            pickable: ArcSwap::from_pointee(Pickable::default()),
+            generation: Arc::default(),
+            rebuilding: Mutex::new(()),
             writer: Mutex::new(EwmaParams { default_rtt, decay }),
             outlier: ArcSwap::from_pointee(OutlierPolicy {
                 // Off until configured: a bare set (tests, benches) never ejects.
@@ -139,11 +153,10 @@ impl EndpointSet {
     }
 
     fn failed(&self, endpoint: &Endpoint, settings: &OutlierSettings, now: Instant) {
+        let own = usize::from(endpoint.ejected(now));
+        // The snapshot counts the ejected: no lock per peer on a failure.
+        let out = self.available(now).ejected().saturating_sub(own);
         let current = self.current.load();
-        let out = current
-            .iter()
-            .filter(|e| !std::ptr::eq(e.as_ref(), endpoint) && e.ejected(now))
-            .count();
         let may_eject = out < max_ejected(current.len(), settings.max_ejection_percent);
         let (ejected, own) = endpoint.update_health(|h| {
             let change = h.failure(settings, may_eject, now);
@@ -179,21 +192,36 @@ impl EndpointSet {
     }
 
     /// The endpoints the balancer may pick at `now`: those not ejected and
-    /// not failing health checks; all of them when none is (panic mode: a
-    /// cluster that looks entirely broken is more likely misjudged than
-    /// down, and refusing everything helps nobody).
-    pub fn available(&self, now: Instant) -> Arc<Vec<Arc<Endpoint>>> {
-        let all = self.current.load_full();
-        // The common case, everything available, allocates nothing.
-        if all.iter().all(|e| e.available(now)) {
-            return all;
+    /// not failing health checks; all of them when none is (panic mode).
+    ///
+    /// One pointer load and two atomic reads while nothing has changed; the
+    /// first call after a change rebuilds the snapshot (see `pickable`).
+    pub fn available(&self, now: Instant) -> Guard<Arc<Pickable>> {
+        let snapshot = self.pickable.load();
+        if snapshot.fresh(self.generation.load(Ordering::Acquire), now) {
+            return snapshot;
         }
-        let picked: Vec<_> = all.iter().filter(|e| e.available(now)).cloned().collect();
-        if picked.is_empty() {
-            all
-        } else {
-            Arc::new(picked)
+        drop(snapshot);
+        self.rebuild(now)
+    }
+
+    fn rebuild(&self, now: Instant) -> Guard<Arc<Pickable>> {
+        // Requests that find the snapshot stale wait for one rebuild rather
+        // than each doing its own (or picking from a set still empty).
+        let _rebuilding = self
+            .rebuilding
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Read before the endpoints: a change made during the rebuild bumps
+        // the generation past this one, and the next request rebuilds again.
+        let generation = self.generation.load(Ordering::Acquire);
+        let snapshot = self.pickable.load();
+        if snapshot.fresh(generation, now) {
+            return snapshot;
         }
+        let next = Pickable::build(&self.current.load(), generation, now);
+        self.pickable.store(Arc::new(next));
+        self.pickable.load()
     }
 
     /// Changes the latency parameters of current and future endpoints,
@@ -223,7 +251,12 @@ impl EndpointSet {
                 Some(kept) => next.push(kept.clone()),
                 None => {
                     added.push(addr);
-                    let fresh = Endpoint::new(addr, params.default_rtt, params.decay);
+                    let fresh = Endpoint::in_set(
+                        addr,
+                        params.default_rtt,
+                        params.decay,
+                        self.generation.clone(),
+                    );
                     if !old.is_empty() {
                         // Joining a set that serves: slow start applies.
                         fresh.start_ramp(now);
@@ -241,6 +274,8 @@ impl EndpointSet {
             old.len() == next.len() && old.iter().zip(&next).all(|(a, b)| Arc::ptr_eq(a, b));
         if !same_order {
             self.current.store(Arc::new(next));
+            // After the store: a rebuild that sees this generation sees it.
+            self.generation.fetch_add(1, Ordering::Release);
         }
         SetChange { added, removed }
     }

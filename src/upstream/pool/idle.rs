@@ -1,5 +1,6 @@
 //! The idle side of the pool: HTTP/1 connections waiting per endpoint
-//! (newest first, at most `max_idle`, none past `idle_timeout`), the shared
+//! (newest first, at most `max_idle` per endpoint and `max_idle_total` in
+//! all, none past `idle_timeout`), the shared
 //! HTTP/2 connection per endpoint, and the reaper that closes what expired.
 
 use std::sync::atomic::Ordering;
@@ -10,13 +11,14 @@ use http::uri::Authority;
 use hyper::client::conn::{http1, http2};
 use tokio::time::Instant;
 
-use super::{Host, Idle, Inner, Shared};
+use super::{Hosts, Idle, Inner, Shared};
 use crate::upstream::facts::ConnectionReady;
 use crate::wire::body::Body;
 
 impl<C: Send + Sync + 'static> Inner<C> {
-    /// Keeps an idle HTTP/1 connection (up to `max_idle` per endpoint), and
-    /// at the first one starts the reaper.
+    /// Keeps an idle HTTP/1 connection (up to `max_idle` per endpoint and
+    /// `max_idle_total` in all; past either it closes), and at the first one
+    /// starts the reaper.
     pub(super) fn put(
         self: &Arc<Self>,
         authority: Authority,
@@ -30,11 +32,15 @@ impl<C: Send + Sync + 'static> Inner<C> {
         };
         {
             let mut hosts = self.hosts();
-            let host = host_entry(&mut hosts, authority);
+            if hosts.idle >= self.limits.max_idle_total {
+                return;
+            }
+            let host = hosts.by_authority.entry(authority).or_default();
             if host.idle.len() >= self.limits.max_idle {
                 return;
             }
             host.idle.push(idle);
+            hosts.idle += 1;
         }
         if !self.reaping.load(Ordering::Relaxed) && !self.reaping.swap(true, Ordering::Relaxed) {
             self.reap();
@@ -42,9 +48,9 @@ impl<C: Send + Sync + 'static> Inner<C> {
     }
 
     /// The task that closes connections idle for longer than the idle
-    /// timeout; it ends with the pool.
+    /// timeout (within a quarter of it); it ends with the pool.
     pub(super) fn reap(self: &Arc<Self>) {
-        let period = self.limits.idle_timeout.max(Duration::from_millis(100));
+        let period = (self.limits.idle_timeout / 4).max(Duration::from_millis(100));
         let pool: Weak<Self> = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
@@ -59,16 +65,18 @@ impl<C: Send + Sync + 'static> Inner<C> {
 }
 
 impl<C> Inner<C> {
-    pub(super) fn hosts(&self) -> std::sync::MutexGuard<'_, Vec<Host>> {
+    pub(super) fn hosts(&self) -> std::sync::MutexGuard<'_, Hosts> {
         // A panic while holding the lock leaves plain data behind: use it.
         self.hosts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The newest idle connection to `authority` that is still usable.
     pub(super) fn checkout(&self, authority: &Authority) -> Option<Idle> {
-        let mut hosts = self.hosts();
-        let host = hosts.iter_mut().find(|h| h.authority == *authority)?;
+        let mut guard = self.hosts();
+        let hosts = &mut *guard;
+        let host = hosts.by_authority.get_mut(authority)?;
         while let Some(idle) = host.idle.pop() {
+            hosts.idle -= 1;
             if idle.tx.is_ready() && idle.since.elapsed() < self.limits.idle_timeout {
                 return Some(idle);
             }
@@ -78,11 +86,7 @@ impl<C> Inner<C> {
 
     pub(super) fn shared(&self, authority: &Authority) -> Option<Shared> {
         let hosts = self.hosts();
-        let shared = hosts
-            .iter()
-            .find(|h| h.authority == *authority)?
-            .shared
-            .as_ref()?;
+        let shared = hosts.by_authority.get(authority)?.shared.as_ref()?;
         (!shared.tx.is_closed()).then(|| shared.clone())
     }
 
@@ -93,7 +97,7 @@ impl<C> Inner<C> {
         ready: ConnectionReady,
     ) {
         let mut hosts = self.hosts();
-        let host = host_entry(&mut hosts, authority.clone());
+        let host = hosts.by_authority.entry(authority.clone()).or_default();
         if host.shared.as_ref().is_none_or(|s| s.tx.is_closed()) {
             host.shared = Some(Shared { tx, ready });
         }
@@ -102,29 +106,24 @@ impl<C> Inner<C> {
     /// Forgets idle connections past the idle timeout and closed ones.
     pub(super) fn expire(&self, now: Instant) {
         let limit = self.limits.idle_timeout;
-        let mut hosts = self.hosts();
-        for host in hosts.iter_mut() {
+        let mut guard = self.hosts();
+        let hosts = &mut *guard;
+        let mut idle = 0;
+        for host in hosts.by_authority.values_mut() {
             host.idle
                 .retain(|i| i.tx.is_ready() && now.saturating_duration_since(i.since) < limit);
+            idle += host.idle.len();
             if host.shared.as_ref().is_some_and(|s| s.tx.is_closed()) {
                 host.shared = None;
             }
         }
-        hosts.retain(|h| !h.idle.is_empty() || h.shared.is_some());
-    }
-}
-
-fn host_entry(hosts: &mut Vec<Host>, authority: Authority) -> &mut Host {
-    let at = match hosts.iter().position(|h| h.authority == authority) {
-        Some(at) => at,
-        None => {
-            hosts.push(Host {
-                authority,
-                idle: Vec::new(),
-                shared: None,
-            });
-            hosts.len() - 1
+        hosts.idle = idle;
+        // An endpoint without connections keeps no entry (nor its memory).
+        hosts
+            .by_authority
+            .retain(|_, h| !h.idle.is_empty() || h.shared.is_some());
+        if hosts.by_authority.is_empty() {
+            hosts.by_authority.shrink_to_fit();
         }
-    };
-    &mut hosts[at]
+    }
 }

@@ -10,8 +10,12 @@
 //!   to its endpoint's idle list as soon as hyper has read the whole
 //!   response (at once for a small body, else when its body ends); the
 //!   newest idle connection is used first. At most `max_idle` wait per
-//!   endpoint, none longer than `idle_timeout` (checked on checkout and by a
-//!   reaper task). A request that meets a pooled connection the upstream
+//!   endpoint and `max_idle_total` in the whole cluster, none longer than
+//!   `idle_timeout` (checked on checkout and by a reaper task). An idle
+//!   connection holds hyper's two 8 KiB buffers, so the cluster cap, not the
+//!   number of endpoints, bounds what idle connections cost; an endpoint
+//!   without connections costs the pool nothing (its entry goes with its
+//!   last connection). A request that meets a pooled connection the upstream
 //!   closed while it sat idle, and that hyper did not start to write, is sent
 //!   again on another connection; nothing else is ever resent here (retries
 //!   are the retry layer's).
@@ -27,6 +31,7 @@
 mod connect;
 mod idle;
 
+use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -63,6 +68,8 @@ pub enum Protocol {
 pub struct Limits {
     /// Idle HTTP/1 connections kept per endpoint.
     pub max_idle: usize,
+    /// Idle HTTP/1 connections kept in the whole cluster.
+    pub max_idle_total: usize,
     /// How long an idle connection is kept.
     pub idle_timeout: Duration,
 }
@@ -87,15 +94,23 @@ struct Inner<C> {
     connector: C,
     protocol: Protocol,
     limits: Limits,
-    hosts: Mutex<Vec<Host>>,
+    hosts: Mutex<Hosts>,
     reaping: AtomicBool,
 }
 
-/// What the pool holds for one endpoint. Endpoints per cluster are few, so
-/// a list scanned by authority beats hashing on every request.
-#[derive(Debug)]
+/// What the pool holds, per endpoint. A hash map with a fast hasher (not a
+/// list scanned by authority): a lookup costs the same among 3 endpoints or
+/// 1,000.
+#[derive(Debug, Default)]
+struct Hosts {
+    by_authority: HashMap<Authority, Host, foldhash::fast::RandomState>,
+    /// Idle HTTP/1 connections over all endpoints.
+    idle: usize,
+}
+
+/// What the pool holds for one endpoint.
+#[derive(Debug, Default)]
 struct Host {
-    authority: Authority,
     idle: Vec<Idle>,
     shared: Option<Shared>,
 }
@@ -127,7 +142,7 @@ where
                 connector,
                 protocol,
                 limits,
-                hosts: Mutex::new(Vec::new()),
+                hosts: Mutex::new(Hosts::default()),
                 reaping: AtomicBool::new(false),
             }),
         }

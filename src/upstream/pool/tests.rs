@@ -54,6 +54,14 @@ async fn upstream(close_after: Option<Duration>) -> (Authority, Arc<AtomicUsize>
 }
 
 fn pool(max_idle: usize, idle_timeout: Duration) -> (TestPool, ConnectionMetrics) {
+    capped_pool(max_idle, usize::MAX, idle_timeout)
+}
+
+fn capped_pool(
+    max_idle: usize,
+    max_idle_total: usize,
+    idle_timeout: Duration,
+) -> (TestPool, ConnectionMetrics) {
     let metrics = ConnectionMetrics::default();
     let mut tcp = HttpConnector::new();
     tcp.set_nodelay(true);
@@ -62,6 +70,7 @@ fn pool(max_idle: usize, idle_timeout: Duration) -> (TestPool, ConnectionMetrics
         Protocol::Http1,
         Limits {
             max_idle,
+            max_idle_total,
             idle_timeout,
         },
     );
@@ -190,4 +199,31 @@ async fn a_refused_connect_is_a_connect_failure() {
     let (pool, _) = pool(8, Duration::from_secs(30));
     let err = get(&pool, &authority).await.unwrap_err();
     assert!(err.is::<ConnectFailed>(), "{err:?}");
+}
+
+/// Many endpoints each used once keep at most the cluster's cap of idle
+/// connections between them, and those kept are used again.
+#[tokio::test]
+async fn keeps_at_most_max_idle_connections_per_cluster() {
+    let mut upstreams = Vec::new();
+    for _ in 0..5 {
+        upstreams.push(upstream(None).await);
+    }
+    let (pool, metrics) = capped_pool(8, 2, Duration::from_secs(30));
+    for (authority, _) in &upstreams {
+        assert_eq!(get(&pool, authority).await.unwrap(), 200);
+    }
+    eventually("connections over the cluster cap closed", || {
+        metrics.open.get() == 2
+    })
+    .await;
+    // The first two came back first and were kept: reused, not redialled.
+    for (authority, _) in &upstreams[..2] {
+        assert_eq!(get(&pool, authority).await.unwrap(), 200);
+    }
+    let accepted: Vec<_> = upstreams
+        .iter()
+        .map(|(_, n)| n.load(Ordering::SeqCst))
+        .collect();
+    assert_eq!(accepted, vec![1; 5]);
 }
