@@ -458,15 +458,26 @@ async fn ejection_counts(sw: &Seawall, addr: std::net::SocketAddr) -> (u64, u64)
 #[tokio::test]
 async fn a_half_failing_replica_whose_health_check_passes_is_ejected_once_and_stays_out() {
     let ups = three().await;
-    // Half its answers are 503; its /health keeps passing.
-    ups[2]
-        .set_config(serde_json::json!({"status": 503, "error_rate": 0.5}))
-        .await;
     let extra = "    retry: { enabled: false }\n    \
                  outlier: { base_ejection_time: 4s }\n    \
                  health_check: { interval: 100ms, jitter: 0%, healthy_threshold: 2 }";
     let sw = Seawall::start(&config(&ups, extra)).await;
     let client = h1_client();
+    // It answers two requests well before it starts failing. Otherwise its
+    // coin decided the test: were its first five answers all 503 (1 in 32
+    // runs), its streak held no success, so it looked like a replica that
+    // fails everything, whose ejection passing probes end early by design
+    // (`outlier.rs`), and it served a 503 within the 2.5 s below (2 of 20
+    // runs failed so).
+    let mut served = 0;
+    while served < 2 {
+        let reply = send_with(&client, get(&sw.url("/"))).await.unwrap();
+        served += usize::from(reply.headers["x-upstream-name"] == "c");
+    }
+    // Half its answers are 503 from now on; its /health keeps passing.
+    ups[2]
+        .set_config(serde_json::json!({"status": 503, "error_rate": 0.5}))
+        .await;
     let started = Instant::now();
     while !sw.ejected(ups[2].addr).await {
         assert!(

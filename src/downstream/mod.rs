@@ -24,3 +24,4 @@ pub mod service;
 pub mod tunnel;
 
 pub use listeners::{BindError, Listeners, Pending, bind};
+pub use servers::Protocol;
