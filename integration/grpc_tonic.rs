@@ -20,15 +20,22 @@ async fn seawall(ups: &[&GrpcUpstream], extra: &str) -> Seawall {
     Seawall::start(&yaml).await
 }
 
-#[tokio::test]
-async fn a_replica_answering_unavailable_is_retried_around_and_ejected() {
-    let (a, b) = (
+/// Two healthy replicas and one answering `UNAVAILABLE` to every call
+/// (last), behind seawall, and a client of it.
+async fn one_sick_of_three() -> (Seawall, GrpcClient, [GrpcUpstream; 3]) {
+    let ups = [
         GrpcUpstream::spawn("a").await,
         GrpcUpstream::spawn("b").await,
-    );
-    let sick = GrpcUpstream::spawn_failing("sick", Code::Unavailable).await;
-    let sw = seawall(&[&a, &b, &sick], "").await;
-    let mut client = GrpcClient::connect(sw.addr).await;
+        GrpcUpstream::spawn_failing("sick", Code::Unavailable).await,
+    ];
+    let sw = seawall(&[&ups[0], &ups[1], &ups[2]], "").await;
+    let client = GrpcClient::connect(sw.addr).await;
+    (sw, client, ups)
+}
+
+#[tokio::test]
+async fn a_replica_answering_unavailable_is_retried_around_and_ejected() {
+    let (sw, mut client, [_a, _b, sick]) = one_sick_of_three().await;
     // The bound: at least 99.9% OK, within the retry budget.
     let mut ok = 0;
     for _ in 0..1_000 {
@@ -72,13 +79,7 @@ async fn a_thousand_calls_on_one_connection_all_succeed() {
 
 #[tokio::test]
 async fn unavailable_after_a_message_is_seen_counted_and_never_retried() {
-    let (a, b) = (
-        GrpcUpstream::spawn("a").await,
-        GrpcUpstream::spawn("b").await,
-    );
-    let sick = GrpcUpstream::spawn_failing("sick", Code::Unavailable).await;
-    let sw = seawall(&[&a, &b, &sick], "").await;
-    let mut client = GrpcClient::connect(sw.addr).await;
+    let (sw, mut client, [_a, _b, sick]) = one_sick_of_three().await;
     let mut unavailable = 0;
     for _ in 0..60 {
         if let Err(status) = client.unary_after_message(Code::Ok, "").await {

@@ -3,23 +3,14 @@
 //! cleanly, the semantic ones; an error that causes others is reported
 //! once.
 
-use super::support::MINIMAL;
+use super::support::{MINIMAL, fields};
 use crate::config::parse_all;
 
-/// (line, column, key) of each error of `text`, which must be invalid.
+/// (line, column, key, message) of each error of `text`, which must be
+/// invalid.
 fn all(text: &str) -> Vec<(u32, u32, String, String)> {
     let errors = parse_all(text, None).expect_err("expected config errors");
-    errors
-        .iter()
-        .map(|e| {
-            (
-                e.line().unwrap_or(0),
-                e.column().unwrap_or(0),
-                e.key().unwrap_or("").to_owned(),
-                e.message().to_owned(),
-            )
-        })
-        .collect()
+    errors.iter().map(fields).collect()
 }
 
 #[test]

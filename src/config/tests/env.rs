@@ -3,7 +3,7 @@
 //! `${`, comments are left alone, and errors found after substitution
 //! point at the original columns.
 
-use super::support::MINIMAL;
+use super::support::{MINIMAL, fields};
 use crate::config::{Config, ConfigError, parse_with_env};
 
 /// A fixed environment: `PORT=9090`, `EMPTY=` and `LONG` (a long value).
@@ -25,14 +25,7 @@ fn errors(text: &str) -> Vec<(u32, u32, String, String)> {
     parse(text)
         .expect_err("expected errors")
         .iter()
-        .map(|e| {
-            (
-                e.line().unwrap_or(0),
-                e.column().unwrap_or(0),
-                e.key().unwrap_or("").to_owned(),
-                e.message().to_owned(),
-            )
-        })
+        .map(fields)
         .collect()
 }
 

@@ -28,15 +28,19 @@ pub(super) fn with_blocks(route: &str, cluster: &str) -> String {
     ) + cluster
 }
 
-/// Parses `text`, which must be invalid, into (line, column, key, message).
-pub(super) fn located(text: &str) -> (u32, u32, String, String) {
-    let err = parse(text, None).expect_err("expected a config error");
+/// An error as (line, column, key, message), 0 and "" where it has none.
+pub(super) fn fields(err: &ConfigError) -> (u32, u32, String, String) {
     (
         err.line().unwrap_or(0),
         err.column().unwrap_or(0),
         err.key().unwrap_or("").to_owned(),
         err.message().to_owned(),
     )
+}
+
+/// Parses `text`, which must be invalid, into (line, column, key, message).
+pub(super) fn located(text: &str) -> (u32, u32, String, String) {
+    fields(&parse(text, None).expect_err("expected a config error"))
 }
 
 /// Parses `text` expecting an error; returns it with its (line, column, key).

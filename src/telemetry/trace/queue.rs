@@ -97,6 +97,9 @@ impl SpanProcessor for Queue {
         }
     }
 
+    /// Nothing to do synchronously: the export task sends whatever is
+    /// queued on its own, and a drain waits for it with
+    /// [`super::Tracing::flush`] (async, bounded), not through this.
     fn force_flush(&self) -> OTelSdkResult {
         Ok(())
     }
