@@ -10,7 +10,7 @@
 //!   counted on per-route handles, one per reason ([`CUT_REASONS`]).
 //! - **State the layers already keep** (admission queues, breaker phases and
 //!   transitions, ejections, reloads) is read at scrape time by a
-//!   [`Collector`](prometheus_client::collector::Collector) walking the current snapshot: the layers stay free of
+//!   [`Collector`] walking the current snapshot: the layers stay free of
 //!   metrics code, and a reload never resets a counter because the state
 //!   objects it reads are carried over.
 //!

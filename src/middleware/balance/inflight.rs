@@ -115,7 +115,7 @@ impl InFlight {
     }
 
     /// [`InFlight::complete`] at `now`, and the outcome later, through the
-    /// returned [`Verdict`].
+    /// returned `Verdict`.
     pub fn complete_later(self, rtt: Duration, now: Instant) -> Verdict {
         let verdict = Verdict {
             endpoint: self.endpoint.clone(),
