@@ -14,8 +14,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(!errors.is_empty(), "rejected without an error: {text:?}");
-    // Rows of the text, counting the empty one after a final newline.
-    let rows = text.matches('\n').count() + 1;
+    // Rows of the text as YAML counts them (`\r\n`, a lone `\r` and `\n`
+    // each end a line), counting the empty one after a final line break.
+    let rows = text.replace("\r\n", "\n").matches(['\n', '\r']).count() + 1;
     for error in &errors {
         assert!(!error.message().is_empty(), "an empty message for {text:?}");
         if let Some(line) = error.line() {

@@ -33,6 +33,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 pub use error::ConfigError;
@@ -85,6 +86,7 @@ pub(crate) fn parse_with_env(
     origin: Option<&Path>,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, Vec<ConfigError>> {
+    let text = &*unix_breaks(text);
     let env = env::substitute(text, lookup).map_err(|all| {
         all.into_iter()
             .map(|e| {
@@ -105,6 +107,21 @@ pub(crate) fn parse_with_env(
             .map(|e| env.relocate(e).with_origin(origin))
             .collect()
     })
+}
+
+/// `text` with every line break as `\n`. YAML takes `\r\n`, a lone `\r`
+/// and `\n` each as one line break (YAML 1.2, section 5.4), and numbers
+/// the lines of its errors so; the code that reads lines itself
+/// (environment substitution, blanking an entry, key paths from
+/// indentation) splits on `\n`. Normalised first, every line number agrees
+/// with the parser's, and a file saved with old Mac line ends reads as the
+/// same lines an editor shows. Columns do not change.
+fn unix_breaks(text: &str) -> Cow<'_, str> {
+    if text.contains('\r') {
+        Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// The first of a non-empty list of errors.

@@ -13,9 +13,8 @@ fn all(text: &str) -> Vec<(u32, u32, String, String)> {
     errors.iter().map(fields).collect()
 }
 
-#[test]
-fn lists_every_error_of_a_file_in_file_order() {
-    let text = "\
+/// A file with an error of each kind, at known places.
+const EVERY_KIND: &str = "\
 log:
   level: loud
 listeners:
@@ -34,7 +33,10 @@ clusters:
   - name: demo
     endpoints: []
 ";
-    let errors = all(text);
+
+#[test]
+fn lists_every_error_of_a_file_in_file_order() {
+    let errors = all(EVERY_KIND);
     let located: Vec<(u32, u32, &str)> = errors
         .iter()
         .map(|(l, c, k, _)| (*l, *c, k.as_str()))
@@ -61,6 +63,17 @@ clusters:
 }
 
 #[test]
+fn line_ends_of_windows_and_old_macs_give_the_same_lines_as_unix_ones() {
+    for file in [EVERY_KIND, READ_ERRORS] {
+        let unix = all(file);
+        for end in ["\r\n", "\r"] {
+            let text = file.replace('\n', end);
+            assert_eq!(all(&text), unix, "line end {end:?}");
+        }
+    }
+}
+
+#[test]
 fn a_cause_is_reported_once_not_again_through_what_depends_on_it() {
     // A bad endpoint makes the cluster's TLS uncheckable: one error, not two.
     let text = MINIMAL.replace("127.0.0.1:8081", "127.0.0.1") + "    tls: {}\n";
@@ -77,11 +90,8 @@ fn a_valid_file_and_a_yaml_error_are_unchanged() {
     assert_eq!(errors.len(), 1, "{errors:#?}");
 }
 
-/// serde stops at the first value it cannot take; each such entry is
-/// blanked and the file read again, so every one is listed.
-#[test]
-fn type_errors_and_unknown_keys_are_listed_together_in_file_order() {
-    let text = "\
+/// A file that reads with type errors and unknown keys, at known places.
+const READ_ERRORS: &str = "\
 admin:
   adress: 127.0.0.1:9901
 log:
@@ -102,7 +112,12 @@ clusters:
       interval: 10s
     retry: { max_attempts: 3, budget: { ratio: 0.2 }, colour: blue }
 ";
-    let errors = all(text);
+
+/// serde stops at the first value it cannot take; each such entry is
+/// blanked and the file read again, so every one is listed.
+#[test]
+fn type_errors_and_unknown_keys_are_listed_together_in_file_order() {
+    let errors = all(READ_ERRORS);
     let located: Vec<(u32, u32, &str)> = errors
         .iter()
         .map(|(l, c, k, _)| (*l, *c, k.as_str()))

@@ -75,6 +75,8 @@ const FRAGMENTS: &[&str] = &[
     "%",
     "@",
     "\t",
+    "\r",
+    "\r\n",
     "\u{feff}",
     "é",
     "? ",
