@@ -11,7 +11,7 @@ use http::uri::Authority;
 use hyper::client::conn::{http1, http2};
 use tokio::time::Instant;
 
-use super::{Hosts, Idle, Inner, Shared};
+use super::{Host, Hosts, Idle, Inner, Shared};
 use crate::upstream::facts::ConnectionReady;
 use crate::wire::body::Body;
 
@@ -35,11 +35,18 @@ impl<C: Send + Sync + 'static> Inner<C> {
             if hosts.idle >= self.limits.max_idle_total {
                 return;
             }
-            let host = hosts.by_authority.entry(authority).or_default();
-            if host.idle.len() >= self.limits.max_idle {
-                return;
+            match hosts.by_authority.get_mut(authority.as_str()) {
+                Some(host) if host.idle.len() >= self.limits.max_idle => return,
+                Some(host) => host.idle.push(idle),
+                None if self.limits.max_idle == 0 => return,
+                None => {
+                    let host = Host {
+                        idle: vec![idle],
+                        shared: None,
+                    };
+                    hosts.by_authority.insert(authority.as_str().into(), host);
+                }
             }
-            host.idle.push(idle);
             hosts.idle += 1;
         }
         if !self.reaping.load(Ordering::Relaxed) && !self.reaping.swap(true, Ordering::Relaxed) {
@@ -74,7 +81,7 @@ impl<C> Inner<C> {
     pub(super) fn checkout(&self, authority: &Authority) -> Option<Idle> {
         let mut guard = self.hosts();
         let hosts = &mut *guard;
-        let host = hosts.by_authority.get_mut(authority)?;
+        let host = hosts.by_authority.get_mut(authority.as_str())?;
         while let Some(idle) = host.idle.pop() {
             hosts.idle -= 1;
             if idle.tx.is_ready() && idle.since.elapsed() < self.limits.idle_timeout {
@@ -86,7 +93,11 @@ impl<C> Inner<C> {
 
     pub(super) fn shared(&self, authority: &Authority) -> Option<Shared> {
         let hosts = self.hosts();
-        let shared = hosts.by_authority.get(authority)?.shared.as_ref()?;
+        let shared = hosts
+            .by_authority
+            .get(authority.as_str())?
+            .shared
+            .as_ref()?;
         (!shared.tx.is_closed()).then(|| shared.clone())
     }
 
@@ -97,7 +108,10 @@ impl<C> Inner<C> {
         ready: ConnectionReady,
     ) {
         let mut hosts = self.hosts();
-        let host = hosts.by_authority.entry(authority.clone()).or_default();
+        let host = hosts
+            .by_authority
+            .entry(authority.as_str().into())
+            .or_default();
         if host.shared.as_ref().is_none_or(|s| s.tx.is_closed()) {
             host.shared = Some(Shared { tx, ready });
         }
