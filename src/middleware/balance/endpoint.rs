@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::outlier::{Change, EndpointHealth};
-use super::state::RttEwma;
+use super::state::{Reading, RttEwma};
 
 /// An upstream address with its in-flight count and latency estimate.
 #[derive(Debug)]
@@ -193,11 +193,10 @@ impl Endpoint {
         self.ewma().measured(now)
     }
 
-    /// The RTT estimate at `now` (if measured) and whether it is stale, read
-    /// under one lock.
-    pub(super) fn rtt_for_pick(&self, now: Instant) -> (Option<f64>, bool) {
-        let ewma = self.ewma();
-        (ewma.measured(now), ewma.stale(now))
+    /// What a pick reads of the RTT estimate at `now`, under one lock
+    /// (`busy`: it has requests in flight).
+    pub(super) fn rtt_for_pick(&self, now: Instant, busy: bool) -> Reading {
+        self.ewma().reading(now, busy)
     }
 
     /// The share of the pairings it wins that a slowly starting endpoint

@@ -19,12 +19,23 @@
 //!
 //! The pair is compared on requests in flight (Envoy's `LEAST_REQUEST`,
 //! nginx's `least_conn`), ties going to the endpoint sent fewer requests so
-//! far, then to chance ([`pick`] has the rules). The RTT estimate
+//! far, then to chance ([`pick`] has the rules). Latency counts only when
+//! one of the two is more than twice as slow as the other: then the lower
+//! `rtt × (in_flight + 1)` wins. Each is judged by its RTT estimate
 //! ([`RttEwma`], an averaged EWMA with time constant `decay`, 200 ms by
-//! default) counts only when one of the two is more than twice the other:
-//! then the lower `rtt × (in_flight + 1)` wins. A slow replica is avoided
-//! twice over: its in-flight count rises with its first slow request, and
-//! its estimate as soon as one answers.
+//! default) or by how long it has had requests in flight without
+//! answering, whichever is longer: a replica that turns slow or hangs stops
+//! attracting requests once its first one has been out for twice its
+//! peers' RTT, before any slow answer (no burst onto it).
+//!
+//! A replica judged slow gets no traffic, so nothing would tell it
+//! recovered. Once it is idle and its last answer is `decay / 2` old, it
+//! gets one request (a probe paid for with real traffic, as linkerd's
+//! faded estimate lets one through, only sooner and one at a time); an answer more
+//! than twice as fast as its faded estimate replaces the estimate, so a
+//! recovered replica is back at its share with its first fast answer,
+//! while a still-slow one waits another `decay / 2` (≈ 17 slow answers
+//! in 10 s for a 500 ms replica among 0.5 ms ones at 500 rps).
 //!
 //! Why not Peak-EWMA × in-flight as linkerd and Finagle do (and seawall
 //! did): comparing costs strictly lets measurement noise decide at
@@ -32,18 +43,21 @@
 //! pairing it is in (identical replicas measured 0 to 2.8× their fair share
 //! per second), and a peak estimate that fades towards zero over a 10 s
 //! `decay` kept a replica that answered slowly once starved for about a
-//! minute after it recovered. Here an old slow answer fades below twice its
-//! peers' in about `decay × ln(ratio)` (≈ 1.25 s for 500 ms against 0.5 ms),
-//! and an endpoint that has not answered for longer than `decay` while it
-//! has a request in flight is tried one request at a time until it answers.
+//! minute after it recovered. Failure modes avoided here: a burst onto a
+//! replica that just turned slow (its silence counts before its answers
+//! do); starvation of a recovered one by the memory of its slow answers
+//! (the fresh look, instead of waiting `decay × ln(ratio / 2)`, 1.25 s for
+//! 500 ms against 0.5 ms); herding on noise (answers closer together than
+//! `decay / 2` are averaged, never replace the estimate).
 //!
 //! An endpoint never measured costs `default_rtt` (30 ms, linkerd's default)
 //! only where nothing better is known: in a pairing it is costed at its
 //! rival's estimate. The RTT is measured to the response headers, error
 //! responses included. A request that got no answer at all (cancelled,
 //! connection refused or reset) counts its elapsed time as a lower bound
-//! only: a hung endpoint stops attracting traffic after its first timeout,
-//! and a refusing one never looks cheap for failing fast. An estimate that
+//! only: a hung endpoint, already avoided for its silence, stays avoided
+//! after its request times out (until a fresh look), and a refusing one
+//! never looks cheap for failing fast. An estimate that
 //! rests on such a bound is dropped when an active health check passes.
 //!
 //! # Slow start

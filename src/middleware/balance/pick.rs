@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::endpoint::Endpoint;
+use super::state::Reading;
 
 /// Below this an RTT is measurement noise: the ratio test and the cost
 /// treat anything faster as this fast.
@@ -29,18 +30,19 @@ const MAX_LAG: u64 = 16;
 /// one wins. `None` only for an empty slice.
 ///
 /// Between the two, in this order:
-/// 1. an endpoint that has a request in flight and has not answered for
-///    longer than `decay` (its estimate is stale) loses to one that has:
-///    it is tried one request at a time until it answers (a faded estimate
-///    says nothing about it, and a slow or hung replica must not take more
-///    requests on the strength of it);
-/// 2. latency, only when one RTT estimate is more than `CLEARLY_SLOWER`
-///    times the other: the lower `rtt × (in_flight + 1)` wins;
-/// 3. fewer requests in flight (least-connections);
-/// 4. fewer requests sent so far (within `MAX_LAG`; not while either is
+/// 1. latency, only when one is judged more than `CLEARLY_SLOWER` times
+///    slower than the other: the lower `rtt × (in_flight + 1)` wins. Each
+///    is judged by its RTT estimate or by how long it has had requests in
+///    flight without answering, whichever is longer (a replica that turned
+///    slow or hung loses from its first outstanding request on, not from
+///    its first slow answer). An idle endpoint whose last answer is
+///    `decay / 2` old is not judged on its estimate (a fresh look, see
+///    `state`): one request tells whether it is still slow;
+/// 2. fewer requests in flight (least-connections);
+/// 3. fewer requests sent so far (within `MAX_LAG`; not while either is
 ///    ramping up in slow start), then chance.
 ///
-/// Rules 3 and 4 split equal replicas as evenly as a least-connections
+/// Rules 2 and 3 split equal replicas as evenly as a least-connections
 /// balancer does; rule 1 still steers away from a clearly slow one.
 ///
 /// An endpoint that has never answered is costed at the RTT of the one it is
@@ -93,19 +95,30 @@ pub fn pick<'a>(
 /// One side of a pairing, read once.
 struct Side {
     in_flight: usize,
-    rtt: Option<f64>,
-    waiting: bool,
+    reading: Reading,
 }
 
 impl Side {
     fn read(endpoint: &Endpoint, now: Instant) -> Self {
         let in_flight = endpoint.in_flight();
-        let (rtt, stale) = endpoint.rtt_for_pick(now);
         Self {
             in_flight,
-            rtt,
-            waiting: stale && in_flight > 0,
+            reading: endpoint.rtt_for_pick(now, in_flight > 0),
         }
+    }
+
+    /// The latency it is judged by: its estimate (its rival's, `other`,
+    /// if it has none), or how long it has been silent with requests in
+    /// flight if that is longer.
+    fn rtt(&self, other: Option<f64>) -> f64 {
+        let estimate = self.reading.rtt.or(other).unwrap_or(0.0);
+        estimate.max(self.reading.silence).max(MIN_RTT_SECS)
+    }
+
+    /// Clearly slower than a rival judged at `rival`, and not due a fresh
+    /// look: latency decides against it.
+    fn penalised(&self, rtt: f64, rival: f64) -> bool {
+        rtt > CLEARLY_SLOWER * rival && !self.reading.fresh_look
     }
 
     fn cost(&self, rtt: f64) -> f64 {
@@ -125,14 +138,9 @@ fn prefer_first(
     rng: &mut fastrand::Rng,
 ) -> bool {
     let (a, b) = (Side::read(first, now), Side::read(second, now));
-    if a.waiting != b.waiting {
-        return b.waiting;
-    }
-    if let (Some(ra), Some(rb)) = (a.rtt.or(b.rtt), b.rtt.or(a.rtt)) {
-        let (ra, rb) = (ra.max(MIN_RTT_SECS), rb.max(MIN_RTT_SECS));
-        if ra > CLEARLY_SLOWER * rb || rb > CLEARLY_SLOWER * ra {
-            return a.cost(ra) <= b.cost(rb);
-        }
+    let (ra, rb) = (a.rtt(b.reading.rtt), b.rtt(a.reading.rtt));
+    if a.penalised(ra, rb) || b.penalised(rb, ra) {
+        return a.cost(ra) <= b.cost(rb);
     }
     if a.in_flight != b.in_flight {
         return a.in_flight < b.in_flight;

@@ -4,19 +4,48 @@
 //! The weights depend on *time*, not on the number of samples: after
 //! `elapsed` time a previous estimate keeps the weight
 //! `exp(-elapsed / decay)`, and each answer is averaged in with the rest.
-//! Between answers the estimate fades with the same time constant, so an
-//! endpoint the balancer stopped picking looks cheap again after a few
-//! `decay`s and is measured anew (with `decay` 200 ms, a 500 ms answer among
-//! 0.5 ms peers fades below twice theirs in `0.2 s × ln(500)` ≈ 1.25 s).
+//! Between answers the estimate fades with the same time constant.
 //!
 //! Why averaged and not *peak* (linkerd's and Finagle's PeakEWMA, where one
 //! slow answer replaces the estimate at once): at sub-millisecond latencies
 //! a single scheduling hiccup made an equal replica look many times dearer,
 //! and with a 10 s `decay` it stayed so for about a minute; the balancer
 //! herded every pairing to whichever replica had been lucky last. A slow
-//! replica is still seen at once here: its in-flight count rises first, and
-//! a 500 ms answer averaged with weight 1/25 already reads 20 ms, forty
-//! times a 0.5 ms peer.
+//! replica is still seen at once here: a 500 ms answer averaged with weight
+//! 1/25 already reads 20 ms, forty times a 0.5 ms peer, and before any
+//! answer its silence counts (below).
+//!
+//! # Evidence from requests still in flight
+//!
+//! [`Reading::silence`] is how long the endpoint has had requests in flight
+//! without answering any: since its last answer, or since it went from
+//! idle to busy if that is later (an endpoint idle for a minute and sent a
+//! request a millisecond ago has been silent for a millisecond). The picker
+//! judges an endpoint by its estimate or its silence, whichever is longer
+//! (see `pick`), so a replica that turned slow or hung stops attracting
+//! requests as soon as its first one has been out for twice its peers'
+//! RTT, without waiting for that answer. linkerd's and Finagle's PeakEWMA
+//! weigh outstanding requests only by their number; how long they have
+//! gone unanswered is what lets the estimate itself be forgiving.
+//!
+//! # A fresh look after a pause
+//!
+//! An endpoint judged clearly slower gets no traffic, so no fresh answer
+//! would ever tell that it recovered: waiting for the estimate to fade
+//! below twice its peers' takes `decay × ln(ratio / 2)` (1.25 s for 500 ms
+//! against 0.5 ms with `decay` 200 ms). Instead, once it is idle and its
+//! last answer is `decay / 2` old, [`Reading::fresh_look`] lets the picker
+//! send it one request (it is busy then, so only one); an answer after
+//! such a pause that is more than twice as fast as the faded estimate
+//! *replaces* it (the endpoint changed; averaging the news with the memory
+//! of its slowness would keep it out for another `decay`s), while a slow
+//! answer is averaged in as usual and the endpoint waits another
+//! `decay / 2`. A 500 ms replica is thus sent one request every ≈ 0.6 s
+//! (about 17 slow answers in 10 s, where nginx's `least_conn` lets about
+//! 20 through), and a recovered one is back at its share on the first
+//! answer after its last slow one plus `decay / 2`. Answers closer together
+//! than `decay / 2` are always averaged, so noise between equal replicas
+//! under load never replaces an estimate.
 //!
 //! Before the first sample the estimate is the configured default, held
 //! constant; the first sample replaces that guess.
@@ -31,6 +60,24 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+/// How many times faster than the faded estimate an answer after a pause
+/// must be to replace it rather than be averaged in.
+const CLEARLY_FASTER: f64 = 2.0;
+
+/// What a pick reads of an endpoint's estimate at one instant.
+#[derive(Clone, Copy, Debug)]
+pub struct Reading {
+    /// The estimate, if the endpoint has ever answered.
+    pub rtt: Option<f64>,
+    /// Seconds since it last answered or went from idle to busy, whichever
+    /// is later, while it has requests in flight (0 when idle): how long it
+    /// has had work and said nothing.
+    pub silence: f64,
+    /// Idle, and its last answer (or lower bound) is at least `decay / 2`
+    /// old: whatever made it look slow may be over.
+    pub fresh_look: bool,
+}
 
 /// A time-weighted, averaged RTT estimate, in seconds.
 #[derive(Clone, Debug)]
@@ -82,21 +129,41 @@ impl RttEwma {
             None => rtt,
             Some((estimate, stamp)) => {
                 let weight = self.weight(stamp, now);
-                estimate * weight + rtt * (1.0 - weight)
+                let faded = estimate * weight;
+                let pause = now.saturating_duration_since(stamp).as_secs_f64();
+                if pause >= self.fresh_look() && rtt * CLEARLY_FASTER < faded {
+                    // News after a pause, far better than the memory: the
+                    // endpoint has changed (recovered); believe the news.
+                    rtt
+                } else {
+                    faded + rtt * (1.0 - weight)
+                }
             }
         };
         self.last = Some((next, now));
         self.bound = false;
     }
 
-    /// Whether the last answer (or bound) is more than `decay` old at
-    /// `now`, and so is the moment the endpoint last went from idle to
-    /// busy: a request of its has been waiting that long. (The last answer
-    /// alone is not enough: an endpoint idle for a while and then sent a
-    /// request would read as waiting at once, and lose every pairing.)
-    pub fn stale(&self, now: Instant) -> bool {
-        let old = |stamp: Instant| now.saturating_duration_since(stamp).as_secs_f64() > self.decay;
-        self.last.is_some_and(|(_, stamp)| old(stamp)) && self.busy_from.is_none_or(old)
+    /// What a pick needs of the estimate at `now`, for an endpoint with
+    /// (`busy`) or without requests in flight.
+    pub fn reading(&self, now: Instant, busy: bool) -> Reading {
+        let since = |stamp: Instant| now.saturating_duration_since(stamp).as_secs_f64();
+        let stamp = self.last.map(|(_, stamp)| stamp);
+        let silence = match (busy, stamp.max(self.busy_from)) {
+            (true, Some(from)) => since(from),
+            _ => 0.0,
+        };
+        Reading {
+            rtt: self.measured(now),
+            silence,
+            fresh_look: !busy && stamp.is_some_and(|s| since(s) >= self.fresh_look()),
+        }
+    }
+
+    /// How long without an answer before an idle endpoint deserves a
+    /// fresh look: `decay / 2`.
+    fn fresh_look(&self) -> f64 {
+        self.decay / 2.0
     }
 
     /// Records that a request has taken *at least* `rtt` (it was cancelled
@@ -155,15 +222,18 @@ mod tests {
     }
 
     #[test]
-    fn an_idle_endpoint_sent_a_request_is_not_waiting() {
+    fn silence_counts_from_the_last_answer_or_from_going_busy() {
         let t0 = Instant::now();
         let mut ewma = RttEwma::new(30 * MS, 200 * MS);
         ewma.observe(MS, t0);
-        // Idle for 300 ms, then busy again: its request is fresh.
+        // Idle: never silent, however old its last answer.
+        assert!(close(ewma.reading(t0 + 300 * MS, false).silence, 0.0));
+        // Idle for 300 ms, then busy: silent only since then.
         ewma.busy_from(t0 + 300 * MS);
-        assert!(!ewma.stale(t0 + 350 * MS));
-        // Still no answer 250 ms after it went busy: waiting.
-        assert!(ewma.stale(t0 + 550 * MS));
+        assert!(close(ewma.reading(t0 + 350 * MS, true).silence, 0.050));
+        // An answer while busy restarts the count.
+        ewma.observe(MS, t0 + 400 * MS);
+        assert!(close(ewma.reading(t0 + 410 * MS, true).silence, 0.010));
     }
 
     #[test]
@@ -207,20 +277,51 @@ mod tests {
     }
 
     #[test]
-    fn fast_observations_bring_estimate_down_with_time_constant_decay() {
+    fn answers_closer_than_half_decay_are_averaged_by_time_weight() {
         let t0 = Instant::now();
         let mut ewma = RttEwma::new(30 * MS, DECAY);
         ewma.observe(500 * MS, t0);
-        // One time constant later the old peak keeps a weight of 1/e.
-        let t1 = t0 + DECAY;
+        // A quarter of a time constant later the old peak keeps e^-1/4.
+        let t1 = t0 + DECAY / 4;
         ewma.observe(10 * MS, t1);
-        let e = std::f64::consts::E;
-        let expected = 0.500 / e + 0.010 * (1.0 - 1.0 / e);
+        let w = (-0.25f64).exp();
+        let expected = 0.500 * w + 0.010 * (1.0 - w);
         assert!(close(ewma.estimate(t1), expected), "{}", ewma.estimate(t1));
-        // After five more time constants it is back within 1.5 ms of 10 ms.
-        let t2 = t1 + 5 * DECAY;
-        ewma.observe(10 * MS, t2);
-        assert!((ewma.estimate(t2) - 0.010).abs() < 0.0015);
+    }
+
+    #[test]
+    fn a_clearly_faster_answer_after_half_decay_replaces_the_estimate() {
+        let t0 = Instant::now();
+        let mut ewma = RttEwma::new(30 * MS, 200 * MS);
+        ewma.observe(500 * MS, t0);
+        let t1 = t0 + 100 * MS;
+        ewma.observe(MS / 2, t1);
+        assert!(close(ewma.estimate(t1), 0.0005), "{}", ewma.estimate(t1));
+    }
+
+    #[test]
+    fn a_slow_answer_after_a_pause_is_averaged_in() {
+        let t0 = Instant::now();
+        let mut ewma = RttEwma::new(30 * MS, 200 * MS);
+        ewma.observe(500 * MS, t0);
+        // Still slow: not twice as fast as the faded memory.
+        let t1 = t0 + 100 * MS;
+        ewma.observe(400 * MS, t1);
+        let w = (-0.5f64).exp();
+        assert!(close(ewma.estimate(t1), 0.5 * w + 0.4 * (1.0 - w)));
+    }
+
+    #[test]
+    fn an_idle_endpoint_deserves_a_fresh_look_after_half_decay() {
+        let t0 = Instant::now();
+        let mut ewma = RttEwma::new(30 * MS, 200 * MS);
+        // Never answered: nothing to look at afresh.
+        assert!(!ewma.reading(t0 + DECAY, false).fresh_look);
+        ewma.observe(500 * MS, t0);
+        assert!(!ewma.reading(t0 + 99 * MS, false).fresh_look);
+        assert!(ewma.reading(t0 + 100 * MS, false).fresh_look);
+        // Busy: its request in flight is the look.
+        assert!(!ewma.reading(t0 + 100 * MS, true).fresh_look);
     }
 
     #[test]
