@@ -70,6 +70,9 @@ const SEND_BUF: u64 = 400 << 10;
 /// What one open connection costs, in KiB (README, Hardening): measured
 /// 21.0 in release, 20.9 in debug builds.
 const CONN_KIB: u64 = 24;
+/// What a request in progress holds besides its connections' buffers
+/// (its futures, head and body wrappers), in KiB: measured ~11.
+const REQUEST_KIB: u64 = 16;
 /// The upstream HTTP/1 read buffer's limit, in KiB.
 const UPSTREAM_READ_BUF_KIB: u64 = (H1_READ_BUF_MAX >> 10) as u64;
 
@@ -78,15 +81,17 @@ const UPSTREAM_READ_BUF_KIB: u64 = (H1_READ_BUF_MAX >> 10) as u64;
 /// hold (see the README's Hardening section for each term).
 fn bound_kib(base: u64) -> u64 {
     let (conn, head, read) = (CONN_KIB, HEADER_BYTES >> 10, UPSTREAM_READ_BUF_KIB);
-    // A head being read holds up to max_header_bytes.
-    let slow_head = conn + head;
-    // A response streaming to HTTP/1: both connections, three upstream
-    // reads (the read buffer, a chunk on its way, a chunk in the write
-    // queue) and the write queue's own limit.
-    let h1_stream = 2 * conn + 3 * read + head;
-    // To HTTP/2: the upstream connection, the stream's send buffer, and a
-    // fourth read (h2 takes a whole chunk while under its buffer limit).
-    let h2_stream = conn + 4 * read + (SEND_BUF >> 10);
+    // A head being read holds up to max_header_bytes, and the read in
+    // progress when it passes it (hyper checks the limit before each read).
+    let slow_head = conn + 2 * head;
+    // A response streaming to HTTP/1: the request, both connections,
+    // three upstream reads (the read buffer, a chunk on its way, a chunk
+    // in the write queue) and the write queue's own limit.
+    let h1_stream = REQUEST_KIB + 2 * conn + 3 * read + head;
+    // To HTTP/2: the request, the upstream connection, the stream's send
+    // buffer, and a fourth read (h2 takes a whole chunk while under its
+    // buffer limit).
+    let h2_stream = REQUEST_KIB + conn + 4 * read + (SEND_BUF >> 10);
     let h1_streams = (H1_NON_READERS + 1) as u64; // + the slow reader
     let h2_streams = (H2_NON_READER_CONNS * H2_NON_READER_STREAMS) as u64;
     base + IDLE as u64 * conn
