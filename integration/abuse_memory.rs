@@ -20,6 +20,10 @@
 //!    highest sample or VmHWM) must stay under [`bound_kib`].
 //! 4. Every abusive connection is closed at once; VmRSS must be back within
 //!    8 MiB of the baseline within 10 s.
+//! 5. Then, with nothing else running, 100 non-reading HTTP/1 clients and
+//!    100 non-reading HTTP/2 streams: what each adds must stay within its
+//!    own term of the bound (step 3's bound is looser: it allows for
+//!    slowloris heads of 16 KiB, and these are short).
 //!
 //! The 1 GiB body cannot be read in full at a slow client's pace in a
 //! test's time: what is checked is that it flows end to end at the
@@ -40,8 +44,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::abuse::{apart, legit, raise_nofile, slowloris_crowd};
-use common::{SeawallProcess, Upstream, h1_client, h2_frame, read_head};
+use common::abuse::{
+    apart, h1_non_reader, h2_non_reader, idle_connection, legit, raise_nofile, slowloris_crowd,
+};
+use common::{SeawallProcess, Upstream, h1_client, read_head};
 use futures_util::StreamExt;
 use seawall::upstream::pool::H1_READ_BUF_MAX;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -76,29 +82,57 @@ const REQUEST_KIB: u64 = 16;
 /// The upstream HTTP/1 read buffer's limit, in KiB.
 const UPSTREAM_READ_BUF_KIB: u64 = (H1_READ_BUF_MAX >> 10) as u64;
 
+/// A head being read holds up to max_header_bytes, and the read in
+/// progress when it passes it (hyper checks the limit before each read).
+const SLOW_HEAD_KIB: u64 = CONN_KIB + 2 * (HEADER_BYTES >> 10);
+/// A response streaming to HTTP/1: the request, both connections, three
+/// upstream reads (the read buffer, a chunk on its way, a chunk in the
+/// write queue) and the write queue's own limit.
+const H1_STREAM_KIB: u64 =
+    REQUEST_KIB + 2 * CONN_KIB + 3 * UPSTREAM_READ_BUF_KIB + (HEADER_BYTES >> 10);
+/// To HTTP/2: the request, the upstream connection, the stream's send
+/// buffer, and a fourth read (h2 takes a whole chunk while under its
+/// buffer limit).
+const H2_STREAM_KIB: u64 = REQUEST_KIB + CONN_KIB + 4 * UPSTREAM_READ_BUF_KIB + (SEND_BUF >> 10);
+
 /// The README's bound for what this test opens, in KiB: the idle
 /// baseline, plus what each connection and each streaming response may
 /// hold (see the README's Hardening section for each term).
 fn bound_kib(base: u64) -> u64 {
-    let (conn, head, read) = (CONN_KIB, HEADER_BYTES >> 10, UPSTREAM_READ_BUF_KIB);
-    // A head being read holds up to max_header_bytes, and the read in
-    // progress when it passes it (hyper checks the limit before each read).
-    let slow_head = conn + 2 * head;
-    // A response streaming to HTTP/1: the request, both connections,
-    // three upstream reads (the read buffer, a chunk on its way, a chunk
-    // in the write queue) and the write queue's own limit.
-    let h1_stream = REQUEST_KIB + 2 * conn + 3 * read + head;
-    // To HTTP/2: the request, the upstream connection, the stream's send
-    // buffer, and a fourth read (h2 takes a whole chunk while under its
-    // buffer limit).
-    let h2_stream = REQUEST_KIB + conn + 4 * read + (SEND_BUF >> 10);
     let h1_streams = (H1_NON_READERS + 1) as u64; // + the slow reader
     let h2_streams = (H2_NON_READER_CONNS * H2_NON_READER_STREAMS) as u64;
-    base + IDLE as u64 * conn
-        + SLOWLORIS as u64 * slow_head
-        + H2_NON_READER_CONNS as u64 * slow_head
-        + h1_streams * h1_stream
-        + h2_streams * h2_stream
+    base + IDLE as u64 * CONN_KIB
+        + (SLOWLORIS + H2_NON_READER_CONNS) as u64 * SLOW_HEAD_KIB
+        + h1_streams * H1_STREAM_KIB
+        + h2_streams * H2_STREAM_KIB
+}
+
+/// Once the abuse is over and nothing else runs: 100 non-reading HTTP/1
+/// clients, then 100 non-reading HTTP/2 streams on 2 connections; what
+/// each adds to RSS must stay within its term of the bound (the whole
+/// process's bound is looser, its slowloris heads being short).
+async fn stream_costs_within_their_terms(sw: &SeawallProcess) {
+    const N: usize = 100;
+    let before = sw.status_kib("VmRSS");
+    let mut held = Vec::new();
+    for _ in 0..N {
+        held.push(h1_non_reader(sw.addr, &huge()).await);
+    }
+    sleep(Duration::from_secs(2)).await;
+    let h1_open = sw.status_kib("VmRSS");
+    for _ in 0..2 {
+        held.push(h2_non_reader(sw.addr, &huge(), N / 2).await);
+    }
+    sleep(Duration::from_secs(2)).await;
+    let h1 = h1_open.saturating_sub(before) as f64 / N as f64;
+    let h2 = sw.status_kib("VmRSS").saturating_sub(h1_open) as f64 / N as f64;
+    eprintln!("abuse memory: each HTTP/1 stream {h1:.0} KiB, each HTTP/2 stream {h2:.0} KiB");
+    assert!(
+        h1 <= H1_STREAM_KIB as f64,
+        "an HTTP/1 stream holds {h1:.0} KiB"
+    );
+    let h2_bound = H2_STREAM_KIB + 2 * SLOW_HEAD_KIB / N as u64;
+    assert!(h2 <= h2_bound as f64, "an HTTP/2 stream holds {h2:.0} KiB");
 }
 
 fn config(app: SocketAddr, big: SocketAddr) -> String {
@@ -137,52 +171,9 @@ clusters:
     )
 }
 
-/// Sends one small request on a new connection, reads the whole answer,
-/// and keeps the connection: it is then an idle keep-alive connection.
-async fn idle_connection(addr: SocketAddr) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /?body_bytes=16 HTTP/1.1\r\nHost: a\r\n\r\n")
-        .await
-        .unwrap();
-    let (head, mut rest) = read_head(&mut s).await;
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let mut buf = [0u8; 64];
-    while rest.len() < 16 {
-        let n = s.read(&mut buf).await.unwrap();
-        assert!(n > 0, "closed mid-body");
-        rest.extend_from_slice(&buf[..n]);
-    }
-    s
-}
-
-/// An HTTP/1.1 client that asks for a 1 GiB body and never reads.
-async fn h1_non_reader(addr: SocketAddr) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET /?body_bytes={GIB} HTTP/1.1\r\nHost: a\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    s
-}
-
-/// An HTTP/2 client that opens `streams` streams, each asking for 1 GiB,
-/// grants seawall the largest windows there are, and never reads.
-async fn h2_non_reader(addr: SocketAddr, streams: usize) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    let max_window = 0x7fff_ffffu32;
-    // SETTINGS_INITIAL_WINDOW_SIZE (0x4), then the connection's window.
-    let mut settings = vec![0x00, 0x04];
-    settings.extend(max_window.to_be_bytes());
-    out.extend(h2_frame(4, 0, 0, &settings));
-    out.extend(h2_frame(4, 0x1, 0, &[]));
-    out.extend(h2_frame(8, 0, 0, &(max_window - 65_535).to_be_bytes()));
-    let path = format!("/?body_bytes={GIB}");
-    let mut headers = vec![0x82, 0x86, 0x41, 0x01, b'a', 0x04, path.len() as u8];
-    headers.extend(path.as_bytes());
-    for i in 0..streams as u32 {
-        out.extend(h2_frame(1, 0x5, 2 * i + 1, &headers));
-    }
-    s.write_all(&out).await.unwrap();
-    s
+/// The path of a 1 GiB response.
+fn huge() -> String {
+    format!("/?body_bytes={GIB}")
 }
 
 /// Reads a 1 GiB body at [`SLOW_RATE`] until `end`; returns the body
@@ -250,12 +241,12 @@ async fn non_readers(sw: &SeawallProcess) -> (Vec<TcpStream>, Vec<(&'static str,
     sleep(Duration::from_secs(4)).await;
     stages.push(("slowloris + slow reader", sw.status_kib("VmRSS")));
     for _ in 0..H1_NON_READERS {
-        held.push(h1_non_reader(sw.addr).await);
+        held.push(h1_non_reader(sw.addr, &huge()).await);
     }
     sleep(Duration::from_secs(3)).await;
     stages.push(("+ h1 non-readers", sw.status_kib("VmRSS")));
     for _ in 0..H2_NON_READER_CONNS {
-        held.push(h2_non_reader(sw.addr, H2_NON_READER_STREAMS).await);
+        held.push(h2_non_reader(sw.addr, &huge(), H2_NON_READER_STREAMS).await);
     }
     sleep(Duration::from_secs(3)).await;
     stages.push(("+ h2 non-readers", sw.status_kib("VmRSS")));
@@ -331,6 +322,7 @@ async fn memory_stays_bounded_under_abuse_and_falls_back_after() {
         after <= base + FALLBACK_MARGIN_KIB,
         "RSS {after} KiB 10 s after the abuse (baseline {base} KiB)"
     );
+    stream_costs_within_their_terms(&sw).await;
     assert!(
         ok as f64 >= 0.999 * latencies.len() as f64,
         "legit {ok}/{}",

@@ -1,6 +1,7 @@
 //! Abuse and load shared by the tests that run them side by side
 //! (`mixed_load.rs`, `abuse_memory.rs`): open-loop legitimate traffic that
-//! counts its successes, slowloris clients, and a thread with a runtime of
+//! counts its successes, slowloris clients, idle keep-alive connections,
+//! HTTP/1 and HTTP/2 clients that never read, and a thread with a runtime of
 //! its own for the attackers, so their tasks do not queue in front of the
 //! legitimate client's (a test measures seawall, not its own scheduler).
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
@@ -15,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, MissedTickBehavior, timeout};
 
-use super::{TestClient, get, send_with};
+use super::{TestClient, get, h2_frame, read_head, send_with};
 
 /// Sends GETs at `rate` for `length`, open loop; returns (ok, latencies).
 /// A request is ok when it is answered 200.
@@ -85,6 +86,58 @@ pub async fn slowloris_crowd(addr: SocketAddr, count: usize, end: Instant) -> u3
         opened += l.await.unwrap();
     }
     opened
+}
+
+/// Sends one small request on a new connection, reads the whole answer,
+/// and keeps the connection: it is then an idle keep-alive connection.
+pub async fn idle_connection(addr: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /?body_bytes=16 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, mut rest) = read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let mut buf = [0u8; 64];
+    while rest.len() < 16 {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed mid-body");
+        rest.extend_from_slice(&buf[..n]);
+    }
+    s
+}
+
+/// An HTTP/1.1 client that sends `GET path` and never reads.
+pub async fn h1_non_reader(addr: SocketAddr, path: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    s
+}
+
+/// An HTTP/2 client that opens `streams` streams, each a `GET path`,
+/// grants the server the largest windows there are, and never reads.
+pub async fn h2_non_reader(addr: SocketAddr, path: &str, streams: usize) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    let max_window = 0x7fff_ffffu32;
+    // SETTINGS_INITIAL_WINDOW_SIZE (0x4), then the connection's window.
+    let mut settings = vec![0x00, 0x04];
+    settings.extend(max_window.to_be_bytes());
+    out.extend(h2_frame(4, 0, 0, &settings));
+    out.extend(h2_frame(4, 0x1, 0, &[]));
+    out.extend(h2_frame(8, 0, 0, &(max_window - 65_535).to_be_bytes()));
+    // A literal :path with a one-byte length (no Huffman, under 127).
+    let len = u8::try_from(path.len())
+        .ok()
+        .filter(|&l| l < 127)
+        .expect("short path");
+    let mut headers = vec![0x82, 0x86, 0x41, 0x01, b'a', 0x04, len];
+    headers.extend(path.as_bytes());
+    for i in 0..streams as u32 {
+        out.extend(h2_frame(1, 0x5, 2 * i + 1, &headers));
+    }
+    s.write_all(&out).await.unwrap();
+    s
 }
 
 /// Raises this process's soft limit on open files to its hard limit (the
