@@ -20,13 +20,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{
-    SeawallProcess, TestClient, Upstream, basic_config, eventually, get, h1_client,
-    raw_request_for, send_with,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::time::{Instant, MissedTickBehavior, timeout};
+use common::abuse::{apart, legit, slowloris_crowd};
+use common::{SeawallProcess, Upstream, basic_config, eventually, h1_client, raw_request_for};
+use tokio::time::Instant;
 
 const LEGIT_RPS: u32 = 500;
 const SLOWLORIS: usize = 1000;
@@ -34,66 +30,9 @@ const MALFORMED_RPS: u32 = 50;
 const BASELINE: Duration = Duration::from_secs(3);
 const ATTACK: Duration = Duration::from_secs(8);
 
-/// Sends GETs at `rate` for `length`, open loop; returns (ok, latencies).
-async fn legit(
-    client: Arc<TestClient>,
-    url: String,
-    rate: u32,
-    length: Duration,
-) -> (usize, Vec<Duration>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    let end = Instant::now() + length;
-    let mut tasks = Vec::new();
-    while Instant::now() < end {
-        tick.tick().await;
-        let (client, url) = (client.clone(), url.clone());
-        tasks.push(tokio::spawn(async move {
-            let start = Instant::now();
-            let ok = matches!(send_with(&client, get(&url)).await, Ok(r) if r.status == 200);
-            (ok, start.elapsed())
-        }));
-    }
-    let mut ok = 0;
-    let mut latencies = Vec::new();
-    for t in tasks {
-        let (good, latency) = t.await.unwrap();
-        ok += usize::from(good);
-        latencies.push(latency);
-    }
-    (ok, latencies)
-}
-
 fn p99(mut latencies: Vec<Duration>) -> Duration {
     latencies.sort();
     latencies[(latencies.len() - 1) * 99 / 100]
-}
-
-/// One slowloris client until `end`: a partial head, a header line every
-/// 500 ms, and a new connection whenever seawall cuts the old one.
-/// Returns how many connections it opened.
-async fn slowloris(addr: SocketAddr, end: Instant) -> u32 {
-    let mut opened = 0;
-    let mut buf = [0u8; 512];
-    while Instant::now() < end {
-        let Ok(mut s) = TcpStream::connect(addr).await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        opened += 1;
-        let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n").await;
-        while Instant::now() < end {
-            match timeout(Duration::from_millis(500), s.read(&mut buf)).await {
-                Err(_) => {
-                    if s.write_all(b"X-Slow: 1\r\n").await.is_err() {
-                        break;
-                    }
-                }
-                Ok(_) => break, // closed (or answered): reconnect
-            }
-        }
-    }
-    opened
 }
 
 const MALFORMED: &[&[u8]] = &[
@@ -127,35 +66,14 @@ async fn malformed(addr: SocketAddr, rate: u32, end: Instant) -> (u32, u32) {
 }
 
 /// Runs the slowloris clients and the malformed requests until `end` on a
-/// runtime of their own, so the attackers' tasks do not queue in front of
-/// the legitimate client's (the test measures seawall, not its own
-/// scheduler). Resolves to (slowloris connections, (malformed sent, 400s)).
+/// runtime of their own (see `common::abuse::apart`). Resolves to
+/// (slowloris connections, (malformed sent, 400s)).
 fn attack(addr: SocketAddr, end: Instant) -> tokio::sync::oneshot::Receiver<(u32, (u32, u32))> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let lorises: Vec<_> = (0..SLOWLORIS)
-                .map(|_| tokio::spawn(slowloris(addr, end)))
-                .collect();
-            let bad = malformed(addr, MALFORMED_RPS, end).await;
-            let mut opened = 0;
-            for l in lorises {
-                opened += l.await.unwrap();
-            }
-            let _ = tx.send((opened, bad));
-        });
-    });
-    rx
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
+    apart(move || async move {
+        let lorises = tokio::spawn(slowloris_crowd(addr, SLOWLORIS, end));
+        let bad = malformed(addr, MALFORMED_RPS, end).await;
+        (lorises.await.unwrap(), bad)
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,13 +99,13 @@ async fn legit_traffic_survives_slowloris_and_malformed_requests() {
     assert_eq!(ok, latencies.len(), "baseline failures");
     let base_requests = latencies.len() as u64;
     let base_p99 = p99(latencies);
-    let base_fds = open_fds(sw.pid());
+    let base_fds = sw.open_fds();
     let base_rss = sw.status_kib("VmRSS");
 
     let end = Instant::now() + ATTACK;
     let attack = attack(sw.addr, end);
     let (ok, latencies) = legit(client.clone(), url.clone(), LEGIT_RPS, ATTACK).await;
-    let peak_fds = open_fds(sw.pid());
+    let peak_fds = sw.open_fds();
     let peak_rss = sw.status_kib("VmHWM");
     let (opened, (sent_bad, refused_bad)) = attack.await.unwrap();
     let total = latencies.len();
@@ -202,10 +120,10 @@ async fn legit_traffic_survives_slowloris_and_malformed_requests() {
     // stays open is what the attack left.
     drop(client);
     eventually("file descriptors back to baseline", || async {
-        open_fds(sw.pid()) <= base_fds + 8
+        sw.open_fds() <= base_fds + 8
     })
     .await;
-    let after_fds = open_fds(sw.pid());
+    let after_fds = sw.open_fds();
     eprintln!(
         "mixed load: legit {ok}/{total} ok ({:.3}%), p99 baseline {base_p99:?} under attack {attack_p99:?}; \
          slowloris connections opened {opened}; malformed {refused_bad}/{sent_bad} got 400; \

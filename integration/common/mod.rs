@@ -8,6 +8,8 @@
 //!   malformed requests and upgraded connections; [`h2_frame`],
 //!   [`read_goaway`]: raw HTTP/2 frames, for abuse no client would send.
 //! - [`Seawall`] (in-process, port 0) and [`SeawallProcess`] (the binary).
+//! - [`abuse`]: legitimate load that counts its successes, slowloris
+//!   clients, and a thread of their own for attackers.
 //! - [`grpc`]: a tonic server and client of a small test service (unary
 //!   calls answering a chosen `grpc-status`, server streams of a chosen
 //!   length and pace), used as `common::grpc::GrpcUpstream` and so on.
@@ -15,6 +17,7 @@
 //! Each test file uses a subset, hence `dead_code` is allowed here.
 #![allow(dead_code, unused_imports)]
 
+pub mod abuse;
 mod client;
 pub mod grpc;
 pub mod load;

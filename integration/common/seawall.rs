@@ -273,6 +273,13 @@ impl SeawallProcess {
             .unwrap_or_else(|| panic!("no {field} in /proc status"))
     }
 
+    /// How many file descriptors the process has open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("proc fd")
+            .count()
+    }
+
     /// CPU time (user + system) the process has used so far, in clock
     /// ticks (`/proc/PID/stat` fields 14 and 15).
     pub fn cpu_ticks(&self) -> u64 {

@@ -80,6 +80,16 @@ impl Upstream {
         self.child.id().expect("upstream has already been reaped")
     }
 
+    /// Bytes the process has written so far, sockets included (`wchar` of
+    /// `/proc/PID/io`): what it has sent, for tests of backpressure.
+    pub fn written_bytes(&self) -> u64 {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.pid())).expect("proc io");
+        io.lines()
+            .find_map(|l| l.strip_prefix("wchar:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("wchar in /proc/PID/io")
+    }
+
     /// Current counters. Hangs while the process is paused.
     pub async fn stats(&self) -> Stats {
         let reply = send(get(&self.url("/_upstream/stats")))

@@ -10,6 +10,17 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use super::{Pool, Protocol};
+
+/// Most an upstream HTTP/1 connection's read buffer may grow to (hyper's
+/// default is 408 KiB). A body chunk is split off this buffer and may
+/// wait in the downstream write queue while the next read fills a new
+/// one, so a response streaming to a client that reads slowly (or not at
+/// all) holds up to about three of them: 192 KiB here, 1.2 MiB with
+/// hyper's default. Reads of 64 KiB still move a large body in few
+/// system calls. It also caps an upstream's response head: hyper checks
+/// the cap before each read, so a head is refused (a 502) once it is past
+/// the cap and still incomplete; nginx refuses heads past 4 or 8 KiB.
+pub const H1_READ_BUF_MAX: usize = 64 * 1024;
 use crate::upstream::facts::{ConnectFailed, ConnectionReady};
 use crate::wire::BoxError;
 use crate::wire::body::Body;
@@ -27,7 +38,9 @@ where
         authority: &Authority,
     ) -> Result<(http1::SendRequest<Body>, ConnectionReady), ConnectFailed> {
         let io = self.connect(authority).await?;
-        let (tx, conn) = http1::handshake(io)
+        let (tx, conn) = http1::Builder::new()
+            .max_buf_size(H1_READ_BUF_MAX)
+            .handshake(io)
             .await
             .map_err(|e| ConnectFailed(e.into()))?;
         drive(conn.with_upgrades());

@@ -31,6 +31,8 @@
 mod connect;
 mod idle;
 
+pub use connect::H1_READ_BUF_MAX;
+
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::sync::atomic::AtomicBool;
