@@ -10,6 +10,9 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use super::{Pool, Protocol};
+use crate::upstream::facts::{ConnectFailed, ConnectionReady};
+use crate::wire::BoxError;
+use crate::wire::body::Body;
 
 /// Most an upstream HTTP/1 connection's read buffer may grow to (hyper's
 /// default is 408 KiB). A body chunk is split off this buffer and may
@@ -21,9 +24,6 @@ use super::{Pool, Protocol};
 /// the cap before each read, so a head is refused (a 502) once it is past
 /// the cap and still incomplete; nginx refuses heads past 4 or 8 KiB.
 pub const H1_READ_BUF_MAX: usize = 64 * 1024;
-use crate::upstream::facts::{ConnectFailed, ConnectionReady};
-use crate::wire::BoxError;
-use crate::wire::body::Body;
 
 impl<C, IO> Pool<C>
 where
