@@ -75,7 +75,7 @@ for target in "${targets[@]}"; do
       [ -e "$crash" ] || continue
       cp "$crash" "artifacts/$target/"
       echo "crash input (fuzz/artifacts/$target/$(basename "$crash")):"
-      od -c "$crash" | head -n 20
+      od -c "$crash" | head -n 20 || true # od ends early on a long input
     done
     continue
   fi
