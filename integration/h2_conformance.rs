@@ -156,8 +156,10 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = S>,
 {
+    let all = cases(https);
+    let total = all.len();
     let mut failed = Vec::new();
-    for (name, frames, expect) in cases(https) {
+    for (name, frames, expect) in all {
         let io = connect().await;
         match timeout(Duration::from_secs(5), judge(io, &frames, expect)).await {
             Ok(Ok(())) => {}
@@ -169,7 +171,7 @@ where
         failed.is_empty(),
         "{} of {} failed:\n{}",
         failed.len(),
-        cases(https).len(),
+        total,
         failed.join("\n")
     );
 }

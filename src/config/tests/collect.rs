@@ -34,13 +34,18 @@ clusters:
     endpoints: []
 ";
 
+/// (line, column, key) of each of `errors`.
+fn places(errors: &[(u32, u32, String, String)]) -> Vec<(u32, u32, &str)> {
+    errors
+        .iter()
+        .map(|(l, c, k, _)| (*l, *c, k.as_str()))
+        .collect()
+}
+
 #[test]
 fn lists_every_error_of_a_file_in_file_order() {
     let errors = all(EVERY_KIND);
-    let located: Vec<(u32, u32, &str)> = errors
-        .iter()
-        .map(|(l, c, k, _)| (*l, *c, k.as_str()))
-        .collect();
+    let located = places(&errors);
     assert_eq!(
         located,
         [
@@ -118,10 +123,7 @@ clusters:
 #[test]
 fn type_errors_and_unknown_keys_are_listed_together_in_file_order() {
     let errors = all(READ_ERRORS);
-    let located: Vec<(u32, u32, &str)> = errors
-        .iter()
-        .map(|(l, c, k, _)| (*l, *c, k.as_str()))
-        .collect();
+    let located = places(&errors);
     assert_eq!(
         located,
         [
