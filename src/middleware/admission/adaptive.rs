@@ -49,6 +49,15 @@
 //!   half of it (so to about twice the peak, never unboundedly); such a
 //!   window never triggers a re-measurement, and cuts only if the upstream
 //!   itself queues. At a latency near the baseline nothing is refused.
+//! * *A limit far above the use* protects nothing: only a limit that binds
+//!   is cut, and an overload (or a halved upstream) reaches it only after
+//!   its excess has queued in the upstream. A limit of 64 over 7 requests
+//!   in use let a halved upstream's queue grow to 64 (760 ms, then
+//!   timeouts) before the first cut. So the limit is kept within twice the
+//!   recent peak in use plus two (the peak fades with a time constant of
+//!   1 s): the excess of a step is refused within a window or two. A burst
+//!   far above the recent peak meets that limit first and may see a few
+//!   refusals while it grows (a window or two of flat latency).
 //! * *Noise*: one window over the band may be a batch of slow requests;
 //!   only two in a row cut. Growth needs two quiet windows (three under a
 //!   limit of 16). A window lasts at least one typical (mean) latency and
@@ -115,6 +124,11 @@ const MIN_WINDOW: Duration = Duration::from_millis(5);
 const GROWTH: [f64; 3] = [1.0 / 8.0, 1.0 / 4.0, 1.0 / 2.0];
 /// Share of dropped requests in a window that cuts the limit.
 const DROP_RATIO: f64 = 0.05;
+/// How long a peak of concurrency in use keeps the limit up (the time
+/// constant of its fade).
+const USE_MEMORY: f64 = 1.0;
+/// Requests a limit keeps above twice the recent peak in use.
+const HEADROOM: u32 = 2;
 
 /// The tolerated queue, in requests: below it the limit may grow.
 fn alpha(limit: u32) -> f64 {
@@ -160,6 +174,8 @@ pub struct AdaptiveLimit {
     settled: u32,
     /// The limit where it last held or grew (collapse detection).
     anchor: u32,
+    /// The peak concurrency in use, fading over [`USE_MEMORY`].
+    used: f64,
     /// A running mean of all latencies (window length, settling time).
     typical: f64,
     changed_at: Instant,
@@ -191,6 +207,7 @@ impl AdaptiveLimit {
             hot: 0,
             settled: 0,
             anchor: limit,
+            used: f64::from(limit) / 2.0,
             typical: 0.0,
             changed_at: now,
             raised: false,
@@ -368,5 +385,6 @@ impl AdaptiveLimit {
         } else {
             self.hold();
         }
+        self.keep_near_use(now, s);
     }
 }

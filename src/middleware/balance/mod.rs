@@ -1,5 +1,6 @@
-//! Load balancing across a cluster's endpoints: power of two choices over
-//! the in-flight count with a latency penalty, or plain round robin.
+//! Load balancing across a cluster's endpoints: the least requests in
+//! flight with a latency penalty (among all of up to eight endpoints, power
+//! of two choices among more), or plain round robin.
 //!
 //! # Why power of two choices
 //!
@@ -14,6 +15,20 @@
 //! slow or busy endpoint, and the cost is two lookups instead of a scan
 //! (Mitzenmacher's "power of two choices": the maximum load drops
 //! exponentially compared with one random choice).
+//!
+//! # Among a few endpoints, all of them
+//!
+//! Up to eight endpoints, every pick compares all of them by the same
+//! rules (a tournament from a random start). The herd above comes from a
+//! stale picture; the in-flight counts are shared and move at the pick, and
+//! ties go to the endpoint sent fewer requests, then to chance, so a scan
+//! sends no burst anywhere. What two choices cost a small cluster is
+//! measurable: among three replicas the idle one is left out of a third of
+//! the pairings, so a request queues behind another while a worker idles.
+//! Against three replicas of one worker each at their limit, that was 7-8%
+//! of their goodput (chaos scenario 15: 92% of the capacity served, 95%
+//! with the scan). Above eight, the pair's argument holds: nearly the best
+//! of all for two reads.
 //!
 //! # Least in flight first, latency only when clearly slower
 //!

@@ -5,7 +5,7 @@
 use tokio::time::Instant;
 
 use super::window::Stats;
-use super::{AdaptiveLimit, GROWTH, search_from};
+use super::{AdaptiveLimit, GROWTH, HEADROOM, USE_MEMORY, search_from};
 
 impl AdaptiveLimit {
     /// Straight to the capacity estimate plus the tolerated queue, at most
@@ -66,6 +66,21 @@ impl AdaptiveLimit {
         self.hold();
         let used = self.limit.min(peak.max(1));
         self.set_limit((used - used / 10).min(self.limit.saturating_sub(1)), now);
+    }
+
+    /// Brings a limit far above the recent peak in use down to twice that
+    /// peak plus [`HEADROOM`]. Only a limit that binds is cut for a queue,
+    /// and an open-loop overload reaches it only after its excess has
+    /// queued in the upstream: a limit of 64 over 7 requests in use let a
+    /// halved upstream's queue grow to 64 (760 ms) before the first cut.
+    pub(super) fn keep_near_use(&mut self, now: Instant, s: &Stats) {
+        let fade = (-s.span / USE_MEMORY).exp();
+        self.used = (self.used * fade).max(f64::from(s.peak));
+        let cap = (2.0 * self.used).ceil() as u32 + HEADROOM;
+        if cap < self.limit {
+            self.set_limit(cap, now);
+            self.anchor = self.anchor.min(self.limit);
+        }
     }
 
     pub(super) fn stale(&self, now: Instant) -> bool {

@@ -66,9 +66,14 @@ impl AdaptiveLimit {
                 self.start_search(now, s.lat, s.kbar);
                 return true;
             }
-            // Still queueing below the estimate: the knee moved. Judge this
-            // window like any other and look again soon.
+            // Higher below the estimate: the knee moved, or the window was
+            // noise (a few samples at a low level). Back to where it was,
+            // judge this window like any other (a queue that is real
+            // shows again at that level and is cut), and look again soon.
+            // Staying at the lower level would refuse what the upstream
+            // may well serve.
             self.confirmed = now.checked_sub(self.settings.refresh.mul_f64(0.75));
+            self.set_limit(restore, now);
             return false;
         }
         self.misses = 0;

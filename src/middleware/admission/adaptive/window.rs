@@ -60,6 +60,8 @@ pub(super) struct Stats {
     pub peak: u32,
     /// Share of dropped requests.
     pub drop_ratio: f64,
+    /// How long the window lasted, seconds.
+    pub span: f64,
 }
 
 /// A window being filled.
@@ -134,6 +136,7 @@ impl Window {
             kbar: w.inflight_sum as f64 / f64::from(w.fresh.max(1)),
             peak: w.peak,
             drop_ratio: f64::from(w.drops) / f64::from((w.drops + w.completions).max(1)),
+            span: elapsed,
         })
     }
 }

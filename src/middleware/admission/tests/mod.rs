@@ -4,6 +4,7 @@
 //! upstream (`adaptive`, on `adaptive_sim`).
 
 mod adaptive;
+mod adaptive_capacity;
 mod adaptive_robust;
 mod adaptive_sim;
 mod adaptive_steps;
