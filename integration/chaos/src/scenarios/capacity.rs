@@ -24,10 +24,11 @@ const DIP: Duration = Duration::from_secs(10);
 const OFFERED: f64 = 0.8;
 
 /// What each run must show: issue 28's bounds, met with a fixed limit.
-/// The learned limit (15) is held to what it does today: after the step it
-/// searches for the new capacity by halving its concurrency, and for a
-/// second or two it refuses more than the upstream would (worst second
-/// 20-35% on loopback, goodput 92%); issue 19 tracks that.
+/// The learned limit (15) meets the worst-second bound (54-57% on
+/// loopback, where at most 62% can be served); in the dip it serves 93-95%
+/// of the reduced capacity, against issue 28's 95% (the fixed limit: 97%),
+/// so it is held to 90% there. Before the limit was kept near its use it
+/// let the upstream's queue grow to 64 first: worst second 20-35%.
 struct Bounds {
     worst_second: f64,
     dip_goodput: f64,
@@ -38,8 +39,8 @@ const FIXED: Bounds = Bounds {
     dip_goodput: 95.0,
 };
 const LEARNED: Bounds = Bounds {
-    worst_second: 15.0,
-    dip_goodput: 85.0,
+    worst_second: 50.0,
+    dip_goodput: 90.0,
 };
 
 /// 15 and 16: half the capacity taken away for ten seconds under 0.8× load;

@@ -58,14 +58,21 @@ pub async fn learned_limit(env: &mut Env, opts: Opts) -> Result<Measured, Error>
     let end_over = base + over;
     let end_halved = end_over + halved;
     let b99 = run.summary(Duration::ZERO, base).p99_ms;
-    // Issue 19 asks for B99 + 5 ms; what holds today is about 2-3× B99
-    // (the limit settles a little above the six workers, and the 25th
-    // percentile does not see a queue that only some requests wait in).
-    let bound = 3.0 * b99 + LATENCY_SLACK_MS;
+    // Issue 19 asks for B99 + 5 ms; what holds today is about 1.7-1.9×
+    // B99 on loopback (the limit settles a little above the six workers:
+    // the 25th percentile sees only part of a queue that only some
+    // requests wait in). It was 2.6× before the balancer compared all
+    // three replicas.
+    let bound = 2.0 * b99 + LATENCY_SLACK_MS;
     // With the capacity halved each replica has one worker: a request that
-    // lands behind another waits a whole service time (measured p99: 127 ms
-    // on loopback, 164 ms on compose, against B99 ≈ 42 ms).
-    let halved_bound = 5.0 * b99 + LATENCY_SLACK_MS;
+    // lands behind another waits a whole service time (measured p99: 77-92
+    // ms on loopback, against B99 ≈ 42 ms; 122-127 ms before the balancer
+    // compared all replicas, 164 ms on compose).
+    let halved_bound = 4.0 * b99 + LATENCY_SLACK_MS;
+    // Refused at once: a waiter waits at most half the time between two
+    // slots freeing (about 2 ms here). Measured 3.7-5.3 ms end to end on
+    // loopback; it was about half the no-load latency (21 ms).
+    let refusal_bound = 10.0;
     let loaded = Phase::of(&run, base + LEARN, end_over, capacity(WORKERS));
     let halving = Phase::of(&run, end_over + LEARN, end_halved, capacity(WORKERS / 2));
     let calm_refused = |from, to| run.between(from, to).filter(|s| !s.ok()).count() as f64;
@@ -78,13 +85,13 @@ pub async fn learned_limit(env: &mut Env, opts: Opts) -> Result<Measured, Error>
                 0.0,
                 "",
             ),
-            Check::at_least("goodput at 3×, % of capacity", loaded.goodput, 85.0, "%"),
+            Check::at_least("goodput at 3×, % of capacity", loaded.goodput, 90.0, "%"),
             Check::at_most("admitted p99 at 3×", loaded.p99, bound, "ms"),
-            Check::at_most("refusal p99 at 3×", loaded.refusal_p99, b99, "ms"),
+            Check::at_most("refusal p99 at 3×", loaded.refusal_p99, refusal_bound, "ms"),
             Check::at_least(
                 "goodput, capacity halved, % of it",
                 halving.goodput,
-                85.0,
+                90.0,
                 "%",
             ),
             Check::at_most(
