@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::load::{Sample, one, open_loop, quantile};
+use common::load::{Sample, one, open_loop, open_loop_with, quantile};
 use common::{Seawall, Upstream, basic_config, get, h1_client, send_with};
 use tokio::time::Instant;
 
@@ -166,5 +166,70 @@ async fn a_learned_limit_walks_down_to_an_overloaded_upstream_and_refuses_the_ex
     assert!(
         refused_p99 <= Duration::from_millis(50),
         "refusals p99 {refused_p99:?}"
+    );
+}
+
+/// The shipped defaults (no admission keys: a learned limit) in front of
+/// an upstream of 5 slots × 20 ms at 3× its capacity, open loop, one
+/// request in five `critical` and the rest `sheddable`: once the limit is
+/// learnt (the first 2 s), the critical ones (0.6× the capacity) all get
+/// through and the refusals fall on the sheddable ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_admission_keys_critical_requests_get_through_an_overload() {
+    let _serial = SERIAL.lock().await;
+    let up = Upstream::spawn_with("cap", &["--capacity", "5"]).await;
+    let yaml = basic_config(&[up.addr])
+        .replace(
+            "    header_read_timeout: 2s\n",
+            "    header_read_timeout: 2s\n    trust_priority_header: true\n",
+        )
+        .replace(
+            "resolve_interval: 200ms",
+            "resolve_interval: 200ms\n    retry: { enabled: false }",
+        );
+    assert!(!yaml.contains("admission"), "the shipped defaults");
+    let sw = Seawall::start(&yaml).await;
+    let url = sw.url("/work?delay=20ms");
+    let client = Arc::new(h1_client());
+    let priority = |i: u64| {
+        let p = if i.is_multiple_of(5) { "critical" } else { "sheddable" };
+        Some(("x-seawall-priority", p))
+    };
+    let start = Instant::now();
+    let samples = open_loop_with(&client, &url, 750, Duration::from_secs(6), priority).await;
+    let (mut critical, mut sheddable) = ((0u32, 0u32), (0u32, 0u32));
+    for (i, s) in samples.iter().enumerate() {
+        if s.done - s.latency - start < Duration::from_secs(2) {
+            continue;
+        }
+        let tally = if i.is_multiple_of(5) {
+            &mut critical
+        } else {
+            &mut sheddable
+        };
+        if s.status == 200 {
+            tally.0 += 1;
+        } else {
+            tally.1 += 1;
+            if i.is_multiple_of(5) {
+                eprintln!(
+                    "critical refused: {} {:?} after {:?}",
+                    s.status, s.reason, s.latency
+                );
+            }
+        }
+    }
+    eprintln!("after 2 s: critical ok/refused {critical:?}, sheddable ok/refused {sheddable:?}");
+    assert!(
+        critical.0 >= 400,
+        "critical requests were served: {critical:?}"
+    );
+    assert!(
+        f64::from(critical.1) <= f64::from(critical.0 + critical.1) * 0.001,
+        "critical refused: {critical:?}"
+    );
+    assert!(
+        sheddable.1 > 0,
+        "the excess fell on sheddable requests: {sheddable:?}"
     );
 }

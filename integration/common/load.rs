@@ -24,8 +24,22 @@ pub struct Sample {
 
 /// Sends one GET.
 pub async fn one(client: &TestClient, url: &str) -> Sample {
+    one_with(client, url, None).await
+}
+
+/// Sends one GET with an optional extra header.
+pub async fn one_with(
+    client: &TestClient,
+    url: &str,
+    header: Option<(&'static str, &'static str)>,
+) -> Sample {
     let start = Instant::now();
-    let reply = send_with(client, get(url)).await.unwrap();
+    let mut req = get(url);
+    if let Some((name, value)) = header {
+        req.headers_mut()
+            .insert(name, http::HeaderValue::from_static(value));
+    }
+    let reply = send_with(client, req).await.unwrap();
     Sample {
         status: reply.status.as_u16(),
         latency: start.elapsed(),
@@ -45,14 +59,29 @@ pub fn quantile(mut latencies: Vec<Duration>, q: f64) -> Duration {
 /// Sends at `rate` per second for `length`, open loop: a request is sent on
 /// schedule whether or not earlier ones have answered.
 pub async fn open_loop(client: &TestClient, url: &str, rate: u64, length: Duration) -> Vec<Sample> {
+    open_loop_with(client, url, rate, length, |_| None).await
+}
+
+/// [`open_loop`], the `i`th request carrying `header(i)`.
+pub async fn open_loop_with(
+    client: &TestClient,
+    url: &str,
+    rate: u64,
+    length: Duration,
+    header: impl Fn(u64) -> Option<(&'static str, &'static str)>,
+) -> Vec<Sample> {
     let mut tick = tokio::time::interval(Duration::from_secs(1) / rate as u32);
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let end = Instant::now() + length;
     let mut tasks = Vec::new();
+    let mut i = 0;
     while Instant::now() < end {
         tick.tick().await;
-        let (client, url) = (client.clone(), url.to_owned());
-        tasks.push(tokio::spawn(async move { one(&client, &url).await }));
+        let (client, url, extra) = (client.clone(), url.to_owned(), header(i));
+        i += 1;
+        tasks.push(tokio::spawn(
+            async move { one_with(&client, &url, extra).await },
+        ));
     }
     let mut samples = Vec::new();
     for t in tasks {

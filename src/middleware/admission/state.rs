@@ -130,19 +130,20 @@ impl<T> Queue<T> {
                 change,
             );
         }
-        if self.queued() >= self.max_queue() && self.lowest_waiting() >= Some(priority) {
+        let bound = self.max_queue(priority);
+        if self.queued() >= bound && self.lowest_waiting() >= Some(priority) {
             return (
                 Arrival::Shed(self.shed(ShedReason::QueueFull, priority)),
                 change,
             );
         }
-        if self.max_queue() == 0 {
+        if bound == 0 {
             return (
                 Arrival::Shed(self.shed(ShedReason::QueueFull, priority)),
                 change,
             );
         }
-        let mut expires = now + self.max_queue_wait();
+        let mut expires = now + self.max_queue_wait(priority);
         let mut reason = ShedReason::QueueDelay;
         if let Some(deadline) = deadline {
             let latest_start = deadline
@@ -173,7 +174,7 @@ impl<T> Queue<T> {
         priority: Priority,
         payload: T,
     ) -> (u64, Option<Handoff<T>>) {
-        let evicted = if self.queued() >= self.max_queue() {
+        let evicted = if self.queued() >= self.max_queue(priority) {
             self.lowest_waiting()
                 .and_then(|p| self.waiters[p.index()].pop_back())
                 .map(|w| Handoff {
@@ -269,7 +270,7 @@ impl<T> Queue<T> {
         }
         self.limits = limits;
         let mut out = Vec::new();
-        while self.queued() > self.max_queue() {
+        while self.queued() > self.max_queue(Priority::Critical) {
             let lowest = self.lowest_waiting();
             if let Some(w) = lowest.and_then(|p| self.waiters[p.index()].pop_back()) {
                 let outcome = Err(self.shed(ShedReason::QueueFull, w.priority));

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::Queue;
 use crate::config::AdaptiveLimitSettings;
+use crate::middleware::Priority;
 use crate::middleware::admission::adaptive::{AdaptiveLimit, AdaptiveSettings};
 
 /// The shortest wait for a slot under a learned limit.
@@ -36,13 +37,20 @@ impl<T> Queue<T> {
         self.adaptive.as_ref().and_then(AdaptiveLimit::baseline)
     }
 
-    /// The queue's bound. With a learned limit the queue only bridges the
-    /// gap between a slot freeing and the next request arriving (the limit
-    /// is the protection): a sixteenth of the limit, at least 2.
-    pub(super) fn max_queue(&self) -> usize {
+    /// The queue's bound for an arrival of `priority`. With a learned limit
+    /// the queue only bridges the gap between a slot freeing and the next
+    /// request arriving (the limit is the protection): a sixteenth of the
+    /// limit, at least 2. Critical requests may queue up to `max_queue`
+    /// (waiting for the next slot, which goes to them first): with the
+    /// short queue, bursts of critical requests found it full of critical
+    /// waiters and 2% of them were refused while sheddable ones were being
+    /// served.
+    pub(super) fn max_queue(&self, priority: Priority) -> usize {
         match &self.adaptive {
-            Some(_) => self.limits.max_queue.min((self.limit() / 16).max(2)),
-            None => self.limits.max_queue,
+            Some(_) if priority != Priority::Critical => {
+                self.limits.max_queue.min((self.limit() / 16).max(2))
+            }
+            _ => self.limits.max_queue,
         }
     }
 
@@ -59,8 +67,15 @@ impl<T> Queue<T> {
     /// 9, where a caller needs the answer at once to go elsewhere; this
     /// puts it at about 2 ms. (tokio's timer rounds up to the next
     /// millisecond.)
-    pub(super) fn max_queue_wait(&self) -> Duration {
+    ///
+    /// A critical request is the exception: it waits up to
+    /// `max_queue_wait` (or its deadline) for the next slot, which goes to
+    /// it before anything less important. Refusing it after the gap wait
+    /// refused half the critical requests of an overload while sheddable
+    /// ones took the slots freed a moment later.
+    pub(super) fn max_queue_wait(&self, priority: Priority) -> Duration {
         match self.baseline() {
+            Some(_) if priority == Priority::Critical => self.limits.max_queue_wait,
             Some(base) => {
                 let slots = u32::try_from(self.limit().max(1)).unwrap_or(u32::MAX);
                 let gap = (base / slots / 2).max(MIN_GAP_WAIT);
