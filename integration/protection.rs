@@ -192,7 +192,11 @@ async fn with_no_admission_keys_critical_requests_get_through_an_overload() {
     let url = sw.url("/work?delay=20ms");
     let client = Arc::new(h1_client());
     let priority = |i: u64| {
-        let p = if i.is_multiple_of(5) { "critical" } else { "sheddable" };
+        let p = if i.is_multiple_of(5) {
+            "critical"
+        } else {
+            "sheddable"
+        };
         Some(("x-seawall-priority", p))
     };
     let start = Instant::now();

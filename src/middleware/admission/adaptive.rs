@@ -54,10 +54,13 @@
 //!   its excess has queued in the upstream. A limit of 64 over 7 requests
 //!   in use let a halved upstream's queue grow to 64 (760 ms, then
 //!   timeouts) before the first cut. So the limit is kept within twice the
-//!   recent peak in use plus two (the peak fades with a time constant of
-//!   1 s): the excess of a step is refused within a window or two. A burst
-//!   far above the recent peak meets that limit first and may see a few
-//!   refusals while it grows (a window or two of flat latency).
+//!   recent peak in use plus two, or that peak plus 25 ms of the recent
+//!   rate if that is more (peaks fade with a time constant of 1 s): the
+//!   excess of a step is refused within a window or two, and a stall of a
+//!   few milliseconds in front of a fast upstream (a CPU-throttled pod)
+//!   does not turn into refusals. A burst far above both meets that limit
+//!   first and may see a few refusals while it grows (a window or two of
+//!   flat latency).
 //! * *Noise*: one window over the band may be a batch of slow requests;
 //!   only two in a row cut. Growth needs two quiet windows (three under a
 //!   limit of 16). A window lasts at least one typical (mean) latency and
@@ -128,7 +131,10 @@ const DROP_RATIO: f64 = 0.05;
 /// constant of its fade).
 const USE_MEMORY: f64 = 1.0;
 /// Requests a limit keeps above twice the recent peak in use.
-const HEADROOM: u32 = 2;
+const HEADROOM: f64 = 2.0;
+/// The stall whose arrivals a limit leaves room for above the recent peak
+/// in use, seconds (see `keep_near_use`).
+const BURST: f64 = 0.025;
 
 /// The tolerated queue, in requests: below it the limit may grow.
 fn alpha(limit: u32) -> f64 {
@@ -176,6 +182,8 @@ pub struct AdaptiveLimit {
     anchor: u32,
     /// The peak concurrency in use, fading over [`USE_MEMORY`].
     used: f64,
+    /// The peak completion rate per second, fading likewise.
+    rate: f64,
     /// A running mean of all latencies (window length, settling time).
     typical: f64,
     changed_at: Instant,
@@ -208,6 +216,7 @@ impl AdaptiveLimit {
             settled: 0,
             anchor: limit,
             used: f64::from(limit) / 2.0,
+            rate: 0.0,
             typical: 0.0,
             changed_at: now,
             raised: false,

@@ -5,7 +5,7 @@
 use tokio::time::Instant;
 
 use super::window::Stats;
-use super::{AdaptiveLimit, GROWTH, HEADROOM, USE_MEMORY, search_from};
+use super::{AdaptiveLimit, BURST, GROWTH, HEADROOM, USE_MEMORY, search_from};
 
 impl AdaptiveLimit {
     /// Straight to the capacity estimate plus the tolerated queue, at most
@@ -68,15 +68,23 @@ impl AdaptiveLimit {
         self.set_limit((used - used / 10).min(self.limit.saturating_sub(1)), now);
     }
 
-    /// Brings a limit far above the recent peak in use down to twice that
-    /// peak plus [`HEADROOM`]. Only a limit that binds is cut for a queue,
-    /// and an open-loop overload reaches it only after its excess has
-    /// queued in the upstream: a limit of 64 over 7 requests in use let a
-    /// halved upstream's queue grow to 64 (760 ms) before the first cut.
+    /// Brings a limit far above the recent use down to twice the recent
+    /// peak in use plus [`HEADROOM`], or the peak plus what [`BURST`] of
+    /// the recent rate brings, if that is more. Only a limit that binds is
+    /// cut for a queue, and an open-loop overload reaches it only after
+    /// its excess has queued in the upstream: a limit of 64 over 7
+    /// requests in use let a halved upstream's queue grow to 64 (760 ms)
+    /// before the first cut. The burst term is for fast upstreams under a
+    /// high rate: a stall of a few milliseconds (a CPU-throttled pod, a
+    /// client's pause) sends that much at once, and at 500 req/s with 2 or
+    /// 3 in flight, twice the peak refused 45 of 7,500 requests to a fast,
+    /// healthy upstream.
     pub(super) fn keep_near_use(&mut self, now: Instant, s: &Stats) {
         let fade = (-s.span / USE_MEMORY).exp();
         self.used = (self.used * fade).max(f64::from(s.peak));
-        let cap = (2.0 * self.used).ceil() as u32 + HEADROOM;
+        self.rate = (self.rate * fade).max(s.x);
+        let burst = self.used + self.rate * BURST;
+        let cap = (2.0 * self.used + HEADROOM).max(burst).ceil() as u32;
         if cap < self.limit {
             self.set_limit(cap, now);
             self.anchor = self.anchor.min(self.limit);

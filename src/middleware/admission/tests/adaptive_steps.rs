@@ -67,8 +67,9 @@ fn learns_the_no_load_latency_and_brings_an_unused_limit_near_the_use() {
     // Not cut for a queue (there is none), but a limit of 100 over five
     // requests protects nothing: a step in load or a halved upstream would
     // queue 100 there before the first cut. It keeps twice the peak in use
-    // plus two.
-    assert_eq!(s.ctl.limit(), 12, "kept near twice the use");
+    // plus two (12), or here, at 500 a second, the peak plus 25 ms of that
+    // rate (5 + 12.5), room for the arrivals of a short stall.
+    assert_eq!(s.ctl.limit(), 18, "kept near the use");
 }
 
 #[test]
