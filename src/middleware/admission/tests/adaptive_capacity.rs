@@ -76,3 +76,36 @@ fn a_capacity_dip_under_moderate_load_refuses_only_the_excess() {
         assert!(after[1].0 >= 0.9 && after[2].0 >= 0.99, "{cell}");
     }
 }
+
+#[test]
+fn a_step_in_load_from_near_idle_costs_a_few_refusals_at_most() {
+    // The price of a limit kept near a light use (a request or two in
+    // flight): a step to half the capacity finds it low, and what exceeds
+    // it in the first window or two is refused until it grows (a limit
+    // left at its start, 32, refused none of these). The simulation
+    // refuses at once; seawall queues a moment first and refused 7 of
+    // 3,750 requests in the same step against a real 10-slot upstream.
+    for (n, ms) in [(10, 20), (6, 36), (32, 5)] {
+        let s = MS * ms;
+        let capacity = f64::from(n) / s.as_secs_f64();
+        let mut sim = Sim::new(
+            AdaptiveSettings::default(),
+            n,
+            Service::around(s),
+            0.1 * capacity,
+            4,
+        );
+        sim.run(Duration::from_secs(5));
+        let before = sim.ctl.limit();
+        sim.reset();
+        sim.rate = 0.5 * capacity;
+        sim.run(Duration::from_secs(3));
+        let p = sim.reset();
+        let offered = p.completed + p.refused;
+        let cell = format!(
+            "N={n} S={s:?}: limit {before} before, refused {} of {offered}",
+            p.refused
+        );
+        assert!(p.refused * 100 <= offered * 2, "{cell}");
+    }
+}
