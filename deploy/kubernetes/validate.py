@@ -49,6 +49,16 @@ ASSUMED_PEERS = 10
 # Open client connections the memory request is sized for.
 REQUEST_CONNECTIONS = 1000
 
+# The terms of the README's "Memory bounds", in KiB: an open connection
+# (C), a request in progress besides its connections (Q), an upstream
+# HTTP/1 read buffer (R), an upstream HTTP/2 stream window (W) and DATA
+# frame (F); and the listener defaults the terms use.
+CONN_KIB, REQUEST_KIB, READ_BUF_KIB, H2_WINDOW_KIB, FRAME_KIB = 24, 16, 64, 256, 16
+DEFAULT_HEADER_KIB, DEFAULT_SEND_BUF_KIB, DEFAULT_STREAMS = 16, 400, 100
+# Allocator slack over the formula (abuse_memory.rs measured its peak
+# 21-26% under the formula's bound, so the formula itself is not tight).
+SLACK = 1.2
+
 problems = []
 
 
@@ -253,6 +263,26 @@ def check_config(overlay, config, services, sidecar, pod, ports):
                                  f"mapping; use the pods' port ({sorted(targets)})")
 
 
+def connection_worst_kib(listener, h2_upstream):
+    """The most one client connection to `listener` may hold, in KiB: a
+    slowloris head, a response streaming over HTTP/1 to a client that does
+    not read (the admission slot is freed at the response head, so only
+    the connection limits bound these), or max_concurrent_streams such
+    responses over HTTP/2 (README, "Memory bounds")."""
+    header = size_kib(listener.get("max_header_bytes"), DEFAULT_HEADER_KIB)
+    send_buf = size_kib((listener.get("http2") or {}).get("max_send_buf_size"), DEFAULT_SEND_BUF_KIB)
+    streams = listener.get("max_concurrent_streams", DEFAULT_STREAMS)
+    # What the upstream side of one streaming response holds.
+    up_h1 = CONN_KIB + 3 * READ_BUF_KIB
+    up = max(up_h1, H2_WINDOW_KIB + 2 * FRAME_KIB) if h2_upstream else up_h1
+    slowloris = CONN_KIB + 2 * header
+    h1_stream = REQUEST_KIB + CONN_KIB + up + header
+    # Over HTTP/2 a stream's send buffer takes one more upstream chunk.
+    up_more = max(up_h1 + READ_BUF_KIB, H2_WINDOW_KIB + 3 * FRAME_KIB) if h2_upstream else up_h1 + READ_BUF_KIB
+    h2_conn = CONN_KIB + streams * (REQUEST_KIB + up_more + send_buf)
+    return listener.get("max_connections", 10000) * max(slowloris, h1_stream, h2_conn)
+
+
 def measured_figures(root):
     """The `seawall (static)` row of benches/RESULTS.md: CPU µs/req, idle RSS MiB, KiB/conn."""
     for line in (root / "benches/RESULTS.md").read_text().splitlines():
@@ -279,8 +309,8 @@ def check_resources(overlay, sidecar, config, root):
     limit = quantity_mib(res.get("limits", {}).get("memory", 0))
     if request < idle + REQUEST_CONNECTIONS * per_conn / 1024:
         problem(overlay, f"memory request {request:.1f} MiB is below idle + {REQUEST_CONNECTIONS} connections")
-    conns = sum(l.get("max_connections", 10000) for l in config.get("listeners", []))
     pooled, in_flight, per_request = 0, 0, 0.0
+    h2_upstream = any(c.get("protocol") == "http2" for c in config.get("clusters", []))
     for c in config.get("clusters", []):
         loopback = all(str(e).startswith("127.") for e in c.get("endpoints", []))
         if not loopback:
@@ -290,7 +320,8 @@ def check_resources(overlay, sidecar, config, root):
         retry = c.get("retry") or {}
         per_request = max(per_request, size_kib(retry.get("replay_buffer"), 64))
     prebuffer = max(size_kib(l.get("request_buffer_bytes"), 16) for l in config.get("listeners", []))
-    bound = ((conns + pooled) * per_conn / 1024 + in_flight * (per_request + prebuffer) / 1024 + idle) * 1.5
+    held = sum(connection_worst_kib(l, h2_upstream) for l in config.get("listeners", []))
+    bound = (idle + pooled * per_conn / 1024 + in_flight * (per_request + prebuffer) / 1024 + held / 1024) * SLACK
     if limit < bound:
         problem(overlay, f"memory limit {limit:.0f} MiB is below the bound seawall.yaml allows, {bound:.1f} MiB")
     if "cpu" in res.get("limits", {}):
