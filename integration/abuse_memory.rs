@@ -287,15 +287,22 @@ async fn open_idle(sw: &SeawallProcess, base: u64) -> (Vec<TcpStream>, f64) {
     (idle, grown as f64 / IDLE as f64)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_stays_bounded_under_abuse_and_falls_back_after() {
-    raise_nofile((IDLE + SLOWLORIS + 1000) as u64);
+/// The upstreams: `app` (legitimate traffic), `big` (the 1 GiB bodies),
+/// and the [`H2_UPSTREAMS`] endpoints of the cluster that speaks HTTP/2.
+async fn upstreams() -> (Upstream, Upstream, Vec<Upstream>) {
     let app = Upstream::spawn("app").await;
     let big = Upstream::spawn("big").await;
     let mut h2 = Vec::new();
     for i in 0..H2_UPSTREAMS {
         h2.push(Upstream::spawn(&format!("h2-{i}")).await);
     }
+    (app, big, h2)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stays_bounded_under_abuse_and_falls_back_after() {
+    raise_nofile((IDLE + SLOWLORIS + 1000) as u64);
+    let (app, big, h2) = upstreams().await;
     let sw = SeawallProcess::spawn(&config(app.addr, big.addr, &h2));
     let client = Arc::new(h1_client());
     let url = format!("http://{}/", sw.addr);
