@@ -16,14 +16,18 @@
 //!    reading a 1 GiB body at 2 MiB/s; from 4 s, 20 HTTP/1.1 clients that
 //!    ask for 1 GiB each and never read; from 7 s, 2 HTTP/2 connections of
 //!    10 such streams each, with the largest windows granted and the
-//!    socket never read. VmRSS is sampled every 50 ms; the peak (the
-//!    highest sample or VmHWM) must stay under [`bound_kib`].
+//!    socket never read; from 10 s, 16 HTTP/1.1 clients that never read a
+//!    1 GiB response from a cluster of 16 endpoints speaking HTTP/2.
+//!    VmRSS is sampled every 50 ms; the peak (the highest sample or
+//!    VmHWM) must stay under [`bound_kib`].
 //! 4. Every abusive connection is closed at once; VmRSS must be back within
 //!    8 MiB of the baseline within 10 s.
-//! 5. Then, with nothing else running, 100 non-reading HTTP/1 clients and
-//!    100 non-reading HTTP/2 streams: what each adds must stay within its
-//!    own term of the bound (step 3's bound is looser: it allows for
-//!    slowloris heads of 16 KiB, and these are short).
+//! 5. Then, with nothing else running, 100 non-reading HTTP/1 clients,
+//!    100 non-reading HTTP/2 streams, and 32 non-reading HTTP/1 clients of
+//!    the HTTP/2 upstreams (two streams per upstream connection): what
+//!    each adds must stay within its own term of the bound (step 3's bound
+//!    is looser: it allows for slowloris heads of 16 KiB, and these are
+//!    short).
 //!
 //! The 1 GiB body cannot be read in full at a slow client's pace in a
 //! test's time: what is checked is that it flows end to end at the
@@ -45,11 +49,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::abuse::{
-    apart, h1_non_reader, h2_non_reader, idle_connection, legit, raise_nofile, slowloris_crowd,
+    apart, fall_back, h1_non_reader, h2_non_reader, idle_connection, legit, raise_nofile, sample,
+    slowloris_crowd, sysctl_max,
 };
 use common::{SeawallProcess, Upstream, h1_client, read_head};
 use futures_util::StreamExt;
-use seawall::upstream::pool::H1_READ_BUF_MAX;
+use seawall::upstream::pool::{H1_READ_BUF_MAX, H2_STREAM_WINDOW};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout};
@@ -59,6 +64,11 @@ const SLOWLORIS: usize = 1000;
 const H1_NON_READERS: usize = 20;
 const H2_NON_READER_CONNS: usize = 2;
 const H2_NON_READER_STREAMS: usize = 10;
+/// Endpoints of the cluster that speaks HTTP/2 (one connection each), and
+/// the HTTP/1 clients that never read its responses: about two streams per
+/// connection, so no connection window caps what their streams hold.
+const H2_UPSTREAMS: usize = 16;
+const H2_UP_NON_READERS: usize = 16;
 const LEGIT_RPS: u32 = 200;
 const ABUSE: Duration = Duration::from_secs(20);
 const GIB: u64 = 1 << 30;
@@ -95,6 +105,17 @@ const H1_STREAM_KIB: u64 =
 /// buffer limit).
 const H2_STREAM_KIB: u64 = REQUEST_KIB + CONN_KIB + 4 * UPSTREAM_READ_BUF_KIB + (SEND_BUF >> 10);
 
+/// The upstream HTTP/2 stream window, in KiB.
+const H2_UP_WINDOW_KIB: u64 = (H2_STREAM_WINDOW >> 10) as u64;
+/// The largest DATA frame seawall's HTTP/2 client accepts, in KiB.
+const FRAME_KIB: u64 = 16;
+/// A response from an HTTP/2 upstream streaming to an HTTP/1 client that
+/// never reads: the request, the client's connection, the stream's window
+/// of unread DATA, two frames on their way (one taken, one in the write
+/// queue) and the write queue's limit.
+const H2_UP_STREAM_KIB: u64 =
+    REQUEST_KIB + CONN_KIB + H2_UP_WINDOW_KIB + 2 * FRAME_KIB + (HEADER_BYTES >> 10);
+
 /// The README's bound for what this test opens, in KiB: the idle
 /// baseline, plus what each connection and each streaming response may
 /// hold (see the README's Hardening section for each term).
@@ -105,12 +126,14 @@ fn bound_kib(base: u64) -> u64 {
         + (SLOWLORIS + H2_NON_READER_CONNS) as u64 * SLOW_HEAD_KIB
         + h1_streams * H1_STREAM_KIB
         + h2_streams * H2_STREAM_KIB
+        + H2_UP_NON_READERS as u64 * H2_UP_STREAM_KIB
 }
 
 /// Once the abuse is over and nothing else runs: 100 non-reading HTTP/1
-/// clients, then 100 non-reading HTTP/2 streams on 2 connections; what
-/// each adds to RSS must stay within its term of the bound (the whole
-/// process's bound is looser, its slowloris heads being short).
+/// clients, then 100 non-reading HTTP/2 streams on 2 connections, then two
+/// non-reading HTTP/1 clients per HTTP/2 upstream; what each adds to RSS
+/// must stay within its term of the bound (the whole process's bound is
+/// looser, its slowloris heads being short).
 async fn stream_costs_within_their_terms(sw: &SeawallProcess) {
     const N: usize = 100;
     let before = sw.status_kib("VmRSS");
@@ -124,18 +147,33 @@ async fn stream_costs_within_their_terms(sw: &SeawallProcess) {
         held.push(h2_non_reader(sw.addr, &huge(), N / 2).await);
     }
     sleep(Duration::from_secs(2)).await;
+    let h2_open = sw.status_kib("VmRSS");
+    for _ in 0..2 * H2_UPSTREAMS {
+        held.push(h1_non_reader(sw.addr, &huge_h2up()).await);
+    }
+    sleep(Duration::from_secs(2)).await;
     let h1 = h1_open.saturating_sub(before) as f64 / N as f64;
-    let h2 = sw.status_kib("VmRSS").saturating_sub(h1_open) as f64 / N as f64;
-    eprintln!("abuse memory: each HTTP/1 stream {h1:.0} KiB, each HTTP/2 stream {h2:.0} KiB");
+    let h2 = h2_open.saturating_sub(h1_open) as f64 / N as f64;
+    let h2_up = sw.status_kib("VmRSS").saturating_sub(h2_open) as f64 / (2 * H2_UPSTREAMS) as f64;
+    eprintln!(
+        "abuse memory: each HTTP/1 stream {h1:.0} KiB, each HTTP/2 stream {h2:.0} KiB, \
+         each stream from an HTTP/2 upstream {h2_up:.0} KiB"
+    );
     assert!(
         h1 <= H1_STREAM_KIB as f64,
         "an HTTP/1 stream holds {h1:.0} KiB"
     );
     let h2_bound = H2_STREAM_KIB + 2 * SLOW_HEAD_KIB / N as u64;
     assert!(h2 <= h2_bound as f64, "an HTTP/2 stream holds {h2:.0} KiB");
+    assert!(
+        h2_up <= H2_UP_STREAM_KIB as f64,
+        "a stream from an HTTP/2 upstream holds {h2_up:.0} KiB"
+    );
 }
 
-fn config(app: SocketAddr, big: SocketAddr) -> String {
+fn config(app: SocketAddr, big: SocketAddr, h2: &[Upstream]) -> String {
+    let h2: Vec<String> = h2.iter().map(|u| format!("\"{}\"", u.addr)).collect();
+    let h2 = h2.join(", ");
     format!(
         r#"
 admin:
@@ -159,6 +197,9 @@ listeners:
       - name: big
         match: {{ path_prefix: /big }}
         cluster: big
+      - name: h2up
+        match: {{ path_prefix: /h2up }}
+        cluster: h2up
       - name: default
         cluster: app
 clusters:
@@ -167,6 +208,9 @@ clusters:
     admission: {{ max_concurrent: 256 }}
   - name: big
     endpoints: ["{big}"]
+  - name: h2up
+    endpoints: [{h2}]
+    protocol: http2
 "#
     )
 }
@@ -174,6 +218,11 @@ clusters:
 /// The path of a 1 GiB response.
 fn huge() -> String {
     format!("/?body_bytes={GIB}")
+}
+
+/// The path of a 1 GiB response from the cluster that speaks HTTP/2.
+fn huge_h2up() -> String {
+    format!("/h2up?body_bytes={GIB}")
 }
 
 /// Reads a 1 GiB body at [`SLOW_RATE`] until `end`; returns the body
@@ -200,38 +249,6 @@ async fn slow_reader(addr: SocketAddr, end: Instant) -> (u64, Duration) {
     (read, start.elapsed())
 }
 
-/// The largest buffer the kernel gives a TCP socket (`net.ipv4.NAME`'s
-/// maximum), in bytes.
-fn sysctl_max(name: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}")).unwrap();
-    text.split_whitespace().nth(2).unwrap().parse().unwrap()
-}
-
-/// Polls RSS for [`FALL_BACK_WITHIN`] or until it is at most `target`;
-/// returns the last reading and when it was taken.
-async fn fall_back(sw: &SeawallProcess, target: u64) -> (u64, Duration) {
-    let start = Instant::now();
-    loop {
-        let rss = sw.status_kib("VmRSS");
-        if rss <= target || start.elapsed() >= FALL_BACK_WITHIN {
-            return (rss, start.elapsed());
-        }
-        sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Samples the process's RSS and descriptors every 50 ms until `end`;
-/// the highest of each seen.
-async fn sample(sw: &SeawallProcess, end: Instant) -> (u64, usize) {
-    let (mut rss, mut fds) = (0, 0);
-    while Instant::now() < end {
-        rss = rss.max(sw.status_kib("VmRSS"));
-        fds = fds.max(sw.open_fds());
-        sleep(Duration::from_millis(50)).await;
-    }
-    (rss, fds)
-}
-
 /// Opens the non-readers in stages (the slowloris clients and the slow
 /// reader run from the start), so each one's cost shows in RSS; returns
 /// their connections and RSS after each stage.
@@ -250,6 +267,11 @@ async fn non_readers(sw: &SeawallProcess) -> (Vec<TcpStream>, Vec<(&'static str,
     }
     sleep(Duration::from_secs(3)).await;
     stages.push(("+ h2 non-readers", sw.status_kib("VmRSS")));
+    for _ in 0..H2_UP_NON_READERS {
+        held.push(h1_non_reader(sw.addr, &huge_h2up()).await);
+    }
+    sleep(Duration::from_secs(3)).await;
+    stages.push(("+ non-readers of an h2 upstream", sw.status_kib("VmRSS")));
     (held, stages)
 }
 
@@ -265,12 +287,23 @@ async fn open_idle(sw: &SeawallProcess, base: u64) -> (Vec<TcpStream>, f64) {
     (idle, grown as f64 / IDLE as f64)
 }
 
+/// The upstreams: `app` (legitimate traffic), `big` (the 1 GiB bodies),
+/// and the [`H2_UPSTREAMS`] endpoints of the cluster that speaks HTTP/2.
+async fn upstreams() -> (Upstream, Upstream, Vec<Upstream>) {
+    let app = Upstream::spawn("app").await;
+    let big = Upstream::spawn("big").await;
+    let mut h2 = Vec::new();
+    for i in 0..H2_UPSTREAMS {
+        h2.push(Upstream::spawn(&format!("h2-{i}")).await);
+    }
+    (app, big, h2)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_stays_bounded_under_abuse_and_falls_back_after() {
     raise_nofile((IDLE + SLOWLORIS + 1000) as u64);
-    let app = Upstream::spawn("app").await;
-    let big = Upstream::spawn("big").await;
-    let sw = SeawallProcess::spawn(&config(app.addr, big.addr));
+    let (app, big, h2) = upstreams().await;
+    let sw = SeawallProcess::spawn(&config(app.addr, big.addr, &h2));
     let client = Arc::new(h1_client());
     let url = format!("http://{}/", sw.addr);
 
@@ -301,7 +334,7 @@ async fn memory_stays_bounded_under_abuse_and_falls_back_after() {
     let peak = peak.max(sw.status_kib("VmHWM"));
 
     drop((idle, held, client));
-    let (after, back_in) = fall_back(&sw, base + FALLBACK_MARGIN_KIB).await;
+    let (after, back_in) = fall_back(&sw, base + FALLBACK_MARGIN_KIB, FALL_BACK_WITHIN).await;
     let bound = bound_kib(base);
     eprintln!(
         "abuse memory: baseline {base} KiB; {IDLE} idle connections {per_idle:.1} KiB each; \
@@ -345,43 +378,4 @@ async fn memory_stays_bounded_under_abuse_and_falls_back_after() {
         big_sent <= slow_read + in_sockets + (8 << 20),
         "upstream sent {big_sent} B for {slow_read} B read"
     );
-}
-
-/// Answers every connection's first request with a head of `head_bytes`
-/// (one large header) and an empty body.
-async fn big_head_upstream(head_bytes: usize) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let _ = read_head(&mut s).await;
-                let filler = "x".repeat(head_bytes);
-                let rsp =
-                    format!("HTTP/1.1 200 OK\r\nx-big: {filler}\r\ncontent-length: 0\r\n\r\n");
-                let _ = s.write_all(rsp.as_bytes()).await;
-                let mut buf = [0u8; 1024];
-                while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
-            });
-        }
-    });
-    addr
-}
-
-/// The upstream read buffer's cap also bounds an upstream's response head:
-/// one under it is forwarded; one far past it is a 502, never buffered
-/// whole (hyper checks the cap before each read, so one read may take a
-/// head somewhat past it).
-#[tokio::test]
-async fn an_upstream_head_far_past_the_read_buffer_is_a_502() {
-    for (head, status) in [(H1_READ_BUF_MAX - 4096, 200), (3 * H1_READ_BUF_MAX, 502)] {
-        let up = big_head_upstream(head).await;
-        let sw = common::Seawall::start(&common::basic_config(&[up])).await;
-        let reply = common::send(common::get(&sw.url("/"))).await.unwrap();
-        let reason = reply.header("x-seawall-error").map(str::to_owned);
-        assert_eq!(reply.status, status, "head of {head} B: {reason:?}");
-        if status == 200 {
-            assert_eq!(reply.header("x-big").map(str::len), Some(head));
-        }
-    }
 }

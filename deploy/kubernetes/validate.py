@@ -14,7 +14,8 @@ output). For each overlay it
   from a namespace selector and in no Service, dependencies behind headless
   Services, the sidecar form and the shutdown hooks the overlay stands for,
   image tags equal to the crate version, and resources that follow from
-  benches/RESULTS.md;
+  benches/RESULTS.md, with a memory limit covering the bound sizing.py
+  computes from the embedded seawall config;
 - writes each embedded seawall config to CONFIG_OUT_DIR as
   `<overlay>--<configmap>.yaml`, for check.sh to run `seawall check` on.
 
@@ -29,6 +30,8 @@ from pathlib import Path
 import kubernetes_validate
 import yaml
 
+from sizing import REQUEST_CONNECTIONS, measured_figures, memory_bound_mib, quantity_mib
+
 # Every overlay is validated against these; `classic`, the form for older
 # clusters, also against the oldest schema kubernetes-validate ships.
 SCHEMA_VERSIONS = ["1.28.0", "1.29.0", "1.31.0"]
@@ -42,12 +45,6 @@ APP_LABEL = "app.kubernetes.io/name"
 
 # Kinds no schema set has: checked field by field here instead.
 CUSTOM_KINDS = {("monitoring.coreos.com/v1", "PodMonitor"), ("monitoring.coreos.com/v1", "ServiceMonitor")}
-
-# The memory limit's arithmetic (deploy/kubernetes/base/deployment.yaml)
-# assumes this many peer pods for the pooled upstream connections.
-ASSUMED_PEERS = 10
-# Open client connections the memory request is sized for.
-REQUEST_CONNECTIONS = 1000
 
 problems = []
 
@@ -66,26 +63,6 @@ def selects(selector, labels):
     if (selector or {}).get("matchExpressions"):
         return False
     return bool(match) and all(labels.get(k) == v for k, v in match.items())
-
-
-def quantity_mib(q):
-    """A memory quantity (`128Mi`, `64M`, bytes) in MiB."""
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "k": 1e3, "M": 1e6, "G": 1e9}
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMG]i|[kMG])?", str(q))
-    if not m:
-        raise ValueError(f"unsupported quantity {q!r}")
-    return float(m.group(1)) * units.get(m.group(2), 1) / 2**20
-
-
-def size_kib(s, default):
-    """A seawall size (`64KiB`, `1MiB`, bytes) in KiB."""
-    if s is None:
-        return default
-    units = {"B": 1 / 1024, "KiB": 1, "MiB": 1024, "GiB": 1024**2, "": 1 / 1024}
-    m = re.fullmatch(r"(\d+)\s*(B|KiB|MiB|GiB)?", str(s))
-    if not m:
-        raise ValueError(f"unsupported size {s!r}")
-    return int(m.group(1)) * units[m.group(2) or ""]
 
 
 def container_ports(pod):
@@ -253,16 +230,6 @@ def check_config(overlay, config, services, sidecar, pod, ports):
                                  f"mapping; use the pods' port ({sorted(targets)})")
 
 
-def measured_figures(root):
-    """The `seawall (static)` row of benches/RESULTS.md: CPU µs/req, idle RSS MiB, KiB/conn."""
-    for line in (root / "benches/RESULTS.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        # | target | max rps | vs direct | CPU µs/req | p50 | p99 | p99.9 | idle RSS | KiB/conn |
-        if cells and cells[0] == "seawall (static)":
-            return float(cells[3]), float(cells[7].split()[0]), float(cells[8])
-    raise SystemExit("benches/RESULTS.md has no `seawall (static)` row")
-
-
 def check_resources(overlay, sidecar, config, root):
     cpu, idle, per_conn = measured_figures(root)
     text = (root / "deploy/kubernetes/base/deployment.yaml").read_text()
@@ -279,18 +246,7 @@ def check_resources(overlay, sidecar, config, root):
     limit = quantity_mib(res.get("limits", {}).get("memory", 0))
     if request < idle + REQUEST_CONNECTIONS * per_conn / 1024:
         problem(overlay, f"memory request {request:.1f} MiB is below idle + {REQUEST_CONNECTIONS} connections")
-    conns = sum(l.get("max_connections", 10000) for l in config.get("listeners", []))
-    pooled, in_flight, per_request = 0, 0, 0.0
-    for c in config.get("clusters", []):
-        loopback = all(str(e).startswith("127.") for e in c.get("endpoints", []))
-        if not loopback:
-            pooled += ASSUMED_PEERS * c.get("pool_max_idle_per_endpoint", 32)
-        adm = c.get("admission") or {}
-        in_flight += adm.get("max_concurrent", 256) + adm.get("max_queue", 128)
-        retry = c.get("retry") or {}
-        per_request = max(per_request, size_kib(retry.get("replay_buffer"), 64))
-    prebuffer = max(size_kib(l.get("request_buffer_bytes"), 16) for l in config.get("listeners", []))
-    bound = ((conns + pooled) * per_conn / 1024 + in_flight * (per_request + prebuffer) / 1024 + idle) * 1.5
+    bound = memory_bound_mib(config, idle, per_conn)
     if limit < bound:
         problem(overlay, f"memory limit {limit:.0f} MiB is below the bound seawall.yaml allows, {bound:.1f} MiB")
     if "cpu" in res.get("limits", {}):

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, MissedTickBehavior, timeout};
 
-use super::{TestClient, get, h2_frame, read_head, send_with};
+use super::{SeawallProcess, TestClient, get, h2_frame, read_head, send_with};
 
 /// Sends GETs at `rate` for `length`, open loop; returns (ok, latencies).
 /// A request is ok when it is answered 200.
@@ -177,4 +177,36 @@ where
         let _ = tx.send(rt.block_on(make()));
     });
     rx
+}
+
+/// The largest buffer the kernel gives a TCP socket (`net.ipv4.NAME`'s
+/// maximum), in bytes.
+pub fn sysctl_max(name: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}")).unwrap();
+    text.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+/// Polls RSS for `within` or until it is at most `target`; returns the
+/// last reading and when it was taken.
+pub async fn fall_back(sw: &SeawallProcess, target: u64, within: Duration) -> (u64, Duration) {
+    let start = Instant::now();
+    loop {
+        let rss = sw.status_kib("VmRSS");
+        if rss <= target || start.elapsed() >= within {
+            return (rss, start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Samples the process's RSS and descriptors every 50 ms until `end`;
+/// the highest of each seen.
+pub async fn sample(sw: &SeawallProcess, end: Instant) -> (u64, usize) {
+    let (mut rss, mut fds) = (0, 0);
+    while Instant::now() < end {
+        rss = rss.max(sw.status_kib("VmRSS"));
+        fds = fds.max(sw.open_fds());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (rss, fds)
 }

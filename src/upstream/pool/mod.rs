@@ -21,6 +21,9 @@
 //!   are the retry layer's).
 //! - **HTTP/2**: one shared connection per endpoint, with keep-alive PINGs
 //!   (also while idle), so a half-open connection is closed, not reused.
+//!   Its flow-control windows ([`H2_STREAM_WINDOW`], [`H2_CONN_WINDOW`])
+//!   bound what a response to a client that does not read piles up here,
+//!   without letting such clients stall the connection for the others.
 //!
 //! Every response carries the instant its connection became ready
 //! ([`ConnectionReady`]), so the balancer can leave connection setup out of
@@ -31,7 +34,7 @@
 mod connect;
 mod idle;
 
-pub use connect::H1_READ_BUF_MAX;
+pub use connect::{H1_READ_BUF_MAX, H2_CONN_WINDOW, H2_STREAM_WINDOW};
 
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
