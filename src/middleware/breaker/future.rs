@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 
 use super::shared::Ticket;
 use super::state::Call;
-use crate::middleware::classify::{Classifier, Outcome, Watched};
+use crate::middleware::classify::{Classifier, Grpc, Outcome, Watched};
 use crate::middleware::timeout::{AttemptTimeout, HeaderTimeout};
 use crate::wire::BoxError;
 
@@ -82,17 +82,21 @@ where
                     return Poll::Ready(result);
                 };
                 let call = match result {
-                    Ok(response) if Classifier::deferred(&response) => {
-                        // A gRPC stream: its status comes in the trailers.
-                        let elapsed = ticket.elapsed();
-                        let classifier = classifier.clone();
-                        return Poll::Ready(Ok(response.map(|body| {
-                            body.on_end(move |end| {
-                                ticket.finish_after(classifier.end(end).into(), elapsed);
-                            })
-                        })));
+                    Ok(response) => {
+                        let reading = classifier.read(&response);
+                        if reading.grpc == Grpc::Streamed {
+                            // A gRPC stream: its status comes in the trailers.
+                            let elapsed = ticket.elapsed();
+                            let classifier = classifier.clone();
+                            return Poll::Ready(Ok(response.map(|body| {
+                                body.on_end(move |end| {
+                                    ticket.finish_after(classifier.end(end).into(), elapsed);
+                                })
+                            })));
+                        }
+                        ticket.finish(reading.outcome.into());
+                        return Poll::Ready(Ok(response));
                     }
-                    Ok(ref response) => classifier.response(response).into(),
                     Err(ref error) => judge_error(classifier, error),
                 };
                 ticket.finish(call);

@@ -34,8 +34,6 @@
 //! since a replica that says it is busy is not broken.
 
 mod grpc;
-
-pub use grpc::trailers_only;
 mod trailers;
 
 pub use trailers::{End, Watched, on_end};
@@ -62,6 +60,26 @@ pub enum Outcome {
     /// The upstream said it is overloaded (gRPC `RESOURCE_EXHAUSTED`): the
     /// breaker's throttle counts it, ejection does not.
     Overloaded,
+}
+
+/// Where a response's gRPC status is, if it is a gRPC response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grpc {
+    /// Not a gRPC response (or not HTTP 200).
+    No,
+    /// A trailers-only answer with this `grpc-status`.
+    TrailersOnly(u32),
+    /// The status comes in the trailers, when the body ends.
+    Streamed,
+}
+
+/// A response as [`Classifier::read`] sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reading {
+    /// Its outcome now (success so far for [`Grpc::Streamed`]).
+    pub outcome: Outcome,
+    /// Where its gRPC status is.
+    pub grpc: Grpc,
 }
 
 /// Classifies outcomes with one cluster's failure statuses.
@@ -92,12 +110,27 @@ impl Classifier {
     /// The outcome of a response (for a gRPC call whose status is still to
     /// come in the trailers, see [`Classifier::deferred`]: success so far).
     pub fn response<B>(&self, response: &http::Response<B>) -> Outcome {
-        let shed = find(response.headers(), &NO_RETRY_HEADER).is_some();
-        match grpc::trailers_only(response) {
-            Some(_) if shed => Outcome::Ignored,
-            Some(code) => self.grpc(code),
-            None => self.status(response.status(), shed),
-        }
+        self.read(response).outcome
+    }
+
+    /// The outcome of a response and where its gRPC status is, from one
+    /// look at its headers (a layer that needs both reads the content type
+    /// once instead of once for [`Classifier::deferred`] and twice for
+    /// [`Classifier::response`] and the trailers-only status).
+    pub fn read<B>(&self, response: &http::Response<B>) -> Reading {
+        let headers = response.headers();
+        let grpc = if response.status() == StatusCode::OK && crate::wire::grpc::is_grpc(headers) {
+            crate::wire::grpc::status(headers).map_or(Grpc::Streamed, Grpc::TrailersOnly)
+        } else {
+            Grpc::No
+        };
+        let shed = find(headers, &NO_RETRY_HEADER).is_some();
+        let outcome = match grpc {
+            Grpc::TrailersOnly(_) if shed => Outcome::Ignored,
+            Grpc::TrailersOnly(code) => self.grpc(code),
+            Grpc::No | Grpc::Streamed => self.status(response.status(), shed),
+        };
+        Reading { outcome, grpc }
     }
 
     /// Whether `response` is a gRPC call whose `grpc-status` comes in the

@@ -12,7 +12,7 @@ use http::{HeaderMap, Method};
 use super::backoff::{Backoff, retry_after};
 use super::budget::{AttemptOutcome, Refusal};
 use crate::config::{RetryOn, RetryPolicy};
-use crate::middleware::classify::{Classifier, Outcome, trailers_only};
+use crate::middleware::classify::{Classifier, Grpc, Outcome};
 use crate::middleware::timeout::{AttemptTimeout, HeaderTimeout};
 use crate::wire::BoxError;
 use crate::wire::grpc::{self, Pushback};
@@ -85,12 +85,13 @@ pub fn judge_response<B>(
     classifier: &Classifier,
     policy: &RetryPolicy,
 ) -> Judged {
-    let outcome = match classifier.response(rsp) {
+    let reading = classifier.read(rsp);
+    let outcome = match reading.outcome {
         Outcome::Success => AttemptOutcome::Success,
         Outcome::Failure | Outcome::Overloaded => AttemptOutcome::Failure,
         Outcome::Ignored => AttemptOutcome::Local,
     };
-    if let Some(code) = trailers_only(rsp) {
+    if let Grpc::TrailersOnly(code) = reading.grpc {
         return judge_grpc(code, outcome, rsp.headers(), policy);
     }
     let status = rsp.status().as_u16();
