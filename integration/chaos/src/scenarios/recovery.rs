@@ -66,11 +66,14 @@ pub async fn slow_then_recovered(env: &mut Env, opts: Opts) -> Result<Measured, 
             ),
             // Its share comes back with its first answer after its last
             // slow one (plus the balancer's `decay / 2`) or its first
-            // passing health check: measured 29-30% on loopback.
+            // passing health check: measured 29-30% on loopback, 27.7-31.3%
+            // in three compose runs and 18.8% in a fourth (when that first
+            // answer came late). Before issue 27 it was 6-9%: 15% tells
+            // the two apart without failing on compose's timing.
             Check::at_least(
                 "upstream-2 share in the 2 s after recovery (fair 33%)",
                 first * 100.0,
-                20.0,
+                15.0,
                 "%",
             ),
             Check::at_least(
