@@ -37,7 +37,7 @@ const MAX_LAG: u64 = 16;
 /// reads) holds for larger sets.
 const SCAN_ALL: usize = 8;
 
-/// The least loaded endpoint: among up to [`SCAN_ALL`] every one is
+/// The least loaded endpoint: among up to eight (`SCAN_ALL`) every one is
 /// compared; among more, two distinct ones at random (power of two
 /// choices), the less loaded one wins. `None` only for an empty slice.
 ///
