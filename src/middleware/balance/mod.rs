@@ -25,10 +25,11 @@
 //! sends no burst anywhere. What two choices cost a small cluster is
 //! measurable: among three replicas the idle one is left out of a third of
 //! the pairings, so a request queues behind another while a worker idles.
-//! Against three replicas of one worker each at their limit, that was 7-8%
-//! of their goodput (chaos scenario 15: 92% of the capacity served, 95%
-//! with the scan). Above eight, the pair's argument holds: nearly the best
-//! of all for two reads.
+//! Against three replicas of one worker each at their limit, that was about
+//! 3 points of their goodput (chaos scenario 15, one loopback run each:
+//! 92% of the reduced capacity served with two choices, 95% with the
+//! scan). Above eight, the pair's argument holds: nearly the best of all
+//! for two reads.
 //!
 //! # Least in flight first, latency only when clearly slower
 //!

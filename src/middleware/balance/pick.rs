@@ -30,10 +30,10 @@ const MAX_LAG: u64 = 16;
 /// of all wins, as with nginx's `least_conn` and HAProxy's `leastconn`);
 /// above it, two at random. With two choices among three replicas the
 /// idle one is left out of a third of the pairings: a request queues
-/// behind another while a worker idles, which costs a small upstream
-/// (one or two workers per replica) a tenth of its goodput at the limit.
-/// A comparison reads two endpoints' counters; eight is a few hundred
-/// nanoseconds, and P2C's own argument (nearly the best of all, for two
+/// behind another while a worker idles (about 3 points of goodput for
+/// three single-worker replicas at their limit; see the module doc). A
+/// comparison reads two endpoints' counters; eight are a few comparisons
+/// more per pick, and P2C's own argument (nearly the best of all, for two
 /// reads) holds for larger sets.
 const SCAN_ALL: usize = 8;
 

@@ -65,7 +65,7 @@ impl<T> Queue<T> {
     /// take: half the no-load latency (the earlier bound) put the
     /// refusals' p99 at 21 ms in front of a 36 ms upstream at a limit of
     /// 9, where a caller needs the answer at once to go elsewhere; this
-    /// put it at 4-7 ms there, and at 3 ms in front of 10 slots of 20 ms.
+    /// put it at 4-9 ms there, and at 3 ms in front of 10 slots of 20 ms.
     /// (tokio's timer rounds up to the next millisecond.)
     ///
     /// A critical request is the exception: it waits up to
