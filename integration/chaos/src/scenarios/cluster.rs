@@ -190,7 +190,10 @@ pub async fn stall_replica(env: &mut Env, opts: Opts, partition: bool) -> Result
     .await?;
     let w = run.window(label).ok_or("no fault window")?.clone();
     let b99 = run.summary(Duration::ZERO, w.from).p99_ms;
-    let ejected = run.summary(w.from + DETECT, w.to);
+    // Judged until the heal starts: reconnecting a container to its network
+    // (which can take 0.6 s) is a network change of its own, not the
+    // stalled replica this claim is about.
+    let ejected = run.summary(w.from + DETECT, until.min(w.to));
     let whole = run.summary(Duration::ZERO, run.length);
     Ok(Measured {
         checks: vec![
@@ -204,9 +207,44 @@ pub async fn stall_replica(env: &mut Env, opts: Opts, partition: bool) -> Result
             Check::at_most("slowest answer", whole.max_ms, ms(deadline) + 50.0, "ms"),
             Check::at_most("lost", whole.lost as f64, 0.0, ""),
         ],
-        notes: vec![format!("B99 = {b99:.2} ms (before the fault)")],
+        notes: vec![
+            format!(
+                "B99 = {b99:.2} ms (before the fault); judged from {:.1} s to {:.1} s, \
+                 the undo then took {:.0} ms",
+                (w.from + DETECT).as_secs_f64(),
+                until.as_secs_f64(),
+                ms(w.to.saturating_sub(until))
+            ),
+            not_ok(&run, w.from + DETECT),
+        ],
         run,
     })
+}
+
+/// The first answers that were not 2xx from `from` on, with their times,
+/// so a miss names what the client got and when.
+fn not_ok(run: &crate::record::Run, from: Duration) -> String {
+    let bad: Vec<_> = run
+        .between(from, run.length)
+        .filter(|s| !s.ok())
+        .map(|s| {
+            let what = s
+                .status
+                .map_or(format!("{:?}", s.failure), |c| c.to_string());
+            let why = s.reason.as_deref().unwrap_or("");
+            format!("{:.2} s {what} {why}", s.at.as_secs_f64())
+                .trim_end()
+                .to_owned()
+        })
+        .collect();
+    match bad.len() {
+        0 => format!("every answer 2xx from {:.1} s", from.as_secs_f64()),
+        n => format!(
+            "{n} not 2xx from {:.1} s; first: {}",
+            from.as_secs_f64(),
+            bad.iter().take(6).cloned().collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// 4: every replica paused for 10 s.
