@@ -95,6 +95,7 @@ impl Cluster {
         );
         let admission =
             carry::cluster_compartment(&settings, carry.map(|(p, c)| (&p.admission, c)));
+        admission.spread_over(endpoints.spread());
         let breaker = keep(|c| c.breaker).map_or_else(
             || {
                 if let Some(p) = previous

@@ -71,7 +71,9 @@ pub fn route_compartment(
 ) -> Option<Arc<AdmissionState>> {
     let own = route.admission.as_ref()?;
     let name = format!("{}/{}", cluster.settings.name, route.name);
-    Some(carry::route_compartment(name, own, previous))
+    let compartment = carry::route_compartment(name, own, previous);
+    compartment.spread_over(cluster.endpoints.spread());
+    Some(compartment)
 }
 
 /// What a route's layers share with every other route to the same

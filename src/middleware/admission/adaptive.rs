@@ -69,7 +69,8 @@
 //!   so it sees the new limit's steady state and a fair mix of fast and
 //!   slow requests, not merely the first ones back.
 //! * *Small limits*: steps are whole requests, cuts round up, and the band
-//!   floors at ¼–¾ of a request: `N = 4` settles at 5.
+//!   floors at ¼–¾ of a request per endpoint the requests are spread over
+//!   (`band.rs`): `N = 4` behind one endpoint settles at 5.
 //! * *The baseline itself*: at start-up once a queue shows, and whenever
 //!   it is in doubt (cuts collapse the limit below a quarter of where it
 //!   last held, or two re-measurements in a row find the latency
@@ -112,6 +113,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+mod band;
 mod moves;
 mod recheck;
 mod settings;
@@ -135,16 +137,6 @@ const HEADROOM: f64 = 2.0;
 /// The stall whose arrivals a limit leaves room for above the recent peak
 /// in use, seconds (see `keep_near_use`).
 const BURST: f64 = 0.025;
-
-/// The tolerated queue, in requests: below it the limit may grow.
-fn alpha(limit: u32) -> f64 {
-    (f64::from(limit) / 24.0).max(0.25)
-}
-
-/// The most queue held before cutting, in requests.
-fn beta(limit: u32) -> f64 {
-    (f64::from(limit) / 12.0).max(0.75)
-}
 
 /// Twice the capacity a window implies (its concurrency less its queue),
 /// at most its concurrency: a search's first level is half of it. A right
@@ -184,6 +176,8 @@ pub struct AdaptiveLimit {
     used: f64,
     /// The peak completion rate per second, fading likewise.
     rate: f64,
+    /// Endpoints the requests are spread over (see [`band`]).
+    spread: u32,
     /// A running mean of all latencies (window length, settling time).
     typical: f64,
     changed_at: Instant,
@@ -217,6 +211,7 @@ impl AdaptiveLimit {
             anchor: limit,
             used: f64::from(limit) / 2.0,
             rate: 0.0,
+            spread: 1,
             typical: 0.0,
             changed_at: now,
             raised: false,
@@ -227,6 +222,11 @@ impl AdaptiveLimit {
     /// Requests that may be in flight now.
     pub fn limit(&self) -> u32 {
         self.limit
+    }
+
+    /// How many endpoints the requests are spread over (at least 1).
+    pub fn set_spread(&mut self, endpoints: usize) {
+        self.spread = u32::try_from(endpoints.max(1)).unwrap_or(u32::MAX);
     }
 
     /// The learnt no-load latency (25th percentile), once measured.
@@ -343,7 +343,7 @@ impl AdaptiveLimit {
         // of CPU), and refusing requests would not shorten it.
         let queue = signed.max(0.0).min((s.kbar - 1.0).max(0.0));
         let saturated = s.peak >= self.limit;
-        let (a, b) = (alpha(self.limit), beta(self.limit));
+        let (a, b) = band::band(self.limit, self.spread);
         if !saturated && queue < a && s.lat <= base * 9.0 / 8.0 {
             // Unqueued and not held back by the limit: keeps a measured
             // baseline current. (Not a first measurement: a window of a

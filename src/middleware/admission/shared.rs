@@ -10,10 +10,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 
@@ -33,6 +35,8 @@ pub struct AdmissionState {
     name: String,
     queue: Mutex<Queue<oneshot::Sender<Grant>>>,
     metrics: AdmissionMetrics,
+    /// How many endpoints the requests are spread over, when known.
+    spread: ArcSwapOption<AtomicUsize>,
 }
 
 /// The outcome of [`AdmissionState::acquire`].
@@ -63,7 +67,15 @@ impl AdmissionState {
             name: name.into(),
             queue: Mutex::new(Queue::new(settings, Instant::now(), rng)),
             metrics: AdmissionMetrics::default(),
+            spread: ArcSwapOption::empty(),
         })
+    }
+
+    /// Follows how many endpoints this compartment's requests are spread
+    /// over (a cluster's pickable set, kept current by its balancer); the
+    /// learned limit sizes its tolerated queue by it.
+    pub fn spread_over(&self, endpoints: Arc<AtomicUsize>) {
+        self.spread.store(Some(endpoints));
     }
 
     /// The compartment's name (`cluster` or `cluster/route`).
@@ -127,6 +139,9 @@ impl AdmissionState {
     fn release(self: &Arc<Self>, sample: Option<Sample>, at: Option<Instant>) {
         let now = at.unwrap_or_else(Instant::now);
         let mut queue = self.lock();
+        if let Some(spread) = &*self.spread.load() {
+            queue.set_spread(spread.load(Ordering::Relaxed));
+        }
         let (handoffs, change) = queue.finish(now, sample);
         self.after(queue, handoffs, change);
     }

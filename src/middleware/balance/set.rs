@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,6 +41,8 @@ pub struct EndpointSet {
     generation: Arc<AtomicU64>,
     /// Serialises rebuilds of `pickable`.
     rebuilding: Mutex<()>,
+    /// The size of the last `pickable` built (see [`EndpointSet::spread`]).
+    spread: Arc<AtomicUsize>,
     /// Serialises writers and holds the EWMA parameters for new endpoints.
     writer: Mutex<EwmaParams>,
     /// How outcomes are judged and when endpoints are ejected.
@@ -91,6 +93,7 @@ impl EndpointSet {
             pickable: ArcSwap::from_pointee(Pickable::default()),
             generation: Arc::default(),
             rebuilding: Mutex::new(()),
+            spread: Arc::default(),
             writer: Mutex::new(EwmaParams { default_rtt, decay }),
             outlier: ArcSwap::from_pointee(OutlierPolicy {
                 // Off until configured: a bare set (tests, benches) never ejects.
@@ -220,8 +223,17 @@ impl EndpointSet {
             return snapshot;
         }
         let next = Pickable::build(&self.current.load(), generation, now);
+        self.spread.store(next.len(), Ordering::Relaxed);
         self.pickable.store(Arc::new(next));
         self.pickable.load()
+    }
+
+    /// How many endpoints requests are spread over: the size of the
+    /// pickable set as last built (by the first request after a change).
+    /// The learned concurrency limit reads it: each endpoint needs its own
+    /// small queue to keep its workers busy.
+    pub fn spread(&self) -> Arc<AtomicUsize> {
+        self.spread.clone()
     }
 
     /// Changes the latency parameters of current and future endpoints,

@@ -58,7 +58,10 @@ impl Proc {
     ) -> Result<Proc, Error> {
         let mut child = Command::new(bin)
             .args(args)
-            .env("RUST_LOG", "warn,seawall=info")
+            .env(
+                "RUST_LOG",
+                std::env::var("CHAOS_RUST_LOG").unwrap_or_else(|_| "warn,seawall=info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -67,9 +70,25 @@ impl Proc {
             .map_err(|e| format!("starting {}: {e}", bin.display()))?;
         let stdout = child.stdout.take().ok_or("stdout is piped")?;
         let (tx, mut rx) = mpsc::unbounded_channel();
+        // CHAOS_LOG_FILE: every child's stdout appended there (debugging a
+        // scenario, with CHAOS_RUST_LOG for the filter).
+        let mut copy = match std::env::var_os("CHAOS_LOG_FILE") {
+            Some(path) => Some(
+                tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .await?,
+            ),
+            None => None,
+        };
         tokio::spawn(async move {
             let mut lines = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(f) = copy.as_mut() {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = f.write_all(format!("{line}\n").as_bytes()).await;
+                }
                 if let Some(addr) = announce(&line) {
                     let _ = tx.send(addr);
                 }

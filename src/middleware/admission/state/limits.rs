@@ -23,6 +23,14 @@ pub(super) fn bounds(a: AdaptiveLimitSettings) -> AdaptiveSettings {
 }
 
 impl<T> Queue<T> {
+    /// How many endpoints the requests are spread over (the learned
+    /// limit's tolerated queue grows with it).
+    pub(crate) fn set_spread(&mut self, endpoints: usize) {
+        if let Some(a) = &mut self.adaptive {
+            a.set_spread(endpoints);
+        }
+    }
+
     /// Requests that may be in flight now: the learned limit, or the fixed
     /// `max_concurrent`.
     pub(crate) fn limit(&self) -> usize {

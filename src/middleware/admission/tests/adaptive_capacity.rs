@@ -109,3 +109,40 @@ fn a_step_in_load_from_near_idle_costs_a_few_refusals_at_most() {
         assert!(p.refused * 100 <= offered * 2, "{cell}");
     }
 }
+
+#[test]
+fn replicas_of_few_workers_each_keep_a_queue_at_every_one() {
+    // Chaos scenario 15's cluster: three replicas of two workers at 36 ms,
+    // offered 0.8× their capacity; each loses a worker for 10 s. A freed
+    // worker idles unless a request already waits at its own replica, so
+    // the tolerated queue counts per endpoint. Counted once for the
+    // cluster, the limit saws under the three remaining workers' need.
+    let s = MS * 36;
+    let capacity = 6.0 / s.as_secs_f64();
+    let dip_goodput = |spread: usize, seed: u64| {
+        let sim = Sim::new(
+            AdaptiveSettings::default(),
+            2,
+            Service::around(s),
+            0.8 * capacity,
+            seed,
+        );
+        let mut sim = sim.replicas(3);
+        sim.ctl.set_spread(spread);
+        sim.run(Duration::from_secs(4));
+        sim.slots = 1;
+        sim.run(Duration::from_secs(2));
+        sim.reset();
+        let dip = seconds(&mut sim, 8);
+        let served = dip.iter().map(|d| d.2).sum::<u64>() as f64 / dip.len() as f64;
+        (served / (capacity / 2.0), dip)
+    };
+    for seed in [1, 2, 3] {
+        let (per_endpoint, dip) = dip_goodput(3, seed);
+        let (once, _) = dip_goodput(1, seed);
+        let cell = format!("seed {seed}: {per_endpoint:.3} vs {once:.3} counted once; {dip:?}");
+        eprintln!("{cell}");
+        assert!(per_endpoint >= 0.95, "{cell}");
+        assert!(per_endpoint > once + 0.02, "{cell}");
+    }
+}

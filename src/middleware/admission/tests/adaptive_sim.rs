@@ -91,8 +91,9 @@ impl Period {
     }
 }
 
-/// A completion: when, tie-break, admitted at, concurrency at admission.
-type Done = Reverse<(Instant, u64, Instant, u32)>;
+/// A completion: when, tie-break, admitted at, concurrency at admission,
+/// replica.
+type Done = Reverse<(Instant, u64, Instant, u32, usize)>;
 
 /// The upstream, the arrivals and the controller under test.
 pub(super) struct Sim {
@@ -100,10 +101,13 @@ pub(super) struct Sim {
     now: Instant,
     rng: fastrand::Rng,
     pub(super) ctl: AdaptiveLimit,
-    /// Workers; may be changed between runs (a capacity step).
+    /// Workers of each replica; may be changed between runs (a capacity
+    /// step).
     pub(super) slots: u32,
-    busy: u32,
-    queue: VecDeque<(Instant, u32)>,
+    /// Per replica: workers busy, requests waiting, requests sent to it.
+    busy: Vec<u32>,
+    queue: Vec<VecDeque<(Instant, u32)>>,
+    load: Vec<u32>,
     /// Whether a freed worker takes a random waiter instead of the oldest
     /// (a pool whose waiters race for a freed slot); may be changed.
     pub(super) random_order: bool,
@@ -136,8 +140,9 @@ impl Sim {
             rng: fastrand::Rng::with_seed(seed),
             ctl: AdaptiveLimit::new(settings, t0),
             slots,
-            busy: 0,
-            queue: VecDeque::new(),
+            busy: vec![0],
+            queue: vec![VecDeque::new()],
+            load: vec![0],
             random_order: false,
             done: BinaryHeap::new(),
             seq: 0,
@@ -151,6 +156,18 @@ impl Sim {
         };
         sim.next_arrival = t0 + sim.gap();
         sim
+    }
+
+    /// Splits the upstream into `n` replicas of `slots` workers each,
+    /// each with its own queue; a request goes to the replica with the
+    /// fewest requests (ties to the next in turn), as seawall's balancer
+    /// sends it. The controller is told it spreads over `n` endpoints.
+    pub(super) fn replicas(mut self, n: usize) -> Self {
+        self.busy = vec![0; n];
+        self.queue = vec![VecDeque::new(); n];
+        self.load = vec![0; n];
+        self.ctl.set_spread(n);
+        self
     }
 
     /// Simulated time since the start.
@@ -167,10 +184,11 @@ impl Sim {
         Duration::from_secs_f64(-(1.0 - self.rng.f64()).ln() / self.rate)
     }
 
-    fn serve(&mut self, admitted: Instant, in_flight: u32) {
+    fn serve(&mut self, r: usize, admitted: Instant, in_flight: u32) {
         let at = self.now + self.service.draw(&mut self.rng);
         self.seq += 1;
-        self.done.push(Reverse((at, self.seq, admitted, in_flight)));
+        self.done
+            .push(Reverse((at, self.seq, admitted, in_flight, r)));
     }
 
     /// Runs the simulation for `span` more of simulated time.
@@ -192,8 +210,8 @@ impl Sim {
             self.now = t;
             if arrival {
                 self.arrive();
-            } else if let Some(Reverse((_, _, admitted, k))) = self.done.pop() {
-                self.complete(admitted, k);
+            } else if let Some(Reverse((_, _, admitted, k, r))) = self.done.pop() {
+                self.complete(r, admitted, k);
             }
         }
     }
@@ -205,37 +223,46 @@ impl Sim {
             return;
         }
         self.in_flight += 1;
-        if self.busy < self.slots {
-            self.busy += 1;
-            self.serve(self.now, self.in_flight);
+        let n = self.load.len();
+        let first = usize::try_from(self.seq).unwrap_or(0) % n;
+        let r = (0..n)
+            .map(|i| (first + i) % n)
+            .min_by_key(|&r| self.load[r])
+            .unwrap_or(0);
+        self.load[r] += 1;
+        if self.busy[r] < self.slots {
+            self.busy[r] += 1;
+            self.serve(r, self.now, self.in_flight);
         } else {
-            self.queue.push_back((self.now, self.in_flight));
+            self.queue[r].push_back((self.now, self.in_flight));
         }
     }
 
-    fn complete(&mut self, admitted: Instant, in_flight: u32) {
+    fn complete(&mut self, r: usize, admitted: Instant, in_flight: u32) {
         self.in_flight -= 1;
+        self.load[r] -= 1;
         let rtt = self.now - admitted;
         self.period.completed += 1;
         let micros = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX);
         self.period.latencies.push(micros);
         self.ctl.on_sample(self.now, rtt, in_flight, false);
-        if self.busy > self.slots {
+        if self.busy[r] > self.slots {
             // Capacity was cut: this worker is gone.
-            self.busy -= 1;
-        } else if let Some((at, k)) = self.next_waiter() {
-            self.serve(at, k);
+            self.busy[r] -= 1;
+        } else if let Some((at, k)) = self.next_waiter(r) {
+            self.serve(r, at, k);
         } else {
-            self.busy -= 1;
+            self.busy[r] -= 1;
         }
     }
 
-    fn next_waiter(&mut self) -> Option<(Instant, u32)> {
-        if self.random_order && !self.queue.is_empty() {
-            let i = self.rng.usize(..self.queue.len());
-            self.queue.swap_remove_back(i)
+    fn next_waiter(&mut self, r: usize) -> Option<(Instant, u32)> {
+        let queue = &mut self.queue[r];
+        if self.random_order && !queue.is_empty() {
+            let i = self.rng.usize(..queue.len());
+            queue.swap_remove_back(i)
         } else {
-            self.queue.pop_front()
+            queue.pop_front()
         }
     }
 }
