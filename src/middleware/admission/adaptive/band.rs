@@ -14,12 +14,18 @@
 //! and 6 over the 3 remaining workers and served 94.7-94.9% of the reduced
 //! capacity; counted per endpoint, 95.6-95.9% (a fixed limit of 6: 97%).
 //! The share of the limit takes over once the endpoints have six (alpha)
-//! to nine (beta) requests each on average.
+//! to nine (beta) requests each on average; endpoints beyond the limit
+//! are not counted (see [`band`]).
 
 /// `(alpha, beta)`: the tolerated queue and the most held before cutting,
 /// in requests, for `limit` spread over `spread` endpoints.
+///
+/// Only endpoints holding a request can have one waiting, and at most
+/// `limit` do: a cluster of 1,000 endpoints under a limit of 32 counts 32,
+/// so a bottleneck all of them share (a database behind every pod) is
+/// still cut at a queue of ¾ of the limit, not of 750 requests.
 pub(super) fn band(limit: u32, spread: u32) -> (f64, f64) {
-    let (l, e) = (f64::from(limit), f64::from(spread.max(1)));
+    let (l, e) = (f64::from(limit), f64::from(spread.min(limit).max(1)));
     ((l / 24.0).max(0.25 * e), (l / 12.0).max(0.75 * e))
 }
 
@@ -35,5 +41,7 @@ mod tests {
         assert_eq!(band(48, 3), (2.0, 4.0));
         // No endpoint known yet counts as one.
         assert_eq!(band(4, 0), (0.25, 0.75));
+        // More endpoints than the limit: only `limit` can hold a request.
+        assert_eq!(band(32, 1000), (8.0, 24.0));
     }
 }
