@@ -168,6 +168,32 @@ impl Run {
     }
 
     /// Summary of `[from, to)`.
+    /// The first answers that were not 2xx from `from` on, with their
+    /// times, so a miss names what the client got and when.
+    pub fn not_ok(&self, from: Duration) -> String {
+        let bad: Vec<_> = self
+            .between(from, self.length)
+            .filter(|s| !s.ok())
+            .map(|s| {
+                let what = s
+                    .status
+                    .map_or(format!("{:?}", s.failure), |c| c.to_string());
+                let why = s.reason.as_deref().unwrap_or("");
+                format!("{:.2} s {what} {why}", s.at.as_secs_f64())
+                    .trim_end()
+                    .to_owned()
+            })
+            .collect();
+        match bad.len() {
+            0 => format!("every answer 2xx from {:.1} s", from.as_secs_f64()),
+            n => format!(
+                "{n} not 2xx from {:.1} s; first: {}",
+                from.as_secs_f64(),
+                bad.iter().take(6).cloned().collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+
     pub fn summary(&self, from: Duration, to: Duration) -> Summary {
         Summary::of(self.between(from, to))
     }

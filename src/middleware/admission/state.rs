@@ -45,6 +45,8 @@ pub(crate) struct Queue<T> {
     service: ServiceTime,
     /// The learned limit, when the compartment has no fixed one.
     pub(super) adaptive: Option<AdaptiveLimit>,
+    /// When the queue last refused a request (full, or waited too long).
+    refused_at: Option<Instant>,
     rng: fastrand::Rng,
 }
 
@@ -60,6 +62,7 @@ impl<T> Queue<T> {
             next_id: 0,
             codel,
             service: ServiceTime::default(),
+            refused_at: None,
             rng,
         }
     }
@@ -107,7 +110,7 @@ impl<T> Queue<T> {
         let change = self.roll(now);
         if self.unmeetable(now, deadline) {
             return (
-                Arrival::Shed(self.shed(ShedReason::Deadline, priority)),
+                Arrival::Shed(self.refuse(now, ShedReason::Deadline, priority)),
                 change,
             );
         }
@@ -126,24 +129,24 @@ impl<T> Queue<T> {
             };
         if standing {
             return (
-                Arrival::Shed(self.shed(ShedReason::QueueDelay, priority)),
+                Arrival::Shed(self.refuse(now, ShedReason::QueueDelay, priority)),
                 change,
             );
         }
-        let bound = self.max_queue(priority);
+        let bound = self.max_queue(priority, now);
         if self.queued() >= bound && self.lowest_waiting() >= Some(priority) {
             return (
-                Arrival::Shed(self.shed(ShedReason::QueueFull, priority)),
+                Arrival::Shed(self.refuse(now, ShedReason::QueueFull, priority)),
                 change,
             );
         }
         if bound == 0 {
             return (
-                Arrival::Shed(self.shed(ShedReason::QueueFull, priority)),
+                Arrival::Shed(self.refuse(now, ShedReason::QueueFull, priority)),
                 change,
             );
         }
-        let mut expires = now + self.max_queue_wait(priority);
+        let mut expires = now + self.max_queue_wait(priority, now);
         let mut reason = ShedReason::QueueDelay;
         if let Some(deadline) = deadline {
             let latest_start = deadline
@@ -174,12 +177,12 @@ impl<T> Queue<T> {
         priority: Priority,
         payload: T,
     ) -> (u64, Option<Handoff<T>>) {
-        let evicted = if self.queued() >= self.max_queue(priority) {
+        let evicted = if self.queued() >= self.max_queue(priority, now) {
             self.lowest_waiting()
                 .and_then(|p| self.waiters[p.index()].pop_back())
                 .map(|w| Handoff {
                     priority: w.priority,
-                    outcome: Err(self.shed(ShedReason::QueueFull, w.priority)),
+                    outcome: Err(self.refuse(now, ShedReason::QueueFull, w.priority)),
                     payload: w.payload,
                     in_flight_at_grant: 0,
                 })
@@ -214,7 +217,11 @@ impl<T> Queue<T> {
             self.codel
                 .observe(now.saturating_duration_since(w.enqueued));
         }
-        let shed = self.shed(w.reason, w.priority);
+        let shed = if expired {
+            self.refuse(now, w.reason, w.priority)
+        } else {
+            self.shed(w.reason, w.priority)
+        };
         Some((w.payload, shed))
     }
 
@@ -270,10 +277,10 @@ impl<T> Queue<T> {
         }
         self.limits = limits;
         let mut out = Vec::new();
-        while self.queued() > self.max_queue(Priority::Critical) {
+        while self.queued() > self.max_queue(Priority::Critical, now) {
             let lowest = self.lowest_waiting();
             if let Some(w) = lowest.and_then(|p| self.waiters[p.index()].pop_back()) {
-                let outcome = Err(self.shed(ShedReason::QueueFull, w.priority));
+                let outcome = Err(self.refuse(now, ShedReason::QueueFull, w.priority));
                 out.push(Handoff {
                     priority: w.priority,
                     payload: w.payload,
@@ -312,7 +319,7 @@ impl<T> Queue<T> {
             let waited = now.saturating_duration_since(w.enqueued);
             self.codel.observe(waited);
             let outcome = if self.unmeetable(now, w.deadline) {
-                Err(self.shed(ShedReason::Deadline, w.priority))
+                Err(self.refuse(now, ShedReason::Deadline, w.priority))
             } else {
                 self.in_flight += 1;
                 Ok(waited)
@@ -346,7 +353,7 @@ impl<T> Queue<T> {
             if let Some(w) = self.waiters[priority.index()].pop_front() {
                 out.push(Handoff {
                     priority: w.priority,
-                    outcome: Err(self.shed(reason, w.priority)),
+                    outcome: Err(self.refuse(now, reason, w.priority)),
                     payload: w.payload,
                     in_flight_at_grant: 0,
                 });
@@ -374,23 +381,5 @@ impl<T> Queue<T> {
         };
         let left = deadline.saturating_duration_since(now);
         left.is_zero() || self.service.get().is_some_and(|s| left < s)
-    }
-
-    /// Expected wait of the `position`-th waiter: the slots ahead of it
-    /// drain at `max_concurrent / service_time` requests per second.
-    fn expected_wait(&self, position: usize) -> Option<Duration> {
-        let per_slot = self.service.get()?;
-        let n = u32::try_from(position).unwrap_or(u32::MAX);
-        let slots = u32::try_from(self.limit()).unwrap_or(u32::MAX).max(1);
-        Some(per_slot.saturating_mul(n) / slots)
-    }
-
-    /// A refusal with `Retry-After` = time to drain the current queue,
-    /// jittered up by 0–50% so refused clients do not return together, and
-    /// at least one second.
-    fn shed(&mut self, reason: ShedReason, priority: Priority) -> Shed {
-        let drain = self.expected_wait(self.queued()).unwrap_or_default();
-        let jittered = drain.mul_f64(1.0 + self.rng.f64() * 0.5);
-        Shed::new(reason, jittered.max(Duration::from_secs(1)), priority)
     }
 }

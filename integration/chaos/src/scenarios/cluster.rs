@@ -215,36 +215,10 @@ pub async fn stall_replica(env: &mut Env, opts: Opts, partition: bool) -> Result
                 until.as_secs_f64(),
                 ms(w.to.saturating_sub(until))
             ),
-            not_ok(&run, w.from + DETECT),
+            run.not_ok(w.from + DETECT),
         ],
         run,
     })
-}
-
-/// The first answers that were not 2xx from `from` on, with their times,
-/// so a miss names what the client got and when.
-fn not_ok(run: &crate::record::Run, from: Duration) -> String {
-    let bad: Vec<_> = run
-        .between(from, run.length)
-        .filter(|s| !s.ok())
-        .map(|s| {
-            let what = s
-                .status
-                .map_or(format!("{:?}", s.failure), |c| c.to_string());
-            let why = s.reason.as_deref().unwrap_or("");
-            format!("{:.2} s {what} {why}", s.at.as_secs_f64())
-                .trim_end()
-                .to_owned()
-        })
-        .collect();
-    match bad.len() {
-        0 => format!("every answer 2xx from {:.1} s", from.as_secs_f64()),
-        n => format!(
-            "{n} not 2xx from {:.1} s; first: {}",
-            from.as_secs_f64(),
-            bad.iter().take(6).cloned().collect::<Vec<_>>().join(", ")
-        ),
-    }
 }
 
 /// 4: every replica paused for 10 s.

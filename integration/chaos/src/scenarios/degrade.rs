@@ -96,7 +96,7 @@ pub async fn erroring_replica(env: &mut Env, opts: Opts) -> Result<Measured, Err
                 "×",
             ),
         ],
-        notes: vec![],
+        notes: vec![run.not_ok(w.from + Duration::from_secs(2))],
         run,
     })
 }

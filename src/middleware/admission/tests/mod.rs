@@ -8,6 +8,7 @@ mod adaptive_capacity;
 mod adaptive_robust;
 mod adaptive_sim;
 mod adaptive_steps;
+mod burst;
 mod priority;
 mod service;
 mod state;

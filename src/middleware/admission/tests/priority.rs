@@ -102,25 +102,35 @@ fn a_standing_queue_refuses_sheddable_arrivals_first_and_critical_never() {
 }
 
 #[test]
-fn under_a_learned_limit_the_short_queue_binds_all_but_critical_requests() {
-    // The shipped defaults: a learned limit (starting at 32), whose queue
-    // only bridges the dispatch gap (32 / 16 = 2 waiters). Critical
-    // requests wait for the next slot whatever that short bound says: a
-    // burst of them found it full of critical waiters and 2% of them were
-    // refused while sheddable requests were being served.
+fn under_a_learned_limit_that_refused_the_short_queue_binds_all_but_critical_requests() {
+    // The shipped defaults: a learned limit (starting at 32). A burst
+    // queues while the queue has refused nothing; once it has (here a
+    // waiter whose wait ran out), it only bridges the dispatch gap
+    // (32 / 16 = 2 waiters) for an interval. Critical requests wait for
+    // the next slot whatever that short bound says: a burst of them found
+    // it full of critical waiters and 2% of them were refused while
+    // sheddable requests were being served.
     let t0 = Instant::now();
     let mut q = queue(crate::config::AdmissionSettings::default(), t0);
     for i in 0..32 {
         let (arrival, _) = arrive_as(&mut q, t0, None, "busy", Default);
         assert!(matches!(arrival, Arrival::Admit), "slot {i}");
     }
-    for name in ["s1", "s2"] {
-        assert_eq!(shed(&arrive_as(&mut q, t0, None, name, Sheddable).0), None);
+    for name in ["b1", "b2", "b3"] {
+        let (arrival, _) = arrive_as(&mut q, t0, None, name, Sheddable);
+        assert!(matches!(arrival, Arrival::Wait { .. }), "{name} refused");
     }
-    let (arrival, _) = arrive_as(&mut q, t0, None, "s3", Sheddable);
+    let now = t0 + 1000 * MS;
+    for id in 0..3 {
+        assert!(q.remove(id, now, true).is_some(), "waiter {id}");
+    }
+    for name in ["s1", "s2"] {
+        assert_eq!(shed(&arrive_as(&mut q, now, None, name, Sheddable).0), None);
+    }
+    let (arrival, _) = arrive_as(&mut q, now, None, "s3", Sheddable);
     assert_eq!(shed(&arrival), Some(ShedReason::QueueFull));
     for name in ["c1", "c2", "c3", "c4", "c5"] {
-        let (arrival, evicted) = arrive_as(&mut q, t0, None, name, Critical);
+        let (arrival, evicted) = arrive_as(&mut q, now, None, name, Critical);
         assert!(matches!(arrival, Arrival::Wait { .. }), "{name} refused");
         assert!(evicted.is_none(), "{name} pushed out a waiter");
     }
@@ -128,10 +138,10 @@ fn under_a_learned_limit_the_short_queue_binds_all_but_critical_requests() {
     // The short bound still holds for everything but critical: default
     // arrivals take the sheddable waiters' places, then are refused.
     for (name, out) in [("d1", "s2"), ("d2", "s1")] {
-        let (arrival, evicted) = arrive_as(&mut q, t0, None, name, Default);
+        let (arrival, evicted) = arrive_as(&mut q, now, None, name, Default);
         assert!(matches!(arrival, Arrival::Wait { .. }), "{name} refused");
         assert_eq!(evicted.map(|h| h.payload), Some(out));
     }
-    let (arrival, _) = arrive_as(&mut q, t0, None, "d3", Default);
+    let (arrival, _) = arrive_as(&mut q, now, None, "d3", Default);
     assert_eq!(shed(&arrival), Some(ShedReason::QueueFull));
 }
