@@ -139,7 +139,10 @@ impl AdmissionState {
     fn release(self: &Arc<Self>, sample: Option<Sample>, at: Option<Instant>) {
         let now = at.unwrap_or_else(Instant::now);
         let mut queue = self.lock();
-        if let Some(spread) = &*self.spread.load() {
+        // Only a learned limit reads the spread: a fixed one pays nothing.
+        if queue.adaptive.is_some()
+            && let Some(spread) = &*self.spread.load()
+        {
             queue.set_spread(spread.load(Ordering::Relaxed));
         }
         let (handoffs, change) = queue.finish(now, sample);

@@ -25,7 +25,11 @@
 //!   `consecutive_failures` calls failed, timed out or were throttled (a
 //!   paused or hung dependency);
 //! - the failure share of the window opens it only at `failure_rate`,
-//!   which by default is 100%: nothing in the window succeeded;
+//!   which by default is 100%: nothing in the window succeeded. Timeouts
+//!   are in the share, but a timeout trips it only once nothing has
+//!   succeeded for [`state::STALL`]: on a cold start under overload the
+//!   first twenty calls to end can all be timeouts (thirty callers at once
+//!   queued in an upstream of five slots) while the next ones succeed;
 //! - the share of calls slower than `slow_call_threshold` is an opt-in
 //!   trigger for dependencies that answer too late to be useful.
 //!

@@ -291,7 +291,15 @@ impl BreakerState {
             return None;
         }
         let share = |n: u32| f64::from(n) / f64::from(totals.calls);
-        if s.failure_rate > 0.0 && share(totals.failures) >= s.failure_rate {
+        // A timeout judges the rate only once nothing has succeeded for
+        // STALL: before that, a window of nothing but timeouts is a queue
+        // (thirty callers at once on a cold start), which the throttle
+        // answers, not an outage.
+        let patient = call == Call::TimedOut
+            && self
+                .streak_since
+                .is_none_or(|since| now.saturating_duration_since(since) < STALL);
+        if !patient && s.failure_rate > 0.0 && share(totals.failures) >= s.failure_rate {
             return Some(self.trip(Cause::FailureRate, now));
         }
         if s.slow_call_rate > 0.0 && share(totals.slow) >= s.slow_call_rate {

@@ -99,6 +99,27 @@ async fn nothing_succeeding_for_the_stall_time_opens_it() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_cold_start_whose_first_calls_all_time_out_does_not_open_it() {
+    // Thirty callers at once in front of an upstream that serves five at a
+    // time: on a slow start the first calls to end are all timeouts, enough
+    // to fill `minimum_calls` with nothing succeeded in the window. That is
+    // overload, not an outage: only STALL (nothing succeeding for 1 s)
+    // may open the breaker on timeouts.
+    let t0 = Instant::now();
+    let mut b = machine(throttling());
+    for i in 0..30u32 {
+        offer(&mut b, t0 + MS * 60 + MS * i, || Call::TimedOut);
+        assert_eq!(b.phase(), Phase::Closed, "opened after {} timeouts", i + 1);
+    }
+    let mut upstream = Capacity::new(20 * MS);
+    for i in 0..1_000u32 {
+        let at = MS * 100 + MS * i * 2;
+        offer(&mut b, t0 + at, || upstream.serve(at));
+        assert_ne!(b.phase(), Phase::Open, "opened while it serves");
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_throttle_admits_about_k_times_what_the_upstream_accepts() {
     let t0 = Instant::now();
     let mut b = machine(throttling());
